@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Echo benchmark: loopwire vs tokio (multi-thread runtime) vs hand-written mio, same load, same
+# run, rounds interleaved; prints medians and ratios as a Markdown table, then the idle memory
+# per connection of each server.
+#
+# Usage: examples/bench/echo.sh [ROUNDS] [SECONDS]
+# Env:   THREADS (server threads, default 2), CONNS (50), SIZE (512), PIPELINE (1),
+#        IDLE (idle connections for the memory probe, default 10000; 0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROUNDS=${1:-3}
+SECS=${2:-10}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-50}
+SIZE=${SIZE:-512}
+PIPELINE=${PIPELINE:-1}
+IDLE=${IDLE:-10000}
+
+cargo build --release -q -p loopwire-examples --bins --examples
+BIN=target/release
+EX=target/release/examples
+
+declare -A CMD=(
+    [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops $THREADS"
+    [tokio]="$EX/tokio_echo --addr 127.0.0.1:0 --threads $THREADS"
+    [mio]="$EX/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
+)
+SERVERS=(loopwire tokio mio)
+
+start_server() { # name -> sets SRV_PID, SRV_ADDR
+    local out
+    out=$(mktemp)
+    ${CMD[$1]} >"$out" 2>/dev/null &
+    SRV_PID=$!
+    for _ in $(seq 1 200); do
+        grep -q 'listening on' "$out" && break
+        sleep 0.05
+    done
+    SRV_ADDR=$(sed -n 's#.*listening on tcp://##p' "$out" | head -n1)
+    rm -f "$out"
+    [ -n "$SRV_ADDR" ] || { echo "server $1 did not start" >&2; exit 1; }
+}
+
+stop_server() {
+    kill "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+}
+
+declare -A RESULTS
+for r in $(seq 1 "$ROUNDS"); do
+    for s in "${SERVERS[@]}"; do
+        start_server "$s"
+        line=$("$BIN/loadgen" --addr "$SRV_ADDR" --conns "$CONNS" --size "$SIZE" \
+            --pipeline "$PIPELINE" --duration "$SECS" --warmup 1 --threads "$THREADS")
+        stop_server
+        echo "round $r $s: $line" >&2
+        RESULTS[$s]+="$line"$'\n'
+    done
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+
+echo
+echo "echo, $THREADS server threads, $CONNS connections, ${SIZE} B messages, pipeline $PIPELINE, ${SECS} s x $ROUNDS rounds (medians)"
+echo
+echo "| server | msgs/s | p50 µs | p99 µs | p99.9 µs | loopwire ÷ server |"
+echo "|---|---:|---:|---:|---:|---:|"
+LW=$(printf '%s' "${RESULTS[loopwire]}" | field msgs_per_sec | median)
+for s in "${SERVERS[@]}"; do
+    m=$(printf '%s' "${RESULTS[$s]}" | field msgs_per_sec | median)
+    p50=$(printf '%s' "${RESULTS[$s]}" | field p50_us | median)
+    p99=$(printf '%s' "${RESULTS[$s]}" | field p99_us | median)
+    p999=$(printf '%s' "${RESULTS[$s]}" | field p999_us | median)
+    ratio=$(awk -v a="$LW" -v b="$m" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    echo "| $s | $m | $p50 | $p99 | $p999 | $ratio |"
+done
+
+if [ "$IDLE" -gt 0 ]; then
+    echo
+    echo "idle memory: RSS growth of the server process over $IDLE idle connections"
+    echo
+    echo "| server | RSS before KiB | RSS after KiB | bytes per connection |"
+    echo "|---|---:|---:|---:|"
+    for s in "${SERVERS[@]}"; do
+        start_server "$s"
+        before=$(awk '/VmRSS/ {print $2}' "/proc/$SRV_PID/status")
+        fifo=$(mktemp -u)
+        mkfifo "$fifo"
+        out=$(mktemp)
+        "$BIN/loadgen" --addr "$SRV_ADDR" --idle "$IDLE" <"$fifo" >"$out" &
+        lg=$!
+        exec 9>"$fifo"
+        for _ in $(seq 1 600); do
+            grep -q idle_ready "$out" && break
+            sleep 0.1
+        done
+        sleep 1
+        after=$(awk '/VmRSS/ {print $2}' "/proc/$SRV_PID/status")
+        exec 9>&-
+        wait "$lg" || true
+        rm -f "$fifo" "$out"
+        stop_server
+        per=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
+        echo "| $s | $before | $after | $per |"
+    done
+fi

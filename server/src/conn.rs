@@ -1,0 +1,207 @@
+//! [`Conn`]: a connection as a callback sees it, on its loop's thread.
+//!
+//! Inbound bytes are shown in place: straight from the loop's shared read buffer when nothing
+//! was left over from earlier reads, otherwise from the connection's own ring buffer. Reading
+//! (`next`, `discard`, `read`) only moves a cursor; the loop applies it after the callback, so
+//! the slices handed out live as long as the `Conn` and can be written back without a copy:
+//! `let d = c.next(n); c.write(d);` compiles.
+//!
+//! Writes are gathered into the loop's write buffer and sent once after the callback returns
+//! (one `write` or `writev`); only what the socket does not take is kept in the connection's
+//! outbound ring buffer.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::addr::Network;
+use crate::handle::ConnHandle;
+
+/// Facts about a connection that do not change while a callback runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnMeta {
+    pub(crate) handle: ConnHandle,
+    pub(crate) network: Network,
+    pub(crate) peer: Option<SocketAddr>,
+}
+
+/// A connection inside a callback: its unread inbound bytes, its outbound buffer, its state.
+#[derive(Debug)]
+pub struct Conn<'a, S> {
+    inbound: &'a [u8],
+    consumed: usize,
+    out: &'a mut Vec<u8>,
+    queued_out: usize,
+    state: &'a mut S,
+    meta: ConnMeta,
+    fd: BorrowedFd<'a>,
+    close_requested: bool,
+    writable: bool,
+}
+
+impl<'a, S> Conn<'a, S> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        inbound: &'a [u8],
+        out: &'a mut Vec<u8>,
+        queued_out: usize,
+        state: &'a mut S,
+        meta: ConnMeta,
+        fd: BorrowedFd<'a>,
+        writable: bool,
+    ) -> Self {
+        Self {
+            inbound,
+            consumed: 0,
+            out,
+            queued_out,
+            state,
+            meta,
+            fd,
+            close_requested: false,
+            writable,
+        }
+    }
+
+    /// How many inbound bytes the callback consumed; the loop discards them afterwards.
+    pub(crate) fn consumed(&self) -> usize {
+        self.consumed
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn close_requested(&self) -> bool {
+        self.close_requested
+    }
+
+    // ---- inbound ------------------------------------------------------------------------
+
+    /// Number of unread inbound bytes.
+    pub fn inbound_len(&self) -> usize {
+        self.inbound.len() - self.consumed
+    }
+
+    /// Every unread inbound byte, without consuming it.
+    pub fn inbound(&self) -> &'a [u8] {
+        &self.inbound[self.consumed..]
+    }
+
+    /// Up to `n` unread bytes (fewer if fewer are buffered), without consuming them.
+    pub fn peek(&self, n: usize) -> &'a [u8] {
+        let rest = self.inbound();
+        &rest[..n.min(rest.len())]
+    }
+
+    /// Up to `n` unread bytes, consumed: they will not be shown again.
+    pub fn next(&mut self, n: usize) -> &'a [u8] {
+        let taken = self.peek(n);
+        self.consumed += taken.len();
+        taken
+    }
+
+    /// Consumes up to `n` unread bytes; returns how many were discarded.
+    pub fn discard(&mut self, n: usize) -> usize {
+        self.next(n).len()
+    }
+
+    // ---- outbound -----------------------------------------------------------------------
+
+    /// Queues `data` for sending. It is sent, with everything else written during this
+    /// callback, right after the callback returns. Writes made in `on_close` are dropped.
+    pub fn write(&mut self, data: &[u8]) {
+        if self.writable {
+            self.out.extend_from_slice(data);
+        }
+    }
+
+    /// Queues several buffers for sending, in order (one `writev` after the callback).
+    pub fn writev(&mut self, bufs: &[&[u8]]) {
+        for b in bufs {
+            self.write(b);
+        }
+    }
+
+    /// Bytes written but not yet taken by the socket: earlier backlog plus this callback's.
+    pub fn outbound_len(&self) -> usize {
+        self.queued_out + self.out.len()
+    }
+
+    // ---- identity, state, control ---------------------------------------------------------
+
+    /// This connection's handle, for writing, waking or closing it from anywhere.
+    pub fn handle(&self) -> ConnHandle {
+        self.meta.handle
+    }
+
+    /// The network this connection arrived on.
+    pub fn network(&self) -> Network {
+        self.meta.network
+    }
+
+    /// Local address (TCP and UDP; `None` for Unix sockets). Asks the OS (`getsockname`),
+    /// so idle connections do not carry it.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self.meta.network {
+            Network::Unix => None,
+            _ => self.socket().local_addr().ok()?.as_socket(),
+        }
+    }
+
+    /// Peer address (TCP; for UDP the sender of the current datagram, where replies go).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.meta.peer
+    }
+
+    /// The per-connection state.
+    pub fn state(&self) -> &S {
+        self.state
+    }
+
+    /// The per-connection state, mutably.
+    pub fn state_mut(&mut self) -> &mut S {
+        self.state
+    }
+
+    /// Closes the connection after this callback, once everything written has been sent.
+    pub fn close(&mut self) {
+        self.close_requested = true;
+    }
+
+    /// The socket, for socket options (`set_nodelay`, `set_recv_buffer_size`, ...).
+    pub fn socket(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(&self.fd)
+    }
+}
+
+impl<S> AsFd for Conn<'_, S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd
+    }
+}
+
+impl<S> io::Read for Conn<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let src = self.next(buf.len());
+        buf[..src.len()].copy_from_slice(src);
+        Ok(src.len())
+    }
+}
+
+impl<S> io::Write for Conn<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Conn::write(self, buf);
+        Ok(buf.len())
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            Conn::write(self, b);
+            n += b.len();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

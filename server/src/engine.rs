@@ -1,0 +1,456 @@
+//! Starting and stopping an engine, and [`EngineHandle`], its thread-safe remote control.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use loopwire_poller::{Mode, Poller, Waker};
+
+use crate::acceptor::Acceptor;
+use crate::addr::{BoundAddr, ListenAddr, Network};
+use crate::error::{Error, Result};
+use crate::event_loop::{EventLoop, LoopInit, LoopSockets};
+use crate::gen_table::GenTable;
+use crate::handle::ConnHandle;
+use crate::handler::{Action, EventHandler};
+use crate::options::EngineBuilder;
+use crate::queue::{Notify, TaskQueue};
+use crate::socket::{self, Listener};
+use crate::sync::{AtomicBool, Condvar, Mutex, Ordering, lock};
+use crate::task::{BroadcastFilter, Task};
+
+/// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
+/// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
+const RING_INITIAL: usize = 4096;
+
+/// Entry point: `Engine::builder()`.
+#[derive(Debug)]
+pub struct Engine(());
+
+impl Engine {
+    /// A builder with every option at its default.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+}
+
+impl Notify for Waker {
+    fn notify(&self) {
+        if let Err(e) = self.wake() {
+            tracing::warn!(error = %e, "waking an event loop failed");
+        }
+    }
+}
+
+/// What other threads share with one loop.
+#[derive(Debug)]
+pub(crate) struct LoopShared {
+    pub(crate) queue: TaskQueue<Task, Waker>,
+    pub(crate) gens: GenTable,
+}
+
+#[derive(Debug)]
+struct RunState {
+    live_threads: usize,
+    finished: bool,
+}
+
+/// What every thread of an engine shares.
+#[derive(Debug)]
+pub(crate) struct EngineShared {
+    pub(crate) loops: Vec<LoopShared>,
+    acceptor_waker: Option<Waker>,
+    addrs: Vec<BoundAddr>,
+    stopping: AtomicBool,
+    run: Mutex<RunState>,
+    done: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+thread_local! {
+    /// The engine whose thread this is (its shared state's address), or 0.
+    static ENGINE_THREAD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A handle to a running engine: cheap to clone, `Send + Sync`, usable from any thread and from
+/// inside callbacks.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    pub(crate) inner: Arc<EngineShared>,
+}
+
+impl EngineHandle {
+    /// The addresses being served, with the ports the OS picked for port 0.
+    pub fn addrs(&self) -> &[BoundAddr] {
+        &self.inner.addrs
+    }
+
+    /// Number of event loops.
+    pub fn loops(&self) -> usize {
+        self.inner.loops.len()
+    }
+
+    /// Whether [`stop`](Self::stop) has been called (or a callback returned
+    /// [`Action::Shutdown`]).
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Acquire)
+    }
+
+    /// Stops the engine gracefully: every loop closes its connections (`on_close` with
+    /// [`CloseReason::Shutdown`](crate::CloseReason::Shutdown)) and exits, then `on_shutdown`
+    /// runs. Idempotent. From any other thread it returns once all of that is done; from inside a
+    /// callback (an engine thread, which cannot wait for itself) it returns at once and the
+    /// engine stops right after the callback.
+    pub fn stop(&self) {
+        self.signal_stop();
+        self.wait();
+    }
+
+    /// Blocks until the engine has stopped (returns at once on an engine thread).
+    pub fn wait(&self) {
+        if self.on_engine_thread() {
+            return;
+        }
+        {
+            let mut run = lock(&self.inner.run);
+            while !run.finished {
+                run = match self.inner.done.wait(run) {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+            }
+        }
+        let threads = std::mem::take(&mut *lock(&self.inner.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    pub(crate) fn signal_stop(&self) {
+        if self.inner.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for l in &self.inner.loops {
+            let _ = l.queue.push(Task::Stop);
+        }
+        if let Some(w) = &self.inner.acceptor_waker {
+            w.notify();
+        }
+    }
+
+    fn on_engine_thread(&self) -> bool {
+        ENGINE_THREAD.with(|c| c.get()) == Arc::as_ptr(&self.inner) as usize
+    }
+
+    fn loop_of(&self, h: ConnHandle) -> Result<&LoopShared> {
+        let l = self.inner.loops.get(h.loop_id()).ok_or(Error::Closed)?;
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        if !l.gens.is_live(h.slot(), h.generation()) {
+            return Err(Error::Closed);
+        }
+        Ok(l)
+    }
+
+    fn send(&self, h: ConnHandle, task: Task) -> Result<()> {
+        self.loop_of(h)?
+            .queue
+            .push(task)
+            .map_err(|_| Error::Stopped)
+    }
+
+    /// Whether the connection named by `h` is still open.
+    pub fn is_open(&self, h: ConnHandle) -> bool {
+        self.loop_of(h).is_ok()
+    }
+
+    /// Sends `data` on a connection from any thread, after whatever it was sent before.
+    ///
+    /// `Ok` means the bytes were handed to the connection's loop; they are dropped if the
+    /// connection closes before the loop gets to them.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection has closed, [`Error::Stopped`] when the engine is
+    /// stopping.
+    pub fn async_write(&self, h: ConnHandle, data: impl Into<Bytes>) -> Result<()> {
+        self.send(h, Task::Write(h, data.into()))
+    }
+
+    /// Sends several buffers, in order, as one write.
+    ///
+    /// # Errors
+    /// As [`async_write`](Self::async_write).
+    pub fn async_writev(&self, h: ConnHandle, bufs: Vec<Bytes>) -> Result<()> {
+        self.send(h, Task::Writev(h, bufs))
+    }
+
+    /// Runs `on_traffic` on the connection's loop even if nothing new arrived (for example to
+    /// pick up results of work done elsewhere).
+    ///
+    /// # Errors
+    /// As [`async_write`](Self::async_write).
+    pub fn wake(&self, h: ConnHandle) -> Result<()> {
+        self.send(h, Task::Wake(h))
+    }
+
+    /// Closes the connection once everything written to it has been sent.
+    ///
+    /// # Errors
+    /// As [`async_write`](Self::async_write).
+    pub fn close(&self, h: ConnHandle) -> Result<()> {
+        self.send(h, Task::Close(h))
+    }
+
+    /// Sends one shared payload to every open connection: one task and one wake per loop, no
+    /// copy per connection until the bytes are written to each socket. On each connection the
+    /// payload comes in order with that connection's own writes.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the engine is stopping.
+    pub fn broadcast(&self, payload: impl Into<Bytes>) -> Result<()> {
+        self.push_broadcast(payload.into(), None)
+    }
+
+    /// Like [`broadcast`](Self::broadcast), to the connections `filter` selects. The filter
+    /// runs on each loop's thread, once per connection, so keep it cheap (a set lookup).
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the engine is stopping.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn f(engine: &loopwire::EngineHandle, room: std::collections::HashSet<loopwire::ConnHandle>) {
+    /// engine.broadcast_filtered(&b"room message\n"[..], move |h| room.contains(&h)).unwrap();
+    /// # }
+    /// ```
+    pub fn broadcast_filtered(
+        &self,
+        payload: impl Into<Bytes>,
+        filter: impl Fn(ConnHandle) -> bool + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.push_broadcast(payload.into(), Some(Arc::new(filter)))
+    }
+
+    fn push_broadcast(&self, payload: Bytes, filter: Option<BroadcastFilter>) -> Result<()> {
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        for l in &self.inner.loops {
+            l.queue
+                .push(Task::Broadcast(payload.clone(), filter.clone()))
+                .map_err(|_| Error::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// Marks the calling thread as a thread of this engine.
+    pub(crate) fn enter_thread(&self) {
+        ENGINE_THREAD.with(|c| c.set(Arc::as_ptr(&self.inner) as usize));
+    }
+
+    /// Called by each engine thread as it exits; the last one runs `on_shutdown` and wakes
+    /// the threads waiting in [`wait`](Self::wait).
+    pub(crate) fn thread_exited<H: EventHandler>(&self, handler: &H) {
+        let last = {
+            let mut run = lock(&self.inner.run);
+            run.live_threads -= 1;
+            run.live_threads == 0
+        };
+        if last {
+            handler.on_shutdown(self);
+            lock(&self.inner.run).finished = true;
+            self.inner.done.notify_all();
+        }
+    }
+}
+
+/// Everything bound for one engine, before its threads start.
+struct Bound {
+    per_loop: Vec<LoopSockets>,
+    acceptor: Vec<(Listener, Network)>,
+    addrs: Vec<BoundAddr>,
+}
+
+fn bind_all(opts: &EngineBuilder, loops: usize) -> Result<Bound> {
+    let mut bound = Bound {
+        per_loop: (0..loops).map(|_| LoopSockets::default()).collect(),
+        acceptor: Vec::new(),
+        addrs: Vec::new(),
+    };
+    let mut udp_count = 0;
+    for url in &opts.addrs {
+        let addr = ListenAddr::parse(url)?;
+        let bind_err = |source| Error::Bind {
+            url: url.clone(),
+            source,
+        };
+        match &addr {
+            ListenAddr::Unix(path) => {
+                let l = socket::bind_unix(path, opts.backlog, url)?;
+                bound.addrs.push(BoundAddr {
+                    network: Network::Unix,
+                    addr: None,
+                    path: Some(path.clone()),
+                });
+                bound.acceptor.push((l, Network::Unix));
+            }
+            ListenAddr::Inet { network, .. } => {
+                let mut sa = addr.resolve()?[0];
+                let network = *network;
+                let copies = if opts.reuse_port { loops } else { 1 };
+                for i in 0..copies {
+                    if network.is_udp() {
+                        let s = socket::bind_udp(sa, opts.reuse_port).map_err(bind_err)?;
+                        sa = s.local_addr().map_err(bind_err)?;
+                        let target = if opts.reuse_port {
+                            i
+                        } else {
+                            udp_count % loops
+                        };
+                        bound.per_loop[target].udp.push((s, network));
+                    } else {
+                        let l = socket::bind_tcp(sa, opts.reuse_port, opts.backlog)
+                            .map_err(bind_err)?;
+                        sa = l.local_addr().map_err(bind_err)?;
+                        if opts.reuse_port {
+                            bound.per_loop[i]
+                                .listeners
+                                .push((Listener::Tcp(l), network));
+                        } else {
+                            bound.acceptor.push((Listener::Tcp(l), network));
+                        }
+                    }
+                }
+                if network.is_udp() {
+                    udp_count += 1;
+                }
+                bound.addrs.push(BoundAddr {
+                    network,
+                    addr: Some(sa),
+                    path: None,
+                });
+            }
+        }
+    }
+    Ok(bound)
+}
+
+pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<EngineHandle> {
+    opts.validate()?;
+    let loops = opts.loop_count();
+    let balancer = Arc::new(opts.load_balance.build(loops)?);
+    let ring = loopwire_ringbuf::Config::builder()
+        .initial(RING_INITIAL)
+        .max(opts.max_inbound.max(opts.max_outbound))
+        .build()
+        .map_err(|_| Error::InvalidOption {
+            option: "max_inbound/max_outbound",
+            reason: "not a usable buffer size",
+        })?;
+    let bound = bind_all(&opts, loops)?;
+
+    let mut pollers = Vec::with_capacity(loops);
+    let mut shared = Vec::with_capacity(loops);
+    for _ in 0..loops {
+        let poller = Poller::with_backend(opts.backend)?;
+        if !poller.supports_mode(Mode::Level) {
+            return Err(Error::InvalidOption {
+                option: "backend",
+                reason: "the engine drives sockets level-triggered, which this backend cannot do",
+            });
+        }
+        let waker = poller.waker()?;
+        shared.push(LoopShared {
+            queue: TaskQueue::new(waker),
+            gens: GenTable::new(opts.max_connections),
+        });
+        pollers.push(poller);
+    }
+    let acceptor = if bound.acceptor.is_empty() {
+        None
+    } else {
+        let poller = Poller::with_backend(opts.backend)?;
+        let waker = poller.waker()?;
+        Some((poller, waker))
+    };
+
+    let threads = loops + usize::from(acceptor.is_some());
+    let engine = EngineHandle {
+        inner: Arc::new(EngineShared {
+            loops: shared,
+            acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
+            addrs: bound.addrs,
+            stopping: AtomicBool::new(false),
+            run: Mutex::new(RunState {
+                live_threads: threads,
+                finished: false,
+            }),
+            done: Condvar::new(),
+            threads: Mutex::new(Vec::with_capacity(threads)),
+        }),
+    };
+    let handler = Arc::new(handler);
+    if handler.on_boot(&engine) == Action::Shutdown {
+        engine.signal_stop();
+    }
+
+    let mut spawned = Vec::with_capacity(threads);
+    let mut spawn_error = None;
+    for (id, (poller, sockets)) in pollers.into_iter().zip(bound.per_loop).enumerate() {
+        let init = LoopInit {
+            handler: Arc::clone(&handler),
+            engine: engine.clone(),
+            balancer: Arc::clone(&balancer),
+            ring,
+            opts: &opts,
+        };
+        let el = EventLoop::new(id, init, poller, sockets);
+        let pin = opts.pin_cores.then_some(id);
+        let res = std::thread::Builder::new()
+            .name(format!("loopwire-loop-{id}"))
+            .spawn(move || el.run(pin));
+        match res {
+            Ok(t) => spawned.push(t),
+            Err(e) => {
+                spawn_error = Some(e);
+                break;
+            }
+        }
+    }
+    if spawn_error.is_none()
+        && let Some((poller, _)) = acceptor
+    {
+        let acc = Acceptor::new(
+            poller,
+            bound.acceptor,
+            engine.clone(),
+            Arc::clone(&handler),
+            balancer,
+        );
+        match std::thread::Builder::new()
+            .name("loopwire-acceptor".into())
+            .spawn(move || acc.run())
+        {
+            Ok(t) => spawned.push(t),
+            Err(e) => spawn_error = Some(e),
+        }
+    }
+    if let Some(e) = spawn_error {
+        // Threads that never started will never report their exit: account for them.
+        {
+            let mut run = lock(&engine.inner.run);
+            run.live_threads -= threads - spawned.len();
+            if run.live_threads == 0 {
+                run.finished = true;
+            }
+        }
+        *lock(&engine.inner.threads) = spawned;
+        engine.signal_stop();
+        engine.wait();
+        return Err(Error::Io(e));
+    }
+    *lock(&engine.inner.threads) = spawned;
+    Ok(engine)
+}

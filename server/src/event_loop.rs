@@ -1,0 +1,926 @@
+//! One event loop: a thread that owns a poller, a timer wheel, a connection table, one shared
+//! read buffer and one write-gather buffer, and serves every connection placed on it.
+//!
+//! Per readiness event (level-triggered, one read per event so no connection starves the
+//! others):
+//! - readable: one `recv` into the shared read buffer. With no leftovers the handler sees those
+//!   bytes in place; otherwise they are appended to the connection's ring buffer, which is made
+//!   contiguous and shown instead. After the callback only the unread part is kept.
+//! - writes made during a callback are gathered and flushed once afterwards; what the socket
+//!   does not take goes to the connection's outbound ring buffer and only then is write interest
+//!   armed; it is disarmed when the ring drains.
+//!
+//! Between polls the loop drains its task queue (accepted sockets, async writes, wakes, closes,
+//! broadcasts, stop) and fires its timers (ticker, idle timeouts, accept back-off).
+
+use std::io::{self, Read, Write};
+use std::net::UdpSocket;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use loopwire_loadbalance::{AnyBalancer, Balancer, ConnInfo};
+use loopwire_poller::{Event, Events, Interest, Mode, Poller, Token};
+use loopwire_ringbuf::{BufferPool, Config as RingConfig, RingBuffer};
+use loopwire_timer::TimerWheel;
+use slab::Slab;
+
+use crate::addr::Network;
+use crate::conn::{Conn, ConnMeta};
+use crate::engine::{EngineHandle, LoopShared};
+use crate::handle::ConnHandle;
+use crate::handler::{Action, CloseReason, EventHandler};
+use crate::options::EngineBuilder;
+use crate::slot::{Slot, contiguous};
+use crate::socket::{Listener, SockIo, StreamOptions};
+use crate::task::{Accepted, Task};
+
+/// Tokens at or above this name listeners and datagram sockets, below it connections.
+const RESERVED: usize = usize::MAX - 4096;
+/// Most connections accepted per readiness event of a loop's own listener.
+const ACCEPT_BATCH: usize = 128;
+/// Most datagrams read per readiness event of a UDP socket.
+const UDP_BATCH: usize = 64;
+/// How long a listener rests after the process ran out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Events fetched per poll.
+const EVENTS: usize = 1024;
+/// Task-batch capacity a loop keeps after a burst.
+const BATCH_KEEP: usize = 1024;
+/// Most bytes of drained buffer storage a loop keeps for reuse.
+const POOLED_BYTES: usize = 4 << 20;
+
+/// The sockets a loop serves besides accepted connections.
+#[derive(Debug, Default)]
+pub(crate) struct LoopSockets {
+    pub(crate) listeners: Vec<(Listener, Network)>,
+    pub(crate) udp: Vec<(UdpSocket, Network)>,
+}
+
+/// What every loop of an engine is built from, besides its own poller and sockets.
+#[derive(Debug)]
+pub(crate) struct LoopInit<'a, H> {
+    pub(crate) handler: Arc<H>,
+    pub(crate) engine: EngineHandle,
+    pub(crate) balancer: Arc<AnyBalancer>,
+    pub(crate) ring: RingConfig,
+    pub(crate) opts: &'a EngineBuilder,
+}
+
+/// What the loop's timer wheel holds.
+#[derive(Debug)]
+enum TimerEvent {
+    Tick,
+    Idle { slot: usize, generation: u64 },
+    ResumeAccept(usize),
+}
+
+#[derive(Debug)]
+struct UdpEntry<S> {
+    socket: UdpSocket,
+    network: Network,
+    state: S,
+}
+
+/// Settings a loop needs, copied out of the builder.
+#[derive(Debug, Clone, Copy)]
+struct LoopConfig {
+    stream: StreamOptions,
+    max_connections: usize,
+    max_inbound: usize,
+    max_outbound: usize,
+    idle_timeout: Option<Duration>,
+    read_buffer: usize,
+    ticker: bool,
+}
+
+/// One event loop. Built on the starting thread, then moved to its own thread by [`run`].
+///
+/// [`run`]: EventLoop::run
+#[derive(Debug)]
+pub(crate) struct EventLoop<H: EventHandler> {
+    id: usize,
+    handler: Arc<H>,
+    engine: EngineHandle,
+    poller: Poller,
+    conns: Slab<Slot<H::State>>,
+    listeners: Vec<(Listener, Network)>,
+    udp: Vec<UdpEntry<H::State>>,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
+    timers: TimerWheel<TimerEvent>,
+    expired: Vec<TimerEvent>,
+    batch: Vec<Task>,
+    keys: Vec<usize>,
+    pool: BufferPool,
+    ring: RingConfig,
+    next_generation: u64,
+    balancer: Arc<AnyBalancer>,
+    cfg: LoopConfig,
+    now: Instant,
+}
+
+impl<H: EventHandler> EventLoop<H> {
+    pub(crate) fn new(
+        id: usize,
+        init: LoopInit<'_, H>,
+        poller: Poller,
+        sockets: LoopSockets,
+    ) -> Self {
+        let LoopInit {
+            handler,
+            engine,
+            balancer,
+            ring,
+            opts,
+        } = init;
+        let now = Instant::now();
+        let cfg = LoopConfig {
+            stream: opts.stream,
+            max_connections: opts.max_connections,
+            max_inbound: opts.max_inbound,
+            max_outbound: opts.max_outbound,
+            idle_timeout: opts.idle_timeout,
+            read_buffer: opts.read_buffer,
+            ticker: opts.ticker && id == 0,
+        };
+        Self {
+            id,
+            handler,
+            engine,
+            poller,
+            conns: Slab::new(),
+            listeners: sockets.listeners,
+            udp: sockets
+                .udp
+                .into_iter()
+                .map(|(socket, network)| UdpEntry {
+                    socket,
+                    network,
+                    state: H::State::default(),
+                })
+                .collect(),
+            read_buf: vec![0; opts.read_buffer],
+            write_buf: Vec::new(),
+            timers: TimerWheel::new(now),
+            expired: Vec::new(),
+            batch: Vec::new(),
+            keys: Vec::new(),
+            pool: BufferPool::new(ring, POOLED_BYTES),
+            ring,
+            next_generation: 1,
+            balancer,
+            cfg,
+            now,
+        }
+    }
+
+    fn shared(&self) -> &LoopShared {
+        &self.engine.inner.loops[self.id]
+    }
+
+    /// The loop's thread body: serve until stopped, then close everything.
+    pub(crate) fn run(mut self, pin: Option<usize>) {
+        self.engine.enter_thread();
+        let _span = tracing::debug_span!("loop", id = self.id).entered();
+        if let Some(core) = pin {
+            pin_to_core(core);
+        }
+        if let Err(e) = self.register_sockets() {
+            tracing::error!(error = %e, "registering listeners failed; stopping the engine");
+            self.engine.signal_stop();
+        }
+        if self.cfg.ticker {
+            self.timers.insert(self.now, TimerEvent::Tick);
+        }
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            let timeout = self
+                .timers
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poller.poll(&mut events, timeout) {
+                // The poller retries EINTR itself: anything else means the loop cannot go on.
+                tracing::error!(error = %e, "poll failed; stopping the engine");
+                self.engine.signal_stop();
+                break;
+            }
+            self.now = Instant::now();
+            for ev in events.iter() {
+                self.on_event(ev);
+            }
+            if self.run_tasks() {
+                break;
+            }
+            self.fire_timers();
+        }
+        self.shutdown();
+        let engine = self.engine.clone();
+        let handler = Arc::clone(&self.handler);
+        drop(self);
+        engine.thread_exited(&*handler);
+    }
+
+    fn register_sockets(&mut self) -> Result<(), loopwire_poller::Error> {
+        for (i, (l, _)) in self.listeners.iter().enumerate() {
+            let fd = l.as_fd().as_raw_fd();
+            // SAFETY: the listener is owned by this loop and deregistered in `shutdown` before
+            // it is dropped.
+            unsafe {
+                self.poller
+                    .register(fd, listener_token(i), Interest::READABLE, Mode::Level)?
+            };
+        }
+        for (i, u) in self.udp.iter().enumerate() {
+            let fd = u.socket.as_fd().as_raw_fd();
+            // SAFETY: the socket is owned by this loop and deregistered in `shutdown` before it
+            // is dropped.
+            unsafe {
+                self.poller
+                    .register(fd, udp_token(i), Interest::READABLE, Mode::Level)?
+            };
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let t = ev.token().0;
+        if t < RESERVED {
+            if ev.is_writable() {
+                self.on_writable(t);
+            }
+            if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) && self.conns.contains(t)
+            {
+                self.on_readable(t);
+            }
+        } else if let Some(i) = token_listener(t) {
+            self.accept_local(i);
+        } else if let Some(i) = token_udp(t) {
+            self.udp_readable(i);
+        }
+    }
+
+    // ---- connections --------------------------------------------------------------------
+
+    fn register(&mut self, acc: Accepted, counted: bool) {
+        if !counted {
+            self.balancer.on_open(self.id);
+        }
+        if self.conns.len() >= self.cfg.max_connections {
+            tracing::warn!(
+                max = self.cfg.max_connections,
+                "connection limit reached; closing new connection"
+            );
+            self.balancer.on_close(self.id);
+            return;
+        }
+        self.cfg.stream.apply(&acc.stream);
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if key >= RESERVED || key >= self.shared().gens.slots() {
+            self.balancer.on_close(self.id);
+            return;
+        }
+        let fd = acc.stream.as_fd().as_raw_fd();
+        // SAFETY: the stream moves into the connection slot below (or is dropped right here on
+        // failure, when nothing was registered); `close_now` deregisters it before dropping it.
+        let registered = unsafe {
+            self.poller
+                .register(fd, Token(key), Interest::READABLE, Mode::Level)
+        };
+        if let Err(e) = registered {
+            tracing::warn!(error = %e, "registering a connection failed; closing it");
+            self.balancer.on_close(self.id);
+            return;
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let meta = ConnMeta {
+            handle: ConnHandle::new(self.id, key, generation),
+            network: acc.network,
+            peer: acc.peer,
+        };
+        let idle_timer = self.cfg.idle_timeout.map(|t| {
+            self.timers.insert(
+                self.now + t,
+                TimerEvent::Idle {
+                    slot: key,
+                    generation,
+                },
+            )
+        });
+        let entry = self.conns.vacant_entry();
+        entry.insert(Slot {
+            stream: acc.stream,
+            state: H::State::default(),
+            meta,
+            inbound: RingBuffer::with_config(self.ring),
+            outbound: RingBuffer::with_config(self.ring),
+            write_armed: false,
+            reading: true,
+            closing: None,
+            last_active: self.now,
+            idle_timer,
+        });
+        self.shared().gens.set(key, generation);
+        self.callback(key, None, true);
+    }
+
+    /// Runs `on_open` (`open`) or `on_traffic` for connection `key`, showing `fresh` bytes of the
+    /// read buffer or, when `None`, the connection's leftovers; then applies what it did.
+    fn callback(&mut self, key: usize, fresh: Option<usize>, open: bool) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.closing.is_some() {
+            return;
+        }
+        let inbound: &[u8] = match fresh {
+            Some(n) => &self.read_buf[..n],
+            None => contiguous(&slot.inbound),
+        };
+        let queued = slot.outbound.len();
+        let mut conn = Conn::new(
+            inbound,
+            &mut self.write_buf,
+            queued,
+            &mut slot.state,
+            slot.meta,
+            slot.stream.as_fd(),
+            true,
+        );
+        let action = if open {
+            self.handler.on_open(&mut conn)
+        } else {
+            self.handler.on_traffic(&mut conn)
+        };
+        let consumed = conn.consumed();
+        let close_requested = conn.close_requested();
+        let overflow = match fresh {
+            Some(n) => {
+                let rest = &self.read_buf[consumed..n];
+                !rest.is_empty()
+                    && (slot.inbound.len() + rest.len() > self.cfg.max_inbound
+                        || !stash(&mut self.pool, &mut slot.inbound, rest))
+            }
+            None => {
+                slot.inbound.discard(consumed);
+                recycle(&mut self.pool, &mut slot.inbound);
+                false
+            }
+        };
+        if !self.flush(key) {
+            return;
+        }
+        if overflow {
+            self.close_now(key, CloseReason::InboundOverflow);
+        } else if close_requested || action == Action::Close {
+            self.begin_close(key, CloseReason::Handler);
+        }
+        if action == Action::Shutdown {
+            self.engine.signal_stop();
+        }
+    }
+
+    fn on_readable(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !slot.reading {
+            return;
+        }
+        let n = match SockIo(slot.stream.as_fd()).read(&mut self.read_buf) {
+            Ok(0) => {
+                self.peer_closed(key);
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if is_transient(&e) => return,
+            Err(e) => {
+                self.close_now(key, CloseReason::Error(e));
+                return;
+            }
+        };
+        slot.last_active = self.now;
+        if slot.inbound.is_empty() {
+            self.callback(key, Some(n), false);
+            return;
+        }
+        if slot.inbound.len() + n > self.cfg.max_inbound
+            || !stash(&mut self.pool, &mut slot.inbound, &self.read_buf[..n])
+        {
+            self.close_now(key, CloseReason::InboundOverflow);
+            return;
+        }
+        slot.inbound.make_contiguous();
+        self.callback(key, None, false);
+    }
+
+    /// The peer shut down its sending side: finish sending what is queued, then close.
+    fn peer_closed(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.outbound.is_empty() {
+            self.close_now(key, CloseReason::PeerClosed);
+        } else {
+            slot.reading = false;
+            slot.closing = Some(CloseReason::PeerClosed);
+            self.update_interest(key);
+        }
+    }
+
+    /// Sends what the last callback gathered in `write_buf` on connection `key`. Returns false
+    /// when the connection was closed in the attempt.
+    fn flush(&mut self, key: usize) -> bool {
+        if self.write_buf.is_empty() {
+            return self.conns.contains(key);
+        }
+        let Some(slot) = self.conns.get_mut(key) else {
+            self.write_buf.clear();
+            return false;
+        };
+        let mut sent = 0;
+        if slot.outbound.is_empty() {
+            match SockIo(slot.stream.as_fd()).write(&self.write_buf) {
+                Ok(n) => sent = n,
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    self.write_buf.clear();
+                    self.close_now(key, CloseReason::Error(e));
+                    return false;
+                }
+            }
+        }
+        let rest = &self.write_buf[sent..];
+        let overflow = !rest.is_empty()
+            && (slot.outbound.len() + rest.len() > self.cfg.max_outbound
+                || !stash(&mut self.pool, &mut slot.outbound, rest));
+        self.write_buf.clear();
+        if self.write_buf.capacity() > 4 * self.cfg.read_buffer {
+            self.write_buf.shrink_to(self.cfg.read_buffer);
+        }
+        if overflow {
+            self.close_now(key, CloseReason::OutboundOverflow);
+            return false;
+        }
+        self.update_interest(key);
+        true
+    }
+
+    fn on_writable(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !slot.outbound.is_empty() {
+            match slot.outbound.write_to(&mut SockIo(slot.stream.as_fd())) {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    self.close_now(key, CloseReason::Error(e));
+                    return;
+                }
+            }
+        }
+        recycle(&mut self.pool, &mut slot.outbound);
+        if slot.outbound.is_empty()
+            && let Some(reason) = slot.closing.take()
+        {
+            self.close_now(key, reason);
+            return;
+        }
+        self.update_interest(key);
+    }
+
+    /// Re-arms the poller for what connection `key` now waits for.
+    fn update_interest(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        let want_write = !slot.outbound.is_empty();
+        if want_write == slot.write_armed {
+            return;
+        }
+        let interest = match (slot.reading, want_write) {
+            (true, true) => Interest::READABLE.add(Interest::WRITABLE),
+            (false, true) => Interest::WRITABLE,
+            _ => Interest::READABLE,
+        };
+        let fd = slot.stream.as_fd().as_raw_fd();
+        match self
+            .poller
+            .reregister(fd, Token(key), interest, Mode::Level)
+        {
+            Ok(()) => slot.write_armed = want_write,
+            Err(e) => {
+                tracing::warn!(error = %e, "re-arming a connection failed; closing it");
+                self.close_now(
+                    key,
+                    CloseReason::Error(io::Error::other("poller re-registration failed")),
+                );
+            }
+        }
+    }
+
+    /// Closes now if nothing is left to send, else once the outbound ring drains.
+    fn begin_close(&mut self, key: usize, reason: CloseReason) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.outbound.is_empty() {
+            self.close_now(key, reason);
+            return;
+        }
+        slot.reading = false;
+        slot.closing = Some(reason);
+        slot.write_armed = false;
+        let fd = slot.stream.as_fd().as_raw_fd();
+        if self
+            .poller
+            .reregister(fd, Token(key), Interest::WRITABLE, Mode::Level)
+            .is_ok()
+        {
+            slot.write_armed = true;
+        } else {
+            let reason = slot.closing.take().unwrap_or(CloseReason::Handler);
+            self.close_now(key, reason);
+        }
+    }
+
+    fn close_now(&mut self, key: usize, reason: CloseReason) {
+        let Some(mut slot) = self.conns.try_remove(key) else {
+            return;
+        };
+        self.shared().gens.set(key, 0);
+        let _ = self.poller.deregister(slot.stream.as_fd().as_raw_fd());
+        if let Some(t) = slot.idle_timer.take() {
+            self.timers.cancel(t);
+        }
+        self.write_buf.clear();
+        let mut conn = Conn::new(
+            &[],
+            &mut self.write_buf,
+            0,
+            &mut slot.state,
+            slot.meta,
+            slot.stream.as_fd(),
+            false,
+        );
+        let action = self.handler.on_close(&mut conn, reason);
+        self.write_buf.clear();
+        self.pool.put(std::mem::take(&mut slot.inbound));
+        self.pool.put(std::mem::take(&mut slot.outbound));
+        drop(slot);
+        self.balancer.on_close(self.id);
+        if action == Action::Shutdown {
+            self.engine.signal_stop();
+        }
+    }
+
+    // ---- listeners and datagrams --------------------------------------------------------
+
+    fn accept_local(&mut self, i: usize) {
+        for _ in 0..ACCEPT_BATCH {
+            let Some((l, network)) = self.listeners.get(i) else {
+                return;
+            };
+            let network = *network;
+            match l.accept() {
+                Ok((stream, peer)) => self.register(
+                    Accepted {
+                        stream,
+                        peer,
+                        network,
+                    },
+                    false,
+                ),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_fd_exhaustion(&e) => {
+                    tracing::warn!(error = %e, "out of file descriptors; pausing accepts");
+                    let fd = l.as_fd().as_raw_fd();
+                    if self.poller.deregister(fd).is_ok() {
+                        self.timers
+                            .insert(self.now + ACCEPT_BACKOFF, TimerEvent::ResumeAccept(i));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn udp_readable(&mut self, i: usize) {
+        for _ in 0..UDP_BATCH {
+            let Some(entry) = self.udp.get_mut(i) else {
+                return;
+            };
+            let (n, peer) = match entry.socket.recv_from(&mut self.read_buf) {
+                Ok(r) => r,
+                Err(e) if is_transient(&e) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "recv_from failed");
+                    return;
+                }
+            };
+            let meta = ConnMeta {
+                handle: ConnHandle::new(self.id, u32::MAX as usize, 0),
+                network: entry.network,
+                peer: Some(peer),
+            };
+            let mut conn = Conn::new(
+                &self.read_buf[..n],
+                &mut self.write_buf,
+                0,
+                &mut entry.state,
+                meta,
+                entry.socket.as_fd(),
+                true,
+            );
+            let action = self.handler.on_traffic(&mut conn);
+            if !self.write_buf.is_empty() {
+                if let Err(e) = entry.socket.send_to(&self.write_buf, peer) {
+                    tracing::debug!(error = %e, %peer, "send_to failed");
+                }
+                self.write_buf.clear();
+            }
+            if action == Action::Shutdown {
+                self.engine.signal_stop();
+            }
+        }
+    }
+
+    // ---- tasks and timers ---------------------------------------------------------------
+
+    /// Runs every queued task; returns true when the loop must stop.
+    fn run_tasks(&mut self) -> bool {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.engine.inner.loops[self.id]
+            .queue
+            .drain_into(&mut batch);
+        let mut stop = false;
+        for task in batch.drain(..) {
+            match task {
+                Task::Register(acc) => self.register(acc, true),
+                Task::Write(h, data) => {
+                    if self.live(h) {
+                        self.write_buf.extend_from_slice(&data);
+                        self.flush(h.slot());
+                    }
+                }
+                Task::Writev(h, bufs) => {
+                    if self.live(h) {
+                        for b in &bufs {
+                            self.write_buf.extend_from_slice(b);
+                        }
+                        self.flush(h.slot());
+                    }
+                }
+                Task::Wake(h) => {
+                    if self.live(h) {
+                        self.callback(h.slot(), None, false);
+                    }
+                }
+                Task::Close(h) => {
+                    if self.live(h) {
+                        self.begin_close(h.slot(), CloseReason::Handler);
+                    }
+                }
+                Task::Broadcast(payload, filter) => self.broadcast(&payload, filter.as_deref()),
+                Task::Stop => stop = true,
+            }
+        }
+        if batch.capacity() > BATCH_KEEP {
+            // An accept burst grew it; don't hold that memory forever.
+            batch.shrink_to(BATCH_KEEP);
+        }
+        self.batch = batch;
+        stop
+    }
+
+    fn live(&self, h: ConnHandle) -> bool {
+        self.conns
+            .get(h.slot())
+            .is_some_and(|s| s.meta.handle.generation == h.generation && s.closing.is_none())
+    }
+
+    fn broadcast(
+        &mut self,
+        payload: &Bytes,
+        filter: Option<&(dyn Fn(ConnHandle) -> bool + Send + Sync)>,
+    ) {
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.extend(
+            self.conns
+                .iter()
+                .filter(|(_, s)| filter.is_none_or(|f| f(s.meta.handle)))
+                .map(|(k, _)| k),
+        );
+        for &k in &keys {
+            if self.conns.get(k).is_some_and(|s| s.closing.is_none()) {
+                self.write_buf.extend_from_slice(payload);
+                self.flush(k);
+            }
+        }
+        keys.clear();
+        self.keys = keys;
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        self.now = now;
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.extend(self.timers.advance(now).map(|(_, ev)| ev));
+        for ev in expired.drain(..) {
+            match ev {
+                TimerEvent::Tick => {
+                    let (delay, action) = self.handler.on_tick(&self.engine);
+                    let next = now
+                        .checked_add(delay)
+                        .unwrap_or(now + Duration::from_secs(86400));
+                    self.timers.insert(next, TimerEvent::Tick);
+                    if action == Action::Shutdown {
+                        self.engine.signal_stop();
+                    }
+                }
+                TimerEvent::Idle { slot, generation } => self.idle_check(slot, generation),
+                TimerEvent::ResumeAccept(i) => {
+                    if let Some((l, _)) = self.listeners.get(i) {
+                        let fd = l.as_fd().as_raw_fd();
+                        // SAFETY: the listener is owned by this loop and deregistered in
+                        // `shutdown` before it is dropped.
+                        let res = unsafe {
+                            self.poller.register(
+                                fd,
+                                listener_token(i),
+                                Interest::READABLE,
+                                Mode::Level,
+                            )
+                        };
+                        if let Err(e) = res {
+                            tracing::error!(error = %e, "resuming accepts failed");
+                        }
+                    }
+                }
+            }
+        }
+        self.expired = expired;
+    }
+
+    /// The idle timer of a connection fired: close it, or re-arm for the remaining time if it
+    /// saw traffic since (so traffic itself never touches the wheel).
+    fn idle_check(&mut self, key: usize, generation: u64) {
+        let Some(timeout) = self.cfg.idle_timeout else {
+            return;
+        };
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.meta.handle.generation != generation {
+            return;
+        }
+        let deadline = slot.last_active + timeout;
+        if deadline <= self.now {
+            slot.idle_timer = None;
+            self.close_now(key, CloseReason::IdleTimeout);
+        } else {
+            slot.idle_timer = Some(self.timers.insert(
+                deadline,
+                TimerEvent::Idle {
+                    slot: key,
+                    generation,
+                },
+            ));
+        }
+    }
+
+    /// Closes every connection (after one last attempt to send what is queued) and every
+    /// socket, and refuses further tasks.
+    fn shutdown(&mut self) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for k in keys {
+            if let Some(slot) = self.conns.get_mut(k)
+                && !slot.outbound.is_empty()
+            {
+                let _ = slot.outbound.write_to(&mut SockIo(slot.stream.as_fd()));
+            }
+            self.close_now(k, CloseReason::Shutdown);
+        }
+        for (l, _) in std::mem::take(&mut self.listeners) {
+            let _ = self.poller.deregister(l.as_fd().as_raw_fd());
+        }
+        for u in std::mem::take(&mut self.udp) {
+            let _ = self.poller.deregister(u.socket.as_fd().as_raw_fd());
+        }
+        for task in self.shared().queue.close() {
+            if let Task::Register(_) = task {
+                self.balancer.on_close(self.id);
+            }
+        }
+    }
+}
+
+/// Appends `data` to `ring`, taking storage from the loop's pool when the ring owns none.
+/// Returns false when it does not fit under the ring's maximum.
+fn stash(pool: &mut BufferPool, ring: &mut RingBuffer, data: &[u8]) -> bool {
+    if ring.capacity() == 0 {
+        *ring = pool.get();
+    }
+    ring.push(data).is_ok()
+}
+
+/// Hands a drained ring's storage back to the loop's pool, so an idle connection owns none.
+fn recycle(pool: &mut BufferPool, ring: &mut RingBuffer) {
+    if ring.is_empty() && ring.capacity() > 0 {
+        let config = pool.config();
+        pool.put(std::mem::replace(ring, RingBuffer::with_config(config)));
+    }
+}
+
+// Reserved tokens, counted down from below the poller's own `Token::RESERVED` (`usize::MAX`):
+// listeners take the first 2048, datagram sockets the next 2048.
+const LISTENERS_TOP: usize = usize::MAX - 1;
+const UDP_TOP: usize = LISTENERS_TOP - 2048;
+
+fn listener_token(i: usize) -> Token {
+    Token(LISTENERS_TOP - i)
+}
+
+fn token_listener(t: usize) -> Option<usize> {
+    let i = LISTENERS_TOP.checked_sub(t)?;
+    (i < 2048).then_some(i)
+}
+
+fn udp_token(i: usize) -> Token {
+    Token(UDP_TOP - i)
+}
+
+fn token_udp(t: usize) -> Option<usize> {
+    let i = UDP_TOP.checked_sub(t)?;
+    (i < 2048).then_some(i)
+}
+
+/// Errors after which the operation is simply retried at the next readiness event.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// `EMFILE` / `ENFILE` / `ENOBUFS` / `ENOMEM` on accept.
+pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn pin_to_core(i: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: an all-zero cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `i % cores` is below CPU_SETSIZE for any realistic core count; CPU_SET writes
+    // within `set`.
+    unsafe { libc::CPU_SET(i % cores, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if r != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "pinning to a core failed");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_to_core(_i: usize) {
+    tracing::debug!("core pinning is only supported on Linux");
+}
+
+/// The connection-info a balancer sees for an accepted socket.
+pub(crate) fn conn_info(acc: &Accepted) -> ConnInfo {
+    ConnInfo {
+        peer: acc.peer,
+        local: acc.stream.local_addr(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_tokens_round_trip() {
+        for i in [0, 1, 2047] {
+            assert_eq!(token_listener(listener_token(i).0), Some(i));
+            assert_eq!(token_udp(udp_token(i).0), Some(i));
+            assert_eq!(token_listener(udp_token(i).0), None);
+            assert!(listener_token(i).0 >= RESERVED && udp_token(i).0 >= RESERVED);
+            assert_ne!(listener_token(i), Token::RESERVED);
+        }
+        assert_eq!(token_udp(5), None);
+        assert_eq!(token_listener(usize::MAX), None);
+    }
+}

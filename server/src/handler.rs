@@ -1,0 +1,136 @@
+//! The user's side of the engine: the [`EventHandler`] trait and what its callbacks return.
+
+use std::io;
+use std::time::Duration;
+
+use crate::conn::Conn;
+use crate::engine::EngineHandle;
+
+/// What the engine does after a callback returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Carry on.
+    #[default]
+    None,
+    /// Close this connection once everything written to it has been sent.
+    Close,
+    /// Stop the whole engine gracefully (every connection is closed, then `on_shutdown`).
+    Shutdown,
+}
+
+/// Why a connection closed, as [`EventHandler::on_close`] is told.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed its side (read returned end of stream) and everything written was sent.
+    PeerClosed,
+    /// The handler asked for it: [`Action::Close`], [`Conn::close`] or
+    /// [`EngineHandle::close`].
+    Handler,
+    /// The engine is shutting down.
+    Shutdown,
+    /// No traffic for longer than the idle timeout.
+    IdleTimeout,
+    /// The peer sent more than the inbound limit without the handler consuming it.
+    InboundOverflow,
+    /// More was written than the outbound limit allows while the peer was not reading.
+    OutboundOverflow,
+    /// A socket error (reset by peer, broken pipe, ...).
+    Error(io::Error),
+}
+
+/// Callbacks of the engine, run on the event-loop threads.
+///
+/// One handler value serves every loop, so it is `Sync`; per-connection data lives in
+/// [`State`](EventHandler::State), stored inline in the connection's slot (no box per
+/// connection) and reached through [`Conn::state`] / [`Conn::state_mut`].
+///
+/// Callbacks must not block: a loop serves thousands of connections on one thread. Hand
+/// blocking work to another thread and answer through an [`EngineHandle`].
+///
+/// # Examples
+/// An echo server:
+/// ```no_run
+/// use loopwire::{Action, Conn, Engine, EventHandler};
+///
+/// struct Echo;
+/// impl EventHandler for Echo {
+///     type State = ();
+///     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+///         let data = c.next(usize::MAX);
+///         c.write(data);
+///         Action::None
+///     }
+/// }
+///
+/// Engine::builder().addr("tcp://127.0.0.1:9000").run(Echo).unwrap();
+/// ```
+pub trait EventHandler: Send + Sync + 'static {
+    /// Per-connection state, created with `Default` before [`on_open`](Self::on_open).
+    type State: Default + Send + 'static;
+
+    /// Once, when every loop is running and every address is bound, before any connection.
+    fn on_boot(&self, engine: &EngineHandle) -> Action {
+        let _ = engine;
+        Action::None
+    }
+
+    /// A connection was accepted (or a UDP socket opened); it may write a greeting.
+    fn on_open(&self, conn: &mut Conn<'_, Self::State>) -> Action {
+        let _ = conn;
+        Action::None
+    }
+
+    /// Bytes arrived (or [`EngineHandle::wake`] was called). What the handler leaves unread stays
+    /// buffered and is shown again, with what arrives next, at the next call.
+    fn on_traffic(&self, conn: &mut Conn<'_, Self::State>) -> Action;
+
+    /// The connection is closing; writes are no longer possible. Called exactly once per
+    /// opened connection.
+    fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {
+        let _ = (conn, reason);
+        Action::None
+    }
+
+    /// The ticker (enabled with [`EngineBuilder::ticker`](crate::EngineBuilder::ticker)) fired;
+    /// return the delay until the next tick.
+    fn on_tick(&self, engine: &EngineHandle) -> (Duration, Action) {
+        let _ = engine;
+        (Duration::from_secs(1), Action::None)
+    }
+
+    /// Once, after every loop has closed its connections and exited.
+    fn on_shutdown(&self, engine: &EngineHandle) {
+        let _ = engine;
+    }
+}
+
+/// A shared handler: lets the code that started the engine keep an `Arc` to the handler (to
+/// read its counters, say) while the engine runs it.
+impl<H: EventHandler> EventHandler for std::sync::Arc<H> {
+    type State = H::State;
+
+    fn on_boot(&self, engine: &EngineHandle) -> Action {
+        (**self).on_boot(engine)
+    }
+
+    fn on_open(&self, conn: &mut Conn<'_, Self::State>) -> Action {
+        (**self).on_open(conn)
+    }
+
+    fn on_traffic(&self, conn: &mut Conn<'_, Self::State>) -> Action {
+        (**self).on_traffic(conn)
+    }
+
+    fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {
+        (**self).on_close(conn, reason)
+    }
+
+    fn on_tick(&self, engine: &EngineHandle) -> (Duration, Action) {
+        (**self).on_tick(engine)
+    }
+
+    fn on_shutdown(&self, engine: &EngineHandle) {
+        (**self).on_shutdown(engine)
+    }
+}

@@ -1,0 +1,66 @@
+//! loopwire: a multi-reactor, event-driven networking engine.
+//!
+//! A few OS threads, each running one event loop over the kernel's readiness API (epoll on
+//! Linux, kqueue or IOCP through the portable backends), serve many thousands of TCP, UDP and
+//! Unix-socket connections with no thread or task per connection, no lock on the hot path and
+//! no allocation per message. You implement [`EventHandler`]; [`Engine::builder`] does the rest.
+//!
+//! ```no_run
+//! use loopwire::{Action, Conn, Engine, EventHandler};
+//!
+//! struct Echo;
+//!
+//! impl EventHandler for Echo {
+//!     type State = ();
+//!     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+//!         let data = c.next(usize::MAX);
+//!         c.write(data);
+//!         Action::None
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), loopwire::Error> {
+//!     Engine::builder().addr("tcp://127.0.0.1:9000").loops(2).run(Echo)
+//! }
+//! ```
+//!
+//! - [`Engine`], [`EngineBuilder`]: configure and start; [`EngineHandle`]: stop, write to,
+//!   wake or close connections, broadcast, from any thread.
+//! - [`EventHandler`]: the callbacks; [`Conn`]: a connection inside a callback;
+//!   [`ConnHandle`]: a connection's name outside one.
+//! - [`ListenAddr`]: `tcp://`, `udp://`, `unix://` URLs.
+//!
+//! The engine is Unix-only for now (Linux, macOS, the BSDs); Windows support through the
+//! `polling` backend needs a socket seam over `RawSocket` and is not built yet.
+
+#![cfg(unix)]
+
+mod acceptor;
+mod addr;
+mod conn;
+mod engine;
+mod error;
+mod event_loop;
+mod gen_table;
+mod handle;
+mod handler;
+mod options;
+mod queue;
+mod slot;
+mod socket;
+mod sync;
+mod task;
+
+pub use addr::{BoundAddr, ListenAddr, Network};
+pub use bytes::Bytes;
+pub use conn::Conn;
+pub use engine::{Engine, EngineHandle};
+pub use error::{Error, Result};
+pub use handle::ConnHandle;
+pub use handler::{Action, CloseReason, EventHandler};
+pub use loopwire_loadbalance::LoadBalance;
+pub use loopwire_poller::Backend;
+pub use options::{
+    DEFAULT_BACKLOG, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_BUFFER,
+    EngineBuilder,
+};

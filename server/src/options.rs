@@ -1,0 +1,283 @@
+//! [`EngineBuilder`]: every knob of the engine, with documented defaults.
+
+use std::time::Duration;
+
+use loopwire_loadbalance::LoadBalance;
+use loopwire_poller::Backend;
+
+use crate::engine::{self, EngineHandle};
+use crate::error::{Error, Result};
+use crate::handler::EventHandler;
+use crate::socket::StreamOptions;
+
+/// Default size of each loop's shared read buffer.
+pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
+/// Default listen backlog.
+pub const DEFAULT_BACKLOG: i32 = 1024;
+/// Default cap on open connections per loop.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1 << 20;
+/// Default cap on bytes a connection may hold unread (inbound) or unsent (outbound).
+pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
+
+/// Configures and starts an engine. Setters take `&mut self` and return it, so calls chain.
+///
+/// | option | default |
+/// |---|---|
+/// | [`addr`](Self::addr) | none: at least one is required |
+/// | [`loops`](Self::loops) | number of cores |
+/// | [`load_balance`](Self::load_balance) | round-robin |
+/// | [`reuse_port`](Self::reuse_port) | off: one acceptor hands sockets to loops |
+/// | [`backend`](Self::backend) | the platform's default poller (epoll on Linux) |
+/// | [`read_buffer`](Self::read_buffer) | 64 KiB per loop |
+/// | [`nodelay`](Self::nodelay) | on |
+/// | [`keepalive`](Self::keepalive) | off |
+/// | [`send_buffer`](Self::send_buffer), [`recv_buffer`](Self::recv_buffer) | the OS's |
+/// | [`ticker`](Self::ticker) | off |
+/// | [`pin_cores`](Self::pin_cores) | off |
+/// | [`backlog`](Self::backlog) | 1024 |
+/// | [`max_connections`](Self::max_connections) | 2^20 per loop |
+/// | [`max_inbound`](Self::max_inbound), [`max_outbound`](Self::max_outbound) | 64 MiB per connection |
+/// | [`idle_timeout`](Self::idle_timeout) | none |
+///
+/// # Examples
+/// ```no_run
+/// # use loopwire::{Action, Conn, Engine, EventHandler, LoadBalance};
+/// # struct Echo;
+/// # impl EventHandler for Echo {
+/// #     type State = ();
+/// #     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action { Action::None }
+/// # }
+/// let engine = Engine::builder()
+///     .addr("tcp://127.0.0.1:0")
+///     .loops(2)
+///     .load_balance(LoadBalance::LeastConnections)
+///     .start(Echo)?;
+/// println!("listening on {}", engine.addrs()[0]);
+/// engine.stop();
+/// # Ok::<(), loopwire::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    pub(crate) addrs: Vec<String>,
+    pub(crate) loops: usize,
+    pub(crate) load_balance: LoadBalance,
+    pub(crate) reuse_port: bool,
+    pub(crate) backend: Backend,
+    pub(crate) read_buffer: usize,
+    pub(crate) stream: StreamOptions,
+    pub(crate) ticker: bool,
+    pub(crate) pin_cores: bool,
+    pub(crate) backlog: i32,
+    pub(crate) max_connections: usize,
+    pub(crate) max_inbound: usize,
+    pub(crate) max_outbound: usize,
+    pub(crate) idle_timeout: Option<Duration>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            addrs: Vec::new(),
+            loops: 0,
+            load_balance: LoadBalance::default(),
+            reuse_port: false,
+            backend: Backend::default(),
+            read_buffer: DEFAULT_READ_BUFFER,
+            stream: StreamOptions {
+                nodelay: true,
+                keepalive: None,
+                send_buffer: None,
+                recv_buffer: None,
+            },
+            ticker: false,
+            pin_cores: false,
+            backlog: DEFAULT_BACKLOG,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_inbound: DEFAULT_MAX_BUFFERED,
+            max_outbound: DEFAULT_MAX_BUFFERED,
+            idle_timeout: None,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Adds an address to serve, as a URL: `tcp://host:port`, `tcp4://`, `tcp6://`, `udp://`,
+    /// `udp4://`, `udp6://` or `unix:///path`. Port 0 picks a free port. Parsed when the engine
+    /// starts, so a bad URL is reported by [`start`](Self::start) / [`run`](Self::run).
+    pub fn addr(&mut self, url: impl Into<String>) -> &mut Self {
+        self.addrs.push(url.into());
+        self
+    }
+
+    /// Number of event loops (threads); 0 means one per core.
+    pub fn loops(&mut self, n: usize) -> &mut Self {
+        self.loops = n;
+        self
+    }
+
+    /// How accepted connections are spread over the loops.
+    pub fn load_balance(&mut self, lb: LoadBalance) -> &mut Self {
+        self.load_balance = lb;
+        self
+    }
+
+    /// With `SO_REUSEPORT`, every loop accepts on its own listener and the kernel spreads
+    /// connections (the load balancer is then not consulted for TCP).
+    pub fn reuse_port(&mut self, on: bool) -> &mut Self {
+        self.reuse_port = on;
+        self
+    }
+
+    /// The readiness backend of every loop.
+    pub fn backend(&mut self, backend: Backend) -> &mut Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Size of each loop's shared read buffer (the most one read takes).
+    pub fn read_buffer(&mut self, bytes: usize) -> &mut Self {
+        self.read_buffer = bytes;
+        self
+    }
+
+    /// `TCP_NODELAY` on accepted TCP connections.
+    pub fn nodelay(&mut self, on: bool) -> &mut Self {
+        self.stream.nodelay = on;
+        self
+    }
+
+    /// TCP keep-alive with this idle time, or none.
+    pub fn keepalive(&mut self, idle: Option<Duration>) -> &mut Self {
+        self.stream.keepalive = idle;
+        self
+    }
+
+    /// `SO_SNDBUF` of accepted connections.
+    pub fn send_buffer(&mut self, bytes: usize) -> &mut Self {
+        self.stream.send_buffer = Some(bytes);
+        self
+    }
+
+    /// `SO_RCVBUF` of accepted connections.
+    pub fn recv_buffer(&mut self, bytes: usize) -> &mut Self {
+        self.stream.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Calls [`EventHandler::on_tick`] on loop 0, first right after boot, then after each
+    /// returned delay.
+    pub fn ticker(&mut self, on: bool) -> &mut Self {
+        self.ticker = on;
+        self
+    }
+
+    /// Pins loop `i` to core `i % cores` (Linux; ignored elsewhere).
+    pub fn pin_cores(&mut self, on: bool) -> &mut Self {
+        self.pin_cores = on;
+        self
+    }
+
+    /// Listen backlog.
+    pub fn backlog(&mut self, n: i32) -> &mut Self {
+        self.backlog = n;
+        self
+    }
+
+    /// Most open connections per loop; further accepts are closed at once.
+    pub fn max_connections(&mut self, n: usize) -> &mut Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Most bytes a connection may hold unread before it is closed
+    /// ([`CloseReason::InboundOverflow`](crate::CloseReason::InboundOverflow)).
+    pub fn max_inbound(&mut self, bytes: usize) -> &mut Self {
+        self.max_inbound = bytes;
+        self
+    }
+
+    /// Most bytes a connection may hold unsent before it is closed
+    /// ([`CloseReason::OutboundOverflow`](crate::CloseReason::OutboundOverflow)).
+    pub fn max_outbound(&mut self, bytes: usize) -> &mut Self {
+        self.max_outbound = bytes;
+        self
+    }
+
+    /// Closes connections with no inbound traffic for this long
+    /// ([`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout)).
+    pub fn idle_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.addrs.is_empty() {
+            return Err(Error::NoAddress);
+        }
+        if self.addrs.len() > 2048 {
+            return Err(Error::InvalidOption {
+                option: "addr",
+                reason: "at most 2048 addresses",
+            });
+        }
+        if self.read_buffer < 512 {
+            return Err(Error::InvalidOption {
+                option: "read_buffer",
+                reason: "must be at least 512 bytes",
+            });
+        }
+        if self.backlog <= 0 {
+            return Err(Error::InvalidOption {
+                option: "backlog",
+                reason: "must be positive",
+            });
+        }
+        if self.max_connections == 0 || self.max_connections > u32::MAX as usize {
+            return Err(Error::InvalidOption {
+                option: "max_connections",
+                reason: "must be from 1 to 2^32 - 1",
+            });
+        }
+        if self.max_inbound == 0 || self.max_outbound == 0 {
+            return Err(Error::InvalidOption {
+                option: "max_inbound/max_outbound",
+                reason: "must be positive",
+            });
+        }
+        if self.idle_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidOption {
+                option: "idle_timeout",
+                reason: "must be positive (use None to disable)",
+            });
+        }
+        Ok(())
+    }
+
+    /// The number of loops this configuration runs.
+    pub(crate) fn loop_count(&self) -> usize {
+        if self.loops > 0 {
+            self.loops
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// Binds every address, starts the loops in the background and returns a handle.
+    ///
+    /// # Errors
+    /// A bad URL or option, an address that cannot be bound, a poller that cannot be created,
+    /// or a thread that cannot be spawned. Nothing is left running or bound on error.
+    pub fn start<H: EventHandler>(&self, handler: H) -> Result<EngineHandle> {
+        engine::start(self.clone(), handler)
+    }
+
+    /// Like [`start`](Self::start), then blocks until the engine stops.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn run<H: EventHandler>(&self, handler: H) -> Result<()> {
+        let engine = self.start(handler)?;
+        engine.wait();
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! What other threads ask of an event loop, through its task queue.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use crate::addr::Network;
+use crate::handle::ConnHandle;
+use crate::socket::Stream;
+
+/// A connection accepted elsewhere, handed to the loop that will serve it.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) stream: Stream,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) network: Network,
+}
+
+/// Selects the connections a filtered broadcast reaches.
+pub(crate) type BroadcastFilter = std::sync::Arc<dyn Fn(ConnHandle) -> bool + Send + Sync>;
+
+/// One request to a loop.
+pub(crate) enum Task {
+    /// Serve this newly accepted connection.
+    Register(Accepted),
+    /// Send these bytes on a connection.
+    Write(ConnHandle, Bytes),
+    /// Send these buffers, in order, on a connection.
+    Writev(ConnHandle, Vec<Bytes>),
+    /// Run `on_traffic` on a connection even with nothing new to read.
+    Wake(ConnHandle),
+    /// Close a connection once its outbound bytes are sent.
+    Close(ConnHandle),
+    /// Send this payload to every connection of the loop that the filter (if any) selects.
+    Broadcast(Bytes, Option<BroadcastFilter>),
+    /// Close every connection and exit.
+    Stop,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Task::Register(a) => f.debug_tuple("Register").field(a).finish(),
+            Task::Write(h, d) => f.debug_tuple("Write").field(h).field(&d.len()).finish(),
+            Task::Writev(h, d) => f.debug_tuple("Writev").field(h).field(&d.len()).finish(),
+            Task::Wake(h) => f.debug_tuple("Wake").field(h).finish(),
+            Task::Close(h) => f.debug_tuple("Close").field(h).finish(),
+            Task::Broadcast(d, filter) => f
+                .debug_tuple("Broadcast")
+                .field(&d.len())
+                .field(&filter.is_some())
+                .finish(),
+            Task::Stop => f.write_str("Stop"),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Opening, closing and stopping: greetings, close-after-write, half-close, leftovers,
+//! graceful stop from everywhere, bad addresses, the ticker.
+
+mod util;
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use loopwire::{Action, CloseReason, Conn, Engine, EngineHandle, EventHandler};
+use util::*;
+
+struct Greeter;
+
+impl EventHandler for Greeter {
+    type State = ();
+    fn on_open(&self, c: &mut Conn<'_, ()>) -> Action {
+        c.write(b"hello\n");
+        Action::None
+    }
+    fn on_traffic(&self, _c: &mut Conn<'_, ()>) -> Action {
+        Action::None
+    }
+}
+
+#[test]
+fn greeting_arrives_before_client_sends() {
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .start(Greeter)
+        .unwrap();
+    let mut s = connect(tcp_addr(&e));
+    assert_eq!(read_n(&mut s, 6), b"hello\n");
+    e.stop();
+}
+
+/// Answers any input with `size` bytes and closes.
+struct BigThenClose(usize);
+
+impl EventHandler for BigThenClose {
+    type State = ();
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        c.discard(usize::MAX);
+        let data: Vec<u8> = (0..self.0).map(|i| (i % 251) as u8).collect();
+        c.write(&data);
+        Action::Close
+    }
+}
+
+#[test]
+fn close_after_write_sends_everything_then_eof() {
+    let size = 8 << 20;
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .start(BigThenClose(size))
+        .unwrap();
+    let mut s = connect(tcp_addr(&e));
+    write_all(&mut s, b"go");
+    // Read slowly at first so the server's socket buffer fills and the rest is queued.
+    thread::sleep(Duration::from_millis(100));
+    let got = read_to_end(&mut s);
+    assert_eq!(got.len(), size);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    e.stop();
+}
+
+/// Upper-cases what it gets; records close reasons.
+#[derive(Default)]
+struct Upper {
+    closes: Mutex<Vec<String>>,
+}
+
+impl EventHandler for Upper {
+    type State = ();
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let d = c.next(usize::MAX).to_ascii_uppercase();
+        c.write(&d);
+        Action::None
+    }
+    fn on_close(&self, _c: &mut Conn<'_, ()>, reason: CloseReason) -> Action {
+        self.closes.lock().unwrap().push(format!("{reason:?}"));
+        Action::None
+    }
+}
+
+#[test]
+fn half_close_delivers_data_and_allows_a_reply() {
+    let h = Arc::new(Upper::default());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .start(Arc::clone(&h))
+        .unwrap();
+    let mut s = connect(tcp_addr(&e));
+    write_all(&mut s, b"abc");
+    s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut s), b"ABC");
+    assert!(eventually(|| h.closes.lock().unwrap().len() == 1));
+    assert_eq!(h.closes.lock().unwrap()[0], "PeerClosed");
+    e.stop();
+}
+
+/// Consumes only complete lines and records what it was shown at each call.
+#[derive(Default)]
+struct Lines {
+    shown: Mutex<Vec<Vec<u8>>>,
+}
+
+impl EventHandler for Lines {
+    type State = ();
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let all = c.inbound();
+        self.shown.lock().unwrap().push(all.to_vec());
+        if let Some(pos) = all.iter().rposition(|&b| b == b'\n') {
+            let lines = c.next(pos + 1);
+            c.write(lines);
+        }
+        Action::None
+    }
+}
+
+#[test]
+fn unread_bytes_are_shown_again_exactly() {
+    let h = Arc::new(Lines::default());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .start(Arc::clone(&h))
+        .unwrap();
+    let mut s = connect(tcp_addr(&e));
+    let parts: [&[u8]; 4] = [b"one\ntw", b"o\nthr", b"e", b"e\n"];
+    let mut echoed = Vec::new();
+    for p in parts {
+        write_all(&mut s, p);
+        // Wait until the server has seen this part before sending the next.
+        let n = h.shown.lock().unwrap().len();
+        assert!(eventually(|| h.shown.lock().unwrap().len() > n));
+    }
+    echoed.extend(read_n(&mut s, b"one\ntwo\nthree\n".len()));
+    assert_eq!(echoed, b"one\ntwo\nthree\n");
+    let shown = h.shown.lock().unwrap().clone();
+    assert_eq!(
+        shown,
+        vec![
+            b"one\ntw".to_vec(),
+            b"two\nthr".to_vec(),
+            b"thre".to_vec(),
+            b"three\n".to_vec()
+        ]
+    );
+    e.stop();
+}
+
+/// Counts callbacks; can stop the engine from a chosen callback.
+#[derive(Default)]
+struct Counting {
+    opens: AtomicUsize,
+    closes: AtomicUsize,
+    shutdown_closes: AtomicUsize,
+    shutdowns: AtomicUsize,
+    open_at_shutdown: AtomicUsize,
+    engine: OnceLock<EngineHandle>,
+    stop_from: Mutex<Option<&'static str>>,
+}
+
+impl Counting {
+    fn maybe_stop(&self, here: &'static str) -> Action {
+        if *self.stop_from.lock().unwrap() == Some(here) {
+            if here == "traffic-handle" {
+                self.engine.get().unwrap().stop();
+                return Action::None;
+            }
+            return Action::Shutdown;
+        }
+        Action::None
+    }
+}
+
+impl EventHandler for Counting {
+    type State = ();
+    fn on_boot(&self, e: &EngineHandle) -> Action {
+        let _ = self.engine.set(e.clone());
+        self.maybe_stop("boot")
+    }
+    fn on_open(&self, _c: &mut Conn<'_, ()>) -> Action {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.maybe_stop("open")
+    }
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        c.discard(usize::MAX);
+        let a = self.maybe_stop("traffic");
+        if a == Action::None {
+            return self.maybe_stop("traffic-handle");
+        }
+        a
+    }
+    fn on_close(&self, _c: &mut Conn<'_, ()>, reason: CloseReason) -> Action {
+        self.closes.fetch_add(1, Ordering::SeqCst);
+        if matches!(reason, CloseReason::Shutdown) {
+            self.shutdown_closes.fetch_add(1, Ordering::SeqCst);
+        }
+        self.maybe_stop("close")
+    }
+    fn on_tick(&self, _e: &EngineHandle) -> (Duration, Action) {
+        (Duration::from_millis(5), self.maybe_stop("tick"))
+    }
+    fn on_shutdown(&self, _e: &EngineHandle) {
+        self.open_at_shutdown.store(
+            self.opens.load(Ordering::SeqCst) - self.closes.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+        self.shutdowns.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn stop_from_every_callback() {
+    for place in ["boot", "open", "traffic", "traffic-handle", "close", "tick"] {
+        let h = Arc::new(Counting::default());
+        *h.stop_from.lock().unwrap() = Some(place);
+        let e = Engine::builder()
+            .addr("tcp://127.0.0.1:0")
+            .loops(2)
+            .ticker(place == "tick")
+            .start(Arc::clone(&h))
+            .unwrap();
+        if !e.is_stopping() {
+            let addr = tcp_addr(&e);
+            // Some clients may be refused once the engine stops; that is fine.
+            for _ in 0..3 {
+                if let Ok(mut c) = std::net::TcpStream::connect(addr) {
+                    let _ = c.write_all(b"x");
+                    if place == "close" {
+                        let _ = c.shutdown(Shutdown::Both);
+                    }
+                }
+            }
+        }
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = Arc::clone(&done);
+        let e2 = e.clone();
+        let waiter = thread::spawn(move || {
+            e2.wait();
+            d.store(1, Ordering::SeqCst);
+        });
+        assert!(
+            eventually(|| done.load(Ordering::SeqCst) == 1),
+            "engine did not stop from {place}"
+        );
+        waiter.join().unwrap();
+        assert_eq!(h.shutdowns.load(Ordering::SeqCst), 1, "{place}");
+        assert_eq!(h.open_at_shutdown.load(Ordering::SeqCst), 0, "{place}");
+        e.stop();
+    }
+}
+
+/// Records the instants of its ticks.
+#[derive(Default)]
+struct Ticker {
+    ticks: Mutex<Vec<Instant>>,
+}
+
+impl EventHandler for Ticker {
+    type State = ();
+    fn on_traffic(&self, _c: &mut Conn<'_, ()>) -> Action {
+        Action::None
+    }
+    fn on_tick(&self, _e: &EngineHandle) -> (Duration, Action) {
+        self.ticks.lock().unwrap().push(Instant::now());
+        (Duration::from_millis(20), Action::None)
+    }
+}
+
+#[test]
+fn ticker_fires_at_its_interval_and_stops_on_shutdown() {
+    let h = Arc::new(Ticker::default());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(2)
+        .ticker(true)
+        .start(Arc::clone(&h))
+        .unwrap();
+    assert!(eventually(|| h.ticks.lock().unwrap().len() >= 10));
+    e.stop();
+    let ticks = h.ticks.lock().unwrap().clone();
+    for w in ticks.windows(2) {
+        // Never early (the wheel rounds deadlines up to its 1 ms tick).
+        assert!(w[1] - w[0] >= Duration::from_millis(20), "tick came early");
+    }
+    let n = ticks.len();
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(h.ticks.lock().unwrap().len(), n, "no tick after shutdown");
+}
+
+#[test]
+fn every_backend_that_can_level_trigger_serves_and_the_others_are_refused() {
+    for backend in loopwire::Backend::available() {
+        let r = Engine::builder()
+            .addr("tcp://127.0.0.1:0")
+            .loops(1)
+            .backend(*backend)
+            .start(Greeter);
+        match r {
+            Ok(e) => {
+                let mut s = connect(tcp_addr(&e));
+                assert_eq!(read_n(&mut s, 6), b"hello\n", "{backend}");
+                e.stop();
+            }
+            Err(err) => assert!(
+                matches!(
+                    err,
+                    loopwire::Error::InvalidOption {
+                        option: "backend",
+                        ..
+                    }
+                ),
+                "{backend}: {err}"
+            ),
+        }
+    }
+}

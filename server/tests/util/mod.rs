@@ -1,0 +1,112 @@
+//! Helpers shared by the engine's integration tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use loopwire::{EngineHandle, Network};
+
+/// Upper bound for any single wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The first TCP address the engine serves.
+pub fn tcp_addr(e: &EngineHandle) -> SocketAddr {
+    e.addrs()
+        .iter()
+        .find(|a| matches!(a.network, Network::Tcp | Network::Tcp4 | Network::Tcp6))
+        .and_then(|a| a.addr)
+        .expect("engine serves a TCP address")
+}
+
+/// The first UDP address the engine serves.
+pub fn udp_addr(e: &EngineHandle) -> SocketAddr {
+    e.addrs()
+        .iter()
+        .find(|a| a.network.is_udp())
+        .and_then(|a| a.addr)
+        .expect("engine serves a UDP address")
+}
+
+/// Connects to `addr` with read/write timeouts so a broken engine fails the test, not hangs it.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_write_timeout(Some(WAIT)).unwrap();
+    s
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_n(s: &mut impl Read, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).expect("read_exact");
+    buf
+}
+
+/// Reads until EOF.
+pub fn read_to_end(s: &mut impl Read) -> Vec<u8> {
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read_to_end");
+    buf
+}
+
+/// Writes all of `data`.
+pub fn write_all(s: &mut impl Write, data: &[u8]) {
+    s.write_all(data).expect("write_all");
+}
+
+/// A unique Unix socket path in the temp directory.
+pub fn sock_path(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("lw-{tag}-{}-{n}.sock", std::process::id()))
+}
+
+/// Open file descriptors of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Threads of this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// Polls `cond` until it holds or [`WAIT`] passes; returns whether it held.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < WAIT {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cond()
+}
+
+/// A small deterministic PRNG (xorshift64*), so failures replay.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}

@@ -1,0 +1,594 @@
+//! [`TimerWheel`]: the wheel itself: storage, the public operations and expiry.
+//!
+//! Every entry sits on exactly one intrusive list: the *pending* list (due, not yet handed to
+//! the caller) or one slot of one level. Which one is a function of the entry's deadline tick
+//! and the wheel's clock, computed by `list_of`; cancel and reset use it to
+//! unlink an entry in O(1) without storing the list in the entry.
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::clock::{Clock, NEVER};
+use crate::entry::Entry;
+use crate::error::{InsertError, TimerError};
+use crate::expired::Expired;
+use crate::key::TimerKey;
+use crate::level::{LEVELS, Level, level_for, slot_for};
+use crate::{MAX_TIMERS, NIL};
+
+/// A hierarchical timer wheel holding values of type `T` until their deadlines.
+///
+/// Time is counted in ticks (1 ms unless built with [`with_tick`](Self::with_tick)) since the
+/// `start` instant given at construction. The wheel only learns the time through
+/// [`advance`](Self::advance); it never reads a clock itself.
+///
+/// # Guarantees
+///
+/// - Insert, cancel and reset are O(1) and do not allocate once the storage has room
+///   (see [`with_capacity`](Self::with_capacity) and [`reserve`](Self::reserve)).
+/// - A timer never fires before its deadline. It fires on the first `advance(now)` with `now`
+///   at or after its deadline rounded up to the next tick boundary, so at most one tick late.
+/// - A deadline already past when inserted fires on the next `advance`.
+/// - Deadlines are never wrapped around: the eleven levels cover every `u64` tick count. A
+///   deadline more than `u64::MAX` ticks after `start` (585 million years at 1 ms, 584 years
+///   at 1 ns) is kept but never fires. No `Instant` makes any method panic.
+/// - Keys are generational: a key whose timer fired or was cancelled matches nothing, ever.
+///
+/// # Threads
+///
+/// The wheel is plain single-owner data with no interior locking: one event loop owns one
+/// wheel. Another thread that wants a timer sends a task through that loop's task queue and
+/// the loop performs the insert or cancel on its own thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use loopwire_timer::TimerWheel;
+///
+/// let start = Instant::now();
+/// let ms = Duration::from_millis;
+/// let mut wheel = TimerWheel::with_capacity(start, 1024);
+/// let write_deadline = wheel.insert(start + ms(250), "write");
+/// let idle = wheel.insert(start + ms(30_000), "idle");
+///
+/// assert!(wheel.reset(idle, start + ms(60_000)));
+/// assert!(wheel.next_deadline().is_some_and(|d| d <= start + ms(250)));
+///
+/// let fired: Vec<_> = wheel.advance(start + ms(300)).collect();
+/// assert_eq!(fired, [(write_deadline, "write")]);
+/// assert_eq!(wheel.cancel(write_deadline), None); // already fired: the key is stale
+/// assert_eq!(wheel.cancel(idle), Some("idle"));
+/// assert!(wheel.is_empty());
+/// ```
+pub struct TimerWheel<T> {
+    /// Every pending timer; lists link entries by slab index.
+    slab: Slab<Entry<T>>,
+    /// The levels, boxed so moving a wheel copies a pointer rather than 2.9 KB of list heads.
+    /// The geometry (slot width and range of each level) is tabulated in `level.rs`.
+    levels: Box<[Level; LEVELS]>,
+    /// Bit `n` is set if and only if `levels[n]` has an occupied slot.
+    occupied_levels: u16,
+    /// Head of the list of due entries not yet yielded; all have `when <= elapsed`.
+    pending: u32,
+    /// The tick the wheel has advanced to: every slot starting at or before it is processed.
+    elapsed: u64,
+    clock: Clock,
+    /// Generation for the next insert; starts at 1 and is never reused.
+    next_generation: NonZeroU64,
+}
+
+/// Which intrusive list an entry is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Pending,
+    Slot { level: usize, slot: usize },
+}
+
+impl<T> TimerWheel<T> {
+    /// Creates an empty wheel with a 1 ms tick, counting time from `start`.
+    ///
+    /// `start` is usually `Instant::now()` when the event loop starts.
+    pub fn new(start: Instant) -> Self {
+        Self::from_clock(Clock::with_millisecond_tick(start), 0)
+    }
+
+    /// Creates an empty wheel with a 1 ms tick and room for `capacity` timers before the
+    /// storage has to grow.
+    pub fn with_capacity(start: Instant, capacity: usize) -> Self {
+        Self::from_clock(Clock::with_millisecond_tick(start), capacity)
+    }
+
+    /// Creates an empty wheel whose tick lasts `tick`.
+    ///
+    /// A coarser tick costs precision (timers fire up to one tick late) and buys fewer
+    /// cascades; a finer one costs more `advance` work per unit of time.
+    ///
+    /// # Errors
+    ///
+    /// [`TimerError::ZeroTick`] if `tick` is zero, [`TimerError::TickTooLong`] if it is longer
+    /// than `u64::MAX` nanoseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::{TimerError, TimerWheel};
+    ///
+    /// let wheel = TimerWheel::<()>::with_tick(Instant::now(), Duration::from_micros(100))?;
+    /// assert_eq!(wheel.tick(), Duration::from_micros(100));
+    ///
+    /// let zero = TimerWheel::<()>::with_tick(Instant::now(), Duration::ZERO);
+    /// assert_eq!(zero.unwrap_err(), TimerError::ZeroTick);
+    /// # Ok::<(), TimerError>(())
+    /// ```
+    pub fn with_tick(start: Instant, tick: Duration) -> Result<Self, TimerError> {
+        Ok(Self::from_clock(Clock::new(start, tick)?, 0))
+    }
+
+    fn from_clock(clock: Clock, capacity: usize) -> Self {
+        Self {
+            slab: Slab::with_capacity(capacity),
+            levels: Box::new([Level::EMPTY; LEVELS]),
+            occupied_levels: 0,
+            pending: NIL,
+            elapsed: 0,
+            clock,
+            next_generation: NonZeroU64::MIN,
+        }
+    }
+
+    /// The length of one tick.
+    pub fn tick(&self) -> Duration {
+        self.clock.tick()
+    }
+
+    /// The instant the wheel counts ticks from.
+    pub fn start(&self) -> Instant {
+        self.clock.start()
+    }
+
+    /// The number of timers that have not fired or been cancelled.
+    ///
+    /// Timers that are due but not yet yielded by an [`Expired`] iterator still count.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether no timer is pending.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// How many timers the wheel can hold before its storage has to grow.
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
+    /// Makes room for at least `additional` more timers, so that many inserts do not allocate.
+    ///
+    /// # Panics
+    ///
+    /// If the new capacity overflows `usize` (as `Vec::reserve` does).
+    pub fn reserve(&mut self, additional: usize) {
+        self.slab.reserve(additional);
+    }
+
+    /// Schedules `value` to be yielded by the first `advance` at or after `deadline`.
+    ///
+    /// A deadline in the past fires on the next `advance`. O(1); no allocation while
+    /// [`len`](Self::len) is below [`capacity`](Self::capacity).
+    ///
+    /// # Panics
+    ///
+    /// If the wheel already holds [`MAX_TIMERS`] timers; [`try_insert`](Self::try_insert) reports
+    /// that as an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let mut wheel = TimerWheel::new(start);
+    /// let key = wheel.insert(start + Duration::from_secs(5), 42_u32);
+    /// assert_eq!(wheel.get(key), Some(&42));
+    /// ```
+    #[track_caller]
+    pub fn insert(&mut self, deadline: Instant, value: T) -> TimerKey {
+        match self.try_insert(deadline, value) {
+            Ok(key) => key,
+            Err(_) => panic!("timer wheel is full: at most {MAX_TIMERS} timers can be pending"),
+        }
+    }
+
+    /// Like [`insert`](Self::insert), but reports a full wheel instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError`], holding `value`, if the wheel already holds [`MAX_TIMERS`] timers.
+    pub fn try_insert(&mut self, deadline: Instant, value: T) -> Result<TimerKey, InsertError<T>> {
+        if self.slab.len() >= MAX_TIMERS {
+            return Err(InsertError::new(value));
+        }
+        let when = self.clock.deadline_tick(deadline);
+        let generation = self.next_generation;
+        // 2^64 inserts cannot happen; wrapping keeps the arithmetic total all the same.
+        self.next_generation = generation.checked_add(1).unwrap_or(NonZeroU64::MIN);
+        let index = self.slab.insert(Entry {
+            value,
+            when,
+            generation,
+            prev: NIL,
+            next: NIL,
+        });
+        // The slab fills holes first, so `index <= len < MAX_TIMERS == NIL`: it fits and is
+        // never mistaken for NIL.
+        debug_assert!(index < NIL as usize);
+        let index = index as u32;
+        self.link(self.list_of(when), index);
+        Ok(TimerKey { index, generation })
+    }
+
+    /// Cancels the timer and returns its value, or `None` if `key` is stale (the timer fired,
+    /// was cancelled, or belongs to another wheel's slot that has since been reused).
+    ///
+    /// O(1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let mut wheel = TimerWheel::new(start);
+    /// let key = wheel.insert(start + Duration::from_secs(1), "read deadline");
+    /// assert_eq!(wheel.cancel(key), Some("read deadline"));
+    /// assert_eq!(wheel.cancel(key), None);
+    /// ```
+    pub fn cancel(&mut self, key: TimerKey) -> Option<T> {
+        let when = self.entry(key)?.when;
+        self.unlink(self.list_of(when), key.index);
+        Some(self.slab.remove(key.index as usize).value)
+    }
+
+    /// Moves the timer to a new deadline (earlier or later) and returns `true`, or returns
+    /// `false` and does nothing if `key` is stale.
+    ///
+    /// The key stays valid. O(1); when the new deadline falls in the same slot as the old one,
+    /// as it usually does for a heartbeat pushed back by a little, only the stored deadline
+    /// changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let s = Duration::from_secs;
+    /// let mut wheel = TimerWheel::new(start);
+    /// let key = wheel.insert(start + s(30), ());
+    /// assert!(wheel.reset(key, start + s(40)));
+    /// assert_eq!(wheel.advance(start + s(35)).count(), 0);
+    /// assert_eq!(wheel.advance(start + s(40)).count(), 1);
+    /// assert!(!wheel.reset(key, start + s(50))); // fired: stale
+    /// ```
+    pub fn reset(&mut self, key: TimerKey, deadline: Instant) -> bool {
+        let when = self.clock.deadline_tick(deadline);
+        let elapsed = self.elapsed;
+        let Some(entry) = self.entry_mut(key) else {
+            return false;
+        };
+        let old = list_of(elapsed, entry.when);
+        entry.when = when;
+        let new = list_of(elapsed, when);
+        if old != new {
+            self.unlink(old, key.index);
+            self.link(new, key.index);
+        }
+        true
+    }
+
+    /// The value of a pending timer, or `None` if `key` is stale.
+    pub fn get(&self, key: TimerKey) -> Option<&T> {
+        self.entry(key).map(|entry| &entry.value)
+    }
+
+    /// The value of a pending timer, mutably, or `None` if `key` is stale.
+    pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        self.entry_mut(key).map(|entry| &mut entry.value)
+    }
+
+    /// Whether `key` names a pending timer.
+    pub fn contains(&self, key: TimerKey) -> bool {
+        self.entry(key).is_some()
+    }
+
+    /// When the timer can fire: its deadline rounded up to a tick boundary.
+    ///
+    /// `None` if `key` is stale, or if that instant is beyond what `Instant` can represent.
+    pub fn deadline(&self, key: TimerKey) -> Option<Instant> {
+        self.clock.instant_of(self.entry(key)?.when)
+    }
+
+    /// The earliest instant at which [`advance`](Self::advance) could yield a timer, for use as
+    /// the event loop's poll timeout; `None` if no timer is pending or none can ever fire (the
+    /// remaining deadlines lie beyond the tick range or beyond what `Instant` can represent).
+    ///
+    /// It is never later than a pending timer's rounded deadline. It is exact when the
+    /// earliest timer is within 64 ticks (level 0); for a timer further away it is the start
+    /// of the slot holding it, where `advance` moves the slot's timers to finer levels, after
+    /// which `next_deadline` is more precise. A loop that sleeps until `next_deadline` and
+    /// advances reaches any timer within at most one wake-up per level. If timers are already
+    /// due (an [`Expired`] iterator was dropped early, or a deadline was in the past), it is
+    /// the instant the wheel last advanced to, which is not later than any `now` given before.
+    ///
+    /// O(levels) bit operations; it does not scan timers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let mut wheel = TimerWheel::new(start);
+    /// assert_eq!(wheel.next_deadline(), None);
+    /// wheel.insert(start + Duration::from_millis(20), ());
+    /// assert_eq!(wheel.next_deadline(), Some(start + Duration::from_millis(20)));
+    /// ```
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let tick = if self.pending != NIL {
+            self.elapsed
+        } else {
+            self.next_expiration()?.2
+        };
+        // Only the last level-0 slot can start at NEVER, and the clock never gets there.
+        if tick == NEVER {
+            return None;
+        }
+        self.clock.instant_of(tick)
+    }
+
+    /// Advances the wheel to `now` and returns an iterator over the timers that expired, as
+    /// `(key, value)` pairs in order of deadline tick (timers due at the same tick, or already
+    /// due when inserted, in no particular order).
+    ///
+    /// The work happens as the iterator is consumed; it allocates nothing. Timers left in the
+    /// iterator when it is dropped stay due and are yielded by the next `advance`. A `now`
+    /// earlier than a previous one moves nothing backwards (timers already due still come out).
+    ///
+    /// The cost is O(1) per expired timer plus O(1) per non-empty slot reached and per level
+    /// a timer cascades through (at most once per level per timer); it does not depend on how
+    /// many timers are pending but not due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let mut wheel = TimerWheel::new(start);
+    /// for ms in [30, 10, 20] {
+    ///     wheel.insert(start + Duration::from_millis(ms), ms);
+    /// }
+    /// let due: Vec<u64> = wheel.advance(start + Duration::from_millis(25)).map(|(_, v)| v).collect();
+    /// assert_eq!(due, [10, 20]);
+    /// ```
+    pub fn advance(&mut self, now: Instant) -> Expired<'_, T> {
+        let now = self.clock.now_tick(now);
+        Expired::new(self, now)
+    }
+
+    /// Advances the wheel to `now`, calling `on_expired` for every expired timer, and returns
+    /// how many expired. The same as consuming [`advance`](Self::advance).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use loopwire_timer::TimerWheel;
+    ///
+    /// let start = Instant::now();
+    /// let mut wheel = TimerWheel::new(start);
+    /// wheel.insert(start, "now");
+    /// let mut seen = Vec::new();
+    /// let n = wheel.advance_with(start, |_, v| seen.push(v));
+    /// assert_eq!((n, seen), (1, vec!["now"]));
+    /// ```
+    pub fn advance_with(&mut self, now: Instant, mut on_expired: impl FnMut(TimerKey, T)) -> usize {
+        let mut count = 0;
+        for (key, value) in self.advance(now) {
+            on_expired(key, value);
+            count += 1;
+        }
+        count
+    }
+
+    /// Drops every pending timer; their keys become stale. The clock keeps its position.
+    pub fn clear(&mut self) {
+        self.slab.clear();
+        *self.levels = [Level::EMPTY; LEVELS];
+        self.occupied_levels = 0;
+        self.pending = NIL;
+    }
+
+    /// Takes the next expired timer at or before tick `now`, advancing the clock as needed.
+    /// The engine of [`Expired`].
+    pub(crate) fn pop_expired(&mut self, now: u64) -> Option<(TimerKey, T)> {
+        loop {
+            if self.pending != NIL {
+                let index = self.pending;
+                let next = self.slab[index as usize].next;
+                self.pending = next;
+                if next != NIL {
+                    self.slab[next as usize].prev = NIL;
+                }
+                let entry = self.slab.remove(index as usize);
+                return Some((
+                    TimerKey {
+                        index,
+                        generation: entry.generation,
+                    },
+                    entry.value,
+                ));
+            }
+            match self.next_expiration() {
+                Some((level, slot, start)) if start <= now => {
+                    self.elapsed = start;
+                    self.process_slot(level, slot);
+                }
+                _ => {
+                    // Nothing else starts by `now`, so every remaining entry is still on the
+                    // list `list_of` gives for the new `elapsed` (see `level.rs`).
+                    self.elapsed = self.elapsed.max(now);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Empties a slot that the clock has just reached (`elapsed` is its start): due entries
+    /// become pending, the rest cascade to lower levels.
+    fn process_slot(&mut self, level: usize, slot: usize) {
+        debug_assert_eq!(
+            self.pending, NIL,
+            "slots are processed only once pending is drained"
+        );
+        let head = self.levels[level].take(slot);
+        if self.levels[level].is_empty() {
+            self.occupied_levels &= !(1 << level);
+        }
+        if level == 0 {
+            // A level-0 slot is one tick wide: everything in it is due now, so the whole list
+            // becomes the pending list as it is.
+            self.pending = head;
+            return;
+        }
+        let mut index = head;
+        while index != NIL {
+            let entry = &self.slab[index as usize];
+            let (next, when) = (entry.next, entry.when);
+            self.link(self.list_of(when), index);
+            index = next;
+        }
+    }
+
+    /// The first slot to process: the first occupied slot of the lowest non-empty level, with
+    /// the tick at which it starts.
+    fn next_expiration(&self) -> Option<(usize, usize, u64)> {
+        let mut levels = self.occupied_levels;
+        while levels != 0 {
+            let level = levels.trailing_zeros() as usize;
+            if let Some((slot, start)) = self.levels[level].next_expiration(level, self.elapsed) {
+                return Some((level, slot, start));
+            }
+            levels &= levels - 1;
+        }
+        None
+    }
+
+    fn entry(&self, key: TimerKey) -> Option<&Entry<T>> {
+        self.slab
+            .get(key.index as usize)
+            .filter(|entry| entry.generation == key.generation)
+    }
+
+    fn entry_mut(&mut self, key: TimerKey) -> Option<&mut Entry<T>> {
+        self.slab
+            .get_mut(key.index as usize)
+            .filter(|entry| entry.generation == key.generation)
+    }
+
+    /// The list an entry due at tick `when` is on, given the wheel's current clock.
+    fn list_of(&self, when: u64) -> List {
+        list_of(self.elapsed, when)
+    }
+
+    fn head(&self, list: List) -> u32 {
+        match list {
+            List::Pending => self.pending,
+            List::Slot { level, slot } => self.levels[level].head(slot),
+        }
+    }
+
+    fn set_head(&mut self, list: List, head: u32) {
+        match list {
+            List::Pending => self.pending = head,
+            List::Slot { level, slot } => {
+                self.levels[level].set_head(slot, head);
+                if head == NIL && self.levels[level].is_empty() {
+                    self.occupied_levels &= !(1 << level);
+                } else {
+                    self.occupied_levels |= 1 << level;
+                }
+            }
+        }
+    }
+
+    /// Puts entry `index` at the front of `list`.
+    fn link(&mut self, list: List, index: u32) {
+        let head = self.head(list);
+        let entry = &mut self.slab[index as usize];
+        entry.prev = NIL;
+        entry.next = head;
+        if head != NIL {
+            self.slab[head as usize].prev = index;
+        }
+        self.set_head(list, index);
+    }
+
+    /// Takes entry `index` off `list`, which it must be on.
+    fn unlink(&mut self, list: List, index: u32) {
+        let entry = &self.slab[index as usize];
+        let (prev, next) = (entry.prev, entry.next);
+        if prev == NIL {
+            debug_assert_eq!(
+                self.head(list),
+                index,
+                "an entry without prev heads its list"
+            );
+            self.set_head(list, next);
+        } else {
+            self.slab[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.slab[next as usize].prev = prev;
+        }
+    }
+}
+
+/// The list an entry due at tick `when` is on while the wheel stands at `elapsed`.
+#[inline]
+fn list_of(elapsed: u64, when: u64) -> List {
+    if when <= elapsed {
+        List::Pending
+    } else {
+        let level = level_for(elapsed, when);
+        List::Slot {
+            level,
+            slot: slot_for(when, level),
+        }
+    }
+}
+
+impl<T> fmt::Debug for TimerWheel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerWheel")
+            .field("tick", &self.clock.tick())
+            .field("len", &self.len())
+            .field("elapsed_ticks", &self.elapsed)
+            .field("next_deadline", &self.next_deadline())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
