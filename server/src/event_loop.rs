@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use loopwire_loadbalance::{AnyBalancer, Balancer, ConnInfo};
 use loopwire_poller::{Event, Events, Interest, Mode, Poller, Token};
-use loopwire_ringbuf::{BufferPool, Config as RingConfig, RingBuffer};
+use loopwire_ringbuf::Config as RingConfig;
 use loopwire_timer::TimerWheel;
 use slab::Slab;
 
@@ -32,8 +32,9 @@ use crate::engine::{EngineHandle, LoopShared};
 use crate::handle::ConnHandle;
 use crate::handler::{Action, CloseReason, EventHandler};
 use crate::options::EngineBuilder;
-use crate::slot::{Slot, contiguous};
+use crate::slot::{Closing, Slot};
 use crate::socket::{Listener, SockIo, StreamOptions};
+use crate::spill::{Spill, SpillPool};
 use crate::task::{Accepted, Task};
 
 /// Tokens at or above this name listeners and datagram sockets, below it connections.
@@ -48,8 +49,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const EVENTS: usize = 1024;
 /// Task-batch capacity a loop keeps after a burst.
 const BATCH_KEEP: usize = 1024;
-/// Most bytes of drained buffer storage a loop keeps for reuse.
-const POOLED_BYTES: usize = 4 << 20;
+/// Most drained ring buffers (each with its 4 KiB of storage) a loop keeps for reuse.
+const POOLED_RINGS: usize = 1024;
 
 /// The sockets a loop serves besides accepted connections.
 #[derive(Debug, Default)]
@@ -113,8 +114,7 @@ pub(crate) struct EventLoop<H: EventHandler> {
     expired: Vec<TimerEvent>,
     batch: Vec<Task>,
     keys: Vec<usize>,
-    pool: BufferPool,
-    ring: RingConfig,
+    pool: SpillPool,
     next_generation: u64,
     balancer: Arc<AnyBalancer>,
     cfg: LoopConfig,
@@ -167,8 +167,7 @@ impl<H: EventHandler> EventLoop<H> {
             expired: Vec::new(),
             batch: Vec::new(),
             keys: Vec::new(),
-            pool: BufferPool::new(ring, POOLED_BYTES),
-            ring,
+            pool: SpillPool::new(ring, POOLED_RINGS),
             next_generation: 1,
             balancer,
             cfg,
@@ -315,8 +314,8 @@ impl<H: EventHandler> EventLoop<H> {
             stream: acc.stream,
             state: H::State::default(),
             meta,
-            inbound: RingBuffer::with_config(self.ring),
-            outbound: RingBuffer::with_config(self.ring),
+            inbound: Spill::default(),
+            outbound: Spill::default(),
             write_armed: false,
             reading: true,
             closing: None,
@@ -338,7 +337,7 @@ impl<H: EventHandler> EventLoop<H> {
         }
         let inbound: &[u8] = match fresh {
             Some(n) => &self.read_buf[..n],
-            None => contiguous(&slot.inbound),
+            None => slot.inbound.contiguous(),
         };
         let queued = slot.outbound.len();
         let mut conn = Conn::new(
@@ -362,11 +361,10 @@ impl<H: EventHandler> EventLoop<H> {
                 let rest = &self.read_buf[consumed..n];
                 !rest.is_empty()
                     && (slot.inbound.len() + rest.len() > self.cfg.max_inbound
-                        || !stash(&mut self.pool, &mut slot.inbound, rest))
+                        || !slot.inbound.push(&mut self.pool, rest))
             }
             None => {
-                slot.inbound.discard(consumed);
-                recycle(&mut self.pool, &mut slot.inbound);
+                slot.inbound.discard(&mut self.pool, consumed);
                 false
             }
         };
@@ -376,7 +374,7 @@ impl<H: EventHandler> EventLoop<H> {
         if overflow {
             self.close_now(key, CloseReason::InboundOverflow);
         } else if close_requested || action == Action::Close {
-            self.begin_close(key, CloseReason::Handler);
+            self.begin_close(key);
         }
         if action == Action::Shutdown {
             self.engine.signal_stop();
@@ -408,7 +406,7 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         }
         if slot.inbound.len() + n > self.cfg.max_inbound
-            || !stash(&mut self.pool, &mut slot.inbound, &self.read_buf[..n])
+            || !slot.inbound.push(&mut self.pool, &self.read_buf[..n])
         {
             self.close_now(key, CloseReason::InboundOverflow);
             return;
@@ -426,7 +424,7 @@ impl<H: EventHandler> EventLoop<H> {
             self.close_now(key, CloseReason::PeerClosed);
         } else {
             slot.reading = false;
-            slot.closing = Some(CloseReason::PeerClosed);
+            slot.closing = Some(Closing::PeerClosed);
             self.update_interest(key);
         }
     }
@@ -456,7 +454,7 @@ impl<H: EventHandler> EventLoop<H> {
         let rest = &self.write_buf[sent..];
         let overflow = !rest.is_empty()
             && (slot.outbound.len() + rest.len() > self.cfg.max_outbound
-                || !stash(&mut self.pool, &mut slot.outbound, rest));
+                || !slot.outbound.push(&mut self.pool, rest));
         self.write_buf.clear();
         if self.write_buf.capacity() > 4 * self.cfg.read_buffer {
             self.write_buf.shrink_to(self.cfg.read_buffer);
@@ -474,7 +472,10 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         };
         if !slot.outbound.is_empty() {
-            match slot.outbound.write_to(&mut SockIo(slot.stream.as_fd())) {
+            let res = slot
+                .outbound
+                .write_to(&mut self.pool, &mut SockIo(slot.stream.as_fd()));
+            match res {
                 Ok(_) => {}
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
@@ -483,11 +484,10 @@ impl<H: EventHandler> EventLoop<H> {
                 }
             }
         }
-        recycle(&mut self.pool, &mut slot.outbound);
         if slot.outbound.is_empty()
-            && let Some(reason) = slot.closing.take()
+            && let Some(closing) = slot.closing.take()
         {
-            self.close_now(key, reason);
+            self.close_now(key, closing.reason());
             return;
         }
         self.update_interest(key);
@@ -523,17 +523,18 @@ impl<H: EventHandler> EventLoop<H> {
         }
     }
 
-    /// Closes now if nothing is left to send, else once the outbound ring drains.
-    fn begin_close(&mut self, key: usize, reason: CloseReason) {
+    /// The handler asked to close: closes now if nothing is left to send, else stops reading
+    /// and closes once the outbound backlog drains.
+    fn begin_close(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
         if slot.outbound.is_empty() {
-            self.close_now(key, reason);
+            self.close_now(key, CloseReason::Handler);
             return;
         }
         slot.reading = false;
-        slot.closing = Some(reason);
+        slot.closing = Some(Closing::Handler);
         slot.write_armed = false;
         let fd = slot.stream.as_fd().as_raw_fd();
         if self
@@ -543,8 +544,7 @@ impl<H: EventHandler> EventLoop<H> {
         {
             slot.write_armed = true;
         } else {
-            let reason = slot.closing.take().unwrap_or(CloseReason::Handler);
-            self.close_now(key, reason);
+            self.close_now(key, CloseReason::Handler);
         }
     }
 
@@ -569,8 +569,8 @@ impl<H: EventHandler> EventLoop<H> {
         );
         let action = self.handler.on_close(&mut conn, reason);
         self.write_buf.clear();
-        self.pool.put(std::mem::take(&mut slot.inbound));
-        self.pool.put(std::mem::take(&mut slot.outbound));
+        slot.inbound.release(&mut self.pool);
+        slot.outbound.release(&mut self.pool);
         drop(slot);
         self.balancer.on_close(self.id);
         if action == Action::Shutdown {
@@ -686,7 +686,7 @@ impl<H: EventHandler> EventLoop<H> {
                 }
                 Task::Close(h) => {
                     if self.live(h) {
-                        self.begin_close(h.slot(), CloseReason::Handler);
+                        self.begin_close(h.slot());
                     }
                 }
                 Task::Broadcast(payload, filter) => self.broadcast(&payload, filter.as_deref()),
@@ -805,7 +805,9 @@ impl<H: EventHandler> EventLoop<H> {
             if let Some(slot) = self.conns.get_mut(k)
                 && !slot.outbound.is_empty()
             {
-                let _ = slot.outbound.write_to(&mut SockIo(slot.stream.as_fd()));
+                let _ = slot
+                    .outbound
+                    .write_to(&mut self.pool, &mut SockIo(slot.stream.as_fd()));
             }
             self.close_now(k, CloseReason::Shutdown);
         }
@@ -820,23 +822,6 @@ impl<H: EventHandler> EventLoop<H> {
                 self.balancer.on_close(self.id);
             }
         }
-    }
-}
-
-/// Appends `data` to `ring`, taking storage from the loop's pool when the ring owns none.
-/// Returns false when it does not fit under the ring's maximum.
-fn stash(pool: &mut BufferPool, ring: &mut RingBuffer, data: &[u8]) -> bool {
-    if ring.capacity() == 0 {
-        *ring = pool.get();
-    }
-    ring.push(data).is_ok()
-}
-
-/// Hands a drained ring's storage back to the loop's pool, so an idle connection owns none.
-fn recycle(pool: &mut BufferPool, ring: &mut RingBuffer) {
-    if ring.is_empty() && ring.capacity() > 0 {
-        let config = pool.config();
-        pool.put(std::mem::replace(ring, RingBuffer::with_config(config)));
     }
 }
 

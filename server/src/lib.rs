@@ -48,6 +48,7 @@ mod options;
 mod queue;
 mod slot;
 mod socket;
+mod spill;
 mod sync;
 mod task;
 

@@ -2,12 +2,12 @@
 
 use std::time::Instant;
 
-use loopwire_ringbuf::RingBuffer;
 use loopwire_timer::TimerKey;
 
 use crate::conn::ConnMeta;
 use crate::handler::CloseReason;
 use crate::socket::Stream;
+use crate::spill::Spill;
 
 /// A connection as its loop keeps it: socket, user state inline, buffers that own no memory
 /// while empty, and the bookkeeping of interest and closing.
@@ -17,25 +17,37 @@ pub(crate) struct Slot<S> {
     pub(crate) state: S,
     pub(crate) meta: ConnMeta,
     /// Bytes read but left unread by the handler; kept contiguous while shown to it.
-    pub(crate) inbound: RingBuffer,
+    pub(crate) inbound: Spill,
     /// Bytes written but not yet taken by the socket.
-    pub(crate) outbound: RingBuffer,
+    pub(crate) outbound: Spill,
     /// Whether the poller watches the socket for writability.
     pub(crate) write_armed: bool,
     /// Whether the poller watches the socket for readability.
     pub(crate) reading: bool,
-    /// Close with this reason once `outbound` drains.
-    pub(crate) closing: Option<CloseReason>,
+    /// Close for this reason once `outbound` drains.
+    pub(crate) closing: Option<Closing>,
     /// Last inbound traffic, for the idle timeout.
     pub(crate) last_active: Instant,
     pub(crate) idle_timer: Option<TimerKey>,
 }
 
-/// The bytes of a ring buffer that the loop has made contiguous, as one slice.
-pub(crate) fn contiguous(ring: &RingBuffer) -> &[u8] {
-    let (a, b) = ring.as_slices();
-    debug_assert!(b.is_empty(), "inbound ring must be made contiguous first");
-    a
+/// Why a connection waits for its outbound bytes to drain before closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// The peer shut down its side.
+    PeerClosed,
+    /// The handler asked for the close.
+    Handler,
+}
+
+impl Closing {
+    /// The reason `on_close` is given.
+    pub(crate) fn reason(self) -> CloseReason {
+        match self {
+            Closing::PeerClosed => CloseReason::PeerClosed,
+            Closing::Handler => CloseReason::Handler,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -46,6 +58,6 @@ mod tests {
     fn slot_stays_small() {
         // Idle-connection memory is dominated by the slot: keep an eye on it.
         let size = std::mem::size_of::<Slot<()>>();
-        assert!(size <= 320, "Slot<()> grew to {size} bytes");
+        assert!(size <= 160, "Slot<()> grew to {size} bytes");
     }
 }

@@ -136,9 +136,9 @@ fn unread_bytes_are_shown_again_exactly() {
     let parts: [&[u8]; 4] = [b"one\ntw", b"o\nthr", b"e", b"e\n"];
     let mut echoed = Vec::new();
     for p in parts {
+        let n = h.shown.lock().unwrap().len();
         write_all(&mut s, p);
         // Wait until the server has seen this part before sending the next.
-        let n = h.shown.lock().unwrap().len();
         assert!(eventually(|| h.shown.lock().unwrap().len() > n));
     }
     echoed.extend(read_n(&mut s, b"one\ntwo\nthree\n".len()));
