@@ -52,6 +52,14 @@ mod spill;
 mod sync;
 mod task;
 
+/// Internals exposed only to the loom models in `loopwire-verify` (built with `--cfg loom`),
+/// so the models check the engine's real code rather than a copy.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api {
+    pub use crate::queue::{Notify, TaskQueue};
+}
+
 pub use addr::{BoundAddr, ListenAddr, Network};
 pub use bytes::Bytes;
 pub use conn::Conn;

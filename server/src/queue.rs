@@ -6,21 +6,27 @@
 //! allocates once both vectors have grown to the load.
 //!
 //! Wake-ups coalesce through the `notified` flag: only the producer that flips it from `false`
-//! to `true` pays for a wake (an `eventfd` write on Linux). The loop clears the flag *before* it
-//! takes the batch; clearing it after would lose the wake of a task pushed between the two steps
-//! (the loom model `loom_queue` in `loopwire-verify` checks exactly that).
+//! to `true` pays for a wake (an `eventfd` write on Linux). The flag is flipped and cleared
+//! under the same lock as the pushes and the batch swap, so its history follows the batches:
+//! a task pushed after a drain always finds the flag cleared and wakes the loop. (An earlier
+//! version flipped the flag after releasing the lock and cleared it before taking the lock; the
+//! loom model `loom_queue` in `loopwire-verify` reports a lost wake-up for it, with two
+//! producers of two tasks each: the loop asleep, a task queued, nobody left to wake it.)
+
+// `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 /// Something that interrupts the consumer's blocking wait.
-pub(crate) trait Notify {
+pub trait Notify {
     /// Wakes the consumer; spurious wake-ups are allowed, lost ones are not.
     fn notify(&self);
 }
 
 /// A multi-producer, single-consumer queue with a coalescing wake.
 #[derive(Debug)]
-pub(crate) struct TaskQueue<T, W> {
+pub struct TaskQueue<T, W> {
     tasks: Mutex<Pending<T>>,
     notified: AtomicBool,
     waker: W,
@@ -34,7 +40,7 @@ struct Pending<T> {
 
 impl<T, W: Notify> TaskQueue<T, W> {
     /// An empty, open queue whose wakes go to `waker`.
-    pub(crate) fn new(waker: W) -> Self {
+    pub fn new(waker: W) -> Self {
         Self {
             tasks: Mutex::new(Pending {
                 items: Vec::new(),
@@ -49,15 +55,18 @@ impl<T, W: Notify> TaskQueue<T, W> {
     ///
     /// # Errors
     /// Gives the task back when the queue is closed (its loop has exited).
-    pub(crate) fn push(&self, task: T) -> Result<(), T> {
-        {
+    pub fn push(&self, task: T) -> Result<(), T> {
+        let first = {
             let mut pending = lock(&self.tasks);
             if pending.closed {
                 return Err(task);
             }
             pending.items.push(task);
-        }
-        if !self.notified.swap(true, Ordering::AcqRel) {
+            // Under the lock, so the flag changes in the same order as the batches: a push
+            // after a drain always sees the drain's `false`.
+            !self.notified.swap(true, Ordering::Relaxed)
+        };
+        if first {
             self.waker.notify();
         }
         Ok(())
@@ -65,23 +74,24 @@ impl<T, W: Notify> TaskQueue<T, W> {
 
     /// Takes every queued task into `batch` (which the caller keeps and clears between calls, so
     /// the two vectors trade places without allocating).
-    pub(crate) fn drain_into(&self, batch: &mut Vec<T>) {
-        // Clear first: a push that lands after the swap below then sees `false` and wakes us.
-        self.notified.store(false, Ordering::SeqCst);
+    pub fn drain_into(&self, batch: &mut Vec<T>) {
         let mut pending = lock(&self.tasks);
+        // Cleared together with taking the batch: a push that lands after this sees `false`
+        // and wakes us.
+        self.notified.store(false, Ordering::Relaxed);
         std::mem::swap(&mut pending.items, batch);
     }
 
     /// Closes the queue: later pushes fail; the tasks still queued are returned for disposal.
-    pub(crate) fn close(&self) -> Vec<T> {
+    pub fn close(&self) -> Vec<T> {
         let mut pending = lock(&self.tasks);
         pending.closed = true;
         std::mem::take(&mut pending.items)
     }
 
     /// Whether a wake is pending (a push since the last drain).
-    #[cfg(test)]
-    pub(crate) fn is_notified(&self) -> bool {
+    #[cfg(any(test, loom))]
+    pub fn is_notified(&self) -> bool {
         self.notified.load(Ordering::SeqCst)
     }
 }
