@@ -5,7 +5,7 @@ mod util;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use loopwire::{Action, Conn, Engine, EventHandler};
+use loopwire::Engine;
 use util::*;
 
 struct Counting;
@@ -32,17 +32,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-struct Echo;
-
-impl EventHandler for Echo {
-    type State = ();
-    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
-        let d = c.next(usize::MAX);
-        c.write(d);
-        Action::None
-    }
-}
 
 #[test]
 fn echo_allocates_nothing_per_message_after_warm_up() {

@@ -8,19 +8,8 @@ use std::net::{Shutdown, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::thread;
 
-use loopwire::{Action, Backend, Conn, Engine, EventHandler, LoadBalance};
+use loopwire::{Backend, Engine, LoadBalance};
 use util::*;
-
-struct Echo;
-
-impl EventHandler for Echo {
-    type State = ();
-    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
-        let data = c.next(usize::MAX);
-        c.write(data);
-        Action::None
-    }
-}
 
 /// Sends `payload` in random chunks on one thread while reading the echo on this one.
 fn round_trip<S>(mut stream: S, payload: Vec<u8>, seed: u64) -> Vec<u8>

@@ -7,19 +7,8 @@ mod util;
 use std::io::ErrorKind;
 use std::net::TcpStream;
 
-use loopwire::{Action, Conn, Engine, EventHandler};
+use loopwire::Engine;
 use util::*;
-
-struct Echo;
-
-impl EventHandler for Echo {
-    type State = ();
-    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
-        let d = c.next(usize::MAX);
-        c.write(d);
-        Action::None
-    }
-}
 
 fn set_fd_limit(soft: libc::rlim_t) -> libc::rlim_t {
     let mut lim = libc::rlimit {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use loopwire::{EngineHandle, Network};
+use loopwire::{Action, Conn, EngineHandle, EventHandler, Network};
 
 /// Upper bound for any single wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -108,5 +108,17 @@ impl Rng {
     }
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// Writes back every byte it receives.
+pub struct Echo;
+
+impl EventHandler for Echo {
+    type State = ();
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let data = c.next(usize::MAX);
+        c.write(data);
+        Action::None
     }
 }
