@@ -75,6 +75,10 @@ thread_local! {
 
 /// A handle to a running engine: cheap to clone, `Send + Sync`, usable from any thread and from
 /// inside callbacks.
+///
+/// Dropping every handle does not stop the engine (like a detached server); call
+/// [`stop`](Self::stop), or [`wait`](Self::wait) for a callback to return
+/// [`Action::Shutdown`].
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     pub(crate) inner: Arc<EngineShared>,

@@ -69,13 +69,14 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Per-connection state, created with `Default` before [`on_open`](Self::on_open).
     type State: Default + Send + 'static;
 
-    /// Once, when every loop is running and every address is bound, before any connection.
+    /// Once, after every address is bound and before any connection is served.
     fn on_boot(&self, engine: &EngineHandle) -> Action {
         let _ = engine;
         Action::None
     }
 
-    /// A connection was accepted (or a UDP socket opened); it may write a greeting.
+    /// A connection was accepted; it may write a greeting. (Datagram sockets have no
+    /// connections: each datagram is one `on_traffic`.)
     fn on_open(&self, conn: &mut Conn<'_, Self::State>) -> Action {
         let _ = conn;
         Action::None
