@@ -3,7 +3,7 @@
 /// Names one connection of one engine: its loop, its slot in that loop, and the generation of
 /// the connection in that slot.
 ///
-/// It is `Copy + Send + Sync` and owns nothing; pass it to [`EngineHandle`] methods
+/// It is `Copy + Send + Sync` and owns nothing; pass it to [`EngineHandle`](crate::EngineHandle) methods
 /// ([`async_write`](crate::EngineHandle::async_write), [`wake`](crate::EngineHandle::wake),
 /// [`close`](crate::EngineHandle::close)) from any thread. Once its connection has closed every
 /// such call returns [`Error::Closed`](crate::Error::Closed), even after the slot has been
