@@ -5,11 +5,14 @@
 //! [`ConnHandle`](crate::ConnHandle) reads it to refuse calls for a connection that has closed,
 //! so a handle to a closed connection never reaches the slot's next occupant.
 
+// `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
+
 use crate::sync::{AtomicU64, Ordering};
 
 /// Generations of a loop's connection slots.
 #[derive(Debug)]
-pub(crate) struct GenTable {
+pub struct GenTable {
     gens: Box<[AtomicU64]>,
 }
 
@@ -18,7 +21,7 @@ impl GenTable {
     ///
     /// Outside loom the table comes from zeroed memory, so untouched pages cost no RAM: a table
     /// for a million slots reserves 8 MiB of address space and uses a page per 512 slots in use.
-    pub(crate) fn new(slots: usize) -> Self {
+    pub fn new(slots: usize) -> Self {
         #[cfg(not(loom))]
         let gens = {
             let zeroed = Box::<[AtomicU64]>::new_zeroed_slice(slots);
@@ -32,12 +35,12 @@ impl GenTable {
     }
 
     /// Number of slots.
-    pub(crate) fn slots(&self) -> usize {
+    pub fn slots(&self) -> usize {
         self.gens.len()
     }
 
     /// Whether `slot` currently holds the connection of generation `generation`.
-    pub(crate) fn is_live(&self, slot: usize, generation: u64) -> bool {
+    pub fn is_live(&self, slot: usize, generation: u64) -> bool {
         generation != 0
             && self
                 .gens
@@ -46,7 +49,7 @@ impl GenTable {
     }
 
     /// Marks `slot` as holding `generation` (0 marks it vacant). Loop thread only.
-    pub(crate) fn set(&self, slot: usize, generation: u64) {
+    pub fn set(&self, slot: usize, generation: u64) {
         if let Some(g) = self.gens.get(slot) {
             g.store(generation, Ordering::Release);
         }

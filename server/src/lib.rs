@@ -57,6 +57,7 @@ mod task;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_api {
+    pub use crate::gen_table::GenTable;
     pub use crate::queue::{Notify, TaskQueue};
 }
 
