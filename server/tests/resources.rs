@@ -116,6 +116,7 @@ fn bad_addresses_are_typed_errors_and_leave_no_thread() {
     drop(taken);
     let r = Engine::builder().start(Greeter);
     assert!(matches!(r, Err(Error::NoAddress)));
-    assert_eq!(thread_count(), threads_before, "no thread left behind");
+    // `<=`: the other test's harness thread may still have been exiting when we counted.
+    assert!(thread_count() <= threads_before, "no thread left behind");
     assert_eq!(fd_count(), fds_before, "no socket left open");
 }
