@@ -11,7 +11,7 @@ use loopwire_poller::{Events, Interest, Mode, Poller, Token};
 
 use crate::addr::Network;
 use crate::engine::EngineHandle;
-use crate::event_loop::{conn_info, is_fd_exhaustion};
+use crate::event_loop::is_fd_exhaustion;
 use crate::handler::EventHandler;
 use crate::socket::Listener;
 use crate::task::{Accepted, Task};
@@ -100,7 +100,7 @@ impl<H: EventHandler> Acceptor<H> {
                         peer,
                         network: *network,
                     };
-                    let target = self.balancer.pick(&conn_info(&acc));
+                    let target = self.balancer.pick(&acc.conn_info());
                     self.balancer.on_open(target);
                     let queue = &self.engine.inner.loops[target].queue;
                     if queue.push(Task::Register(acc)).is_err() {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use loopwire_loadbalance::{AnyBalancer, Balancer, ConnInfo};
+use loopwire_loadbalance::{AnyBalancer, Balancer};
 use loopwire_poller::{Event, Events, Interest, Mode, Poller, Token};
 use loopwire_ringbuf::Config as RingConfig;
 use loopwire_timer::TimerWheel;
@@ -435,31 +435,40 @@ impl<H: EventHandler> EventLoop<H> {
         if self.write_buf.is_empty() {
             return self.conns.contains(key);
         }
+        let mut buf = std::mem::take(&mut self.write_buf);
+        let alive = self.send(key, &buf);
+        buf.clear();
+        if buf.capacity() > 4 * self.cfg.read_buffer {
+            buf.shrink_to(self.cfg.read_buffer);
+        }
+        self.write_buf = buf;
+        alive
+    }
+
+    /// Sends `data` on connection `key` after whatever it already has queued: straight to the
+    /// socket when nothing is queued, and only the part the socket does not take is copied into
+    /// the outbound backlog (arming write interest). Returns false when the connection was
+    /// closed in the attempt.
+    fn send(&mut self, key: usize, data: &[u8]) -> bool {
         let Some(slot) = self.conns.get_mut(key) else {
-            self.write_buf.clear();
             return false;
         };
         let mut sent = 0;
         if slot.outbound.is_empty() {
-            match SockIo(slot.stream.as_fd()).write(&self.write_buf) {
+            match SockIo(slot.stream.as_fd()).write(data) {
                 Ok(n) => sent = n,
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
-                    self.write_buf.clear();
                     self.close_now(key, CloseReason::Error(e));
                     return false;
                 }
             }
         }
-        let rest = &self.write_buf[sent..];
-        let overflow = !rest.is_empty()
+        let rest = &data[sent..];
+        if !rest.is_empty()
             && (slot.outbound.len() + rest.len() > self.cfg.max_outbound
-                || !slot.outbound.push(&mut self.pool, rest));
-        self.write_buf.clear();
-        if self.write_buf.capacity() > 4 * self.cfg.read_buffer {
-            self.write_buf.shrink_to(self.cfg.read_buffer);
-        }
-        if overflow {
+                || !slot.outbound.push(&mut self.pool, rest))
+        {
             self.close_now(key, CloseReason::OutboundOverflow);
             return false;
         }
@@ -667,8 +676,7 @@ impl<H: EventHandler> EventLoop<H> {
                 Task::Register(acc) => self.register(acc, true),
                 Task::Write(h, data) => {
                     if self.live(h) {
-                        self.write_buf.extend_from_slice(&data);
-                        self.flush(h.slot());
+                        self.send(h.slot(), &data);
                     }
                 }
                 Task::Writev(h, bufs) => {
@@ -721,17 +729,17 @@ impl<H: EventHandler> EventLoop<H> {
         );
         for &k in &keys {
             if self.conns.get(k).is_some_and(|s| s.closing.is_none()) {
-                self.write_buf.extend_from_slice(payload);
-                self.flush(k);
+                self.send(k, payload);
             }
         }
         keys.clear();
         self.keys = keys;
     }
 
+    /// Fires what is due at the time read after the last poll (timers may run a little late,
+    /// never early; one clock read per loop iteration).
     fn fire_timers(&mut self) {
-        let now = Instant::now();
-        self.now = now;
+        let now = self.now;
         let mut expired = std::mem::take(&mut self.expired);
         expired.extend(self.timers.advance(now).map(|(_, ev)| ev));
         for ev in expired.drain(..) {
@@ -882,14 +890,6 @@ fn pin_to_core(i: usize) {
 #[cfg(not(target_os = "linux"))]
 fn pin_to_core(_i: usize) {
     tracing::debug!("core pinning is only supported on Linux");
-}
-
-/// The connection-info a balancer sees for an accepted socket.
-pub(crate) fn conn_info(acc: &Accepted) -> ConnInfo {
-    ConnInfo {
-        peer: acc.peer,
-        local: acc.stream.local_addr(),
-    }
 }
 
 #[cfg(test)]

@@ -5,18 +5,18 @@
 //! takes the whole batch by swapping vectors, so it holds the lock for O(1) and neither side
 //! allocates once both vectors have grown to the load.
 //!
-//! Wake-ups coalesce through the `notified` flag: only the producer that flips it from `false`
-//! to `true` pays for a wake (an `eventfd` write on Linux). The flag is flipped and cleared
-//! under the same lock as the pushes and the batch swap, so its history follows the batches:
-//! a task pushed after a drain always finds the flag cleared and wakes the loop. (An earlier
-//! version flipped the flag after releasing the lock and cleared it before taking the lock; the
-//! loom model `loom_queue` in `loopwire-verify` reports a lost wake-up for it, with two
-//! producers of two tasks each: the loop asleep, a task queued, nobody left to wake it.)
+//! Wake-ups coalesce through a `notified` flag kept with the tasks, under the same lock: only
+//! the push that finds it clear pays for a wake (an `eventfd` write on Linux), and the drain
+//! clears it as it takes the batch, so a task pushed after a drain always wakes the loop. (An
+//! earlier version kept the flag in an atomic outside the lock, flipped after the push and
+//! cleared before the drain; the loom model `loom_queue` in `loopwire-verify` reports a lost
+//! wake-up for it, with two producers of two tasks each: the loop asleep, a task queued,
+//! nobody left to wake it.)
 
 // `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use crate::sync::{AtomicBool, Mutex, Ordering, lock};
+use crate::sync::{Mutex, lock};
 
 /// Something that interrupts the consumer's blocking wait.
 pub trait Notify {
@@ -28,7 +28,6 @@ pub trait Notify {
 #[derive(Debug)]
 pub struct TaskQueue<T, W> {
     tasks: Mutex<Pending<T>>,
-    notified: AtomicBool,
     waker: W,
 }
 
@@ -36,6 +35,8 @@ pub struct TaskQueue<T, W> {
 struct Pending<T> {
     items: Vec<T>,
     closed: bool,
+    /// A push since the last drain has woken (or is waking) the consumer.
+    notified: bool,
 }
 
 impl<T, W: Notify> TaskQueue<T, W> {
@@ -45,8 +46,8 @@ impl<T, W: Notify> TaskQueue<T, W> {
             tasks: Mutex::new(Pending {
                 items: Vec::new(),
                 closed: false,
+                notified: false,
             }),
-            notified: AtomicBool::new(false),
             waker,
         }
     }
@@ -62,9 +63,7 @@ impl<T, W: Notify> TaskQueue<T, W> {
                 return Err(task);
             }
             pending.items.push(task);
-            // Under the lock, so the flag changes in the same order as the batches: a push
-            // after a drain always sees the drain's `false`.
-            !self.notified.swap(true, Ordering::Relaxed)
+            !std::mem::replace(&mut pending.notified, true)
         };
         if first {
             self.waker.notify();
@@ -76,9 +75,7 @@ impl<T, W: Notify> TaskQueue<T, W> {
     /// the two vectors trade places without allocating).
     pub fn drain_into(&self, batch: &mut Vec<T>) {
         let mut pending = lock(&self.tasks);
-        // Cleared together with taking the batch: a push that lands after this sees `false`
-        // and wakes us.
-        self.notified.store(false, Ordering::Relaxed);
+        pending.notified = false;
         std::mem::swap(&mut pending.items, batch);
     }
 
@@ -92,14 +89,14 @@ impl<T, W: Notify> TaskQueue<T, W> {
     /// Whether a wake is pending (a push since the last drain).
     #[cfg(any(test, loom))]
     pub fn is_notified(&self) -> bool {
-        self.notified.load(Ordering::SeqCst)
+        lock(&self.tasks).notified
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[derive(Debug, Default)]
     struct Count(AtomicUsize);

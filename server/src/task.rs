@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use loopwire_loadbalance::ConnInfo;
 
 use crate::addr::Network;
 use crate::handle::ConnHandle;
@@ -18,6 +19,16 @@ pub(crate) struct Accepted {
 
 /// Selects the connections a filtered broadcast reaches.
 pub(crate) type BroadcastFilter = std::sync::Arc<dyn Fn(ConnHandle) -> bool + Send + Sync>;
+
+impl Accepted {
+    /// What a load balancer is told about this connection.
+    pub(crate) fn conn_info(&self) -> ConnInfo {
+        ConnInfo {
+            peer: self.peer,
+            local: self.stream.local_addr(),
+        }
+    }
+}
 
 /// One request to a loop.
 pub(crate) enum Task {
