@@ -8,12 +8,14 @@ use crate::{Balancer, ConnInfo, Error};
 
 /// Hands out targets `0, 1, …, n−1, 0, 1, …` in turn.
 ///
-/// One atomic counter (padded to its own cache line) makes it safe to pick from several
-/// threads: every pick takes the next number, so after any number of picks, from any number
-/// of threads, the pick counts of any two targets differ by at most one. (The counter is a
-/// `usize`; on 64-bit targets it does not wrap in practice. On 32-bit targets, after 2³²
-/// picks the sequence restarts at `2³² mod n`, a one-time skew of at most one pick per
-/// target.)
+/// Built for one picker at a time, which is how the engine uses it (its acceptor thread
+/// picks; loops never do): the position is an atomic read and then written back with plain
+/// relaxed operations, not a read-modify-write, so a pick costs about a nanosecond instead of
+/// the 5–8 ns of a locked `fetch_add` (measured in the crate README). With one picker the
+/// rotation is exact: after any number of picks the counts of any two targets differ by at
+/// most one. Picking from several threads at once is safe (every pick is a valid target) but
+/// two racing picks may return the same target, so the spread is then only approximately
+/// even. (gnet's round-robin makes the same choice, with a plain integer.)
 ///
 /// # Examples
 ///
@@ -53,9 +55,16 @@ impl RoundRobin {
     }
 
     /// The next target in turn; what [`Balancer::pick`] returns.
+    ///
+    /// A relaxed load and a relaxed store, no read-modify-write and no division: about 1 ns,
+    /// where a `fetch_add` costs 5–8 ns on the machines we measure (see the crate README).
     #[inline]
     pub fn next_target(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.targets
+        // Below `targets`: only this function stores, and it stores below `targets`.
+        let cur = self.next.load(Ordering::Relaxed);
+        let next = if cur + 1 == self.targets { 0 } else { cur + 1 };
+        self.next.store(next, Ordering::Relaxed);
+        cur
     }
 }
 
@@ -90,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_picks_stay_balanced() {
+    fn concurrent_picks_are_valid_and_rotation_resumes() {
         let rr = RoundRobin::new(3).unwrap();
         let counts: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
         std::thread::scope(|s| {
@@ -104,10 +113,11 @@ mod tests {
         });
         let counts: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
         assert_eq!(counts.iter().sum::<usize>(), 4000);
-        let (min, max) = (counts.iter().min(), counts.iter().max());
-        assert!(
-            max.zip(min).is_some_and(|(max, min)| max - min <= 1),
-            "{counts:?}"
-        );
+        // Racing pickers may repeat a target, but once one thread picks again the rotation
+        // is exact from wherever it stands.
+        let first = rr.next_target();
+        let next: Vec<usize> = (0..6).map(|_| rr.next_target()).collect();
+        let expected: Vec<usize> = (1..7).map(|i| (first + i) % 3).collect();
+        assert_eq!(next, expected);
     }
 }
