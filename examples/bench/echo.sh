@@ -5,7 +5,10 @@
 #
 # Usage: examples/bench/echo.sh [ROUNDS] [SECONDS]
 # Env:   THREADS (server threads, default 2), CONNS (50), SIZE (512), PIPELINE (1),
-#        IDLE (idle connections for the memory probe, default 10000; 0 skips it)
+#        IDLE (idle connections for the memory probe, default 10000; 0 skips it),
+#        LOADGEN_THREADS (default THREADS), PIN=1 (servers on core 0, load generator on core 1)
+# Besides throughput and latency it reports the server process's CPU time per message (from
+# /proc/PID/stat, user + system): what the server costs, whatever the load generator takes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,6 +19,16 @@ CONNS=${CONNS:-50}
 SIZE=${SIZE:-512}
 PIPELINE=${PIPELINE:-1}
 IDLE=${IDLE:-10000}
+LOADGEN_THREADS=${LOADGEN_THREADS:-$THREADS}
+HZ=$(getconf CLK_TCK)
+# PIN=1: servers on core 0, the load generator on core 1 (so they do not steal each other's
+# time slices; server threads then share one core).
+SERVER_PREFIX=""
+LOADGEN_PREFIX=""
+if [ "${PIN:-0}" = 1 ]; then
+    SERVER_PREFIX="taskset -c 0"
+    LOADGEN_PREFIX="taskset -c 1"
+fi
 
 cargo build --release -q -p loopwire-examples --bins --examples
 BIN=target/release
@@ -31,7 +44,7 @@ SERVERS=(loopwire tokio mio)
 start_server() { # name -> sets SRV_PID, SRV_ADDR
     local out
     out=$(mktemp)
-    ${CMD[$1]} >"$out" 2>/dev/null &
+    $SERVER_PREFIX ${CMD[$1]} >"$out" 2>/dev/null &
     SRV_PID=$!
     for _ in $(seq 1 200); do
         grep -q 'listening on' "$out" && break
@@ -42,6 +55,9 @@ start_server() { # name -> sets SRV_PID, SRV_ADDR
     [ -n "$SRV_ADDR" ] || { echo "server $1 did not start" >&2; exit 1; }
 }
 
+# CPU time (user, system) the process has used so far, in clock ticks.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+
 stop_server() {
     kill "$SRV_PID" 2>/dev/null || true
     wait "$SRV_PID" 2>/dev/null || true
@@ -51,9 +67,15 @@ declare -A RESULTS
 for r in $(seq 1 "$ROUNDS"); do
     for s in "${SERVERS[@]}"; do
         start_server "$s"
-        line=$("$BIN/loadgen" --addr "$SRV_ADDR" --conns "$CONNS" --size "$SIZE" \
-            --pipeline "$PIPELINE" --duration "$SECS" --warmup 1 --threads "$THREADS")
+        read -r u0 s0 < <(cpu_ticks "$SRV_PID")
+        line=$($LOADGEN_PREFIX "$BIN/loadgen" --addr "$SRV_ADDR" --conns "$CONNS" --size "$SIZE" \
+            --pipeline "$PIPELINE" --duration "$SECS" --warmup 1 --threads "$LOADGEN_THREADS")
+        read -r u1 s1 < <(cpu_ticks "$SRV_PID")
         stop_server
+        # Server CPU per message over the whole run (warm-up included, at the measured rate).
+        line+=$(awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v secs=$((SECS + 1)) \
+            -v m="$(echo "$line" | grep -o 'msgs_per_sec=[0-9.]*' | cut -d= -f2)" \
+            'BEGIN { n = m * secs; printf " srv_user_ns=%.0f srv_sys_ns=%.0f srv_cpu_ns=%.0f", u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n }')
         echo "round $r $s: $line" >&2
         RESULTS[$s]+="$line"$'\n'
     done
@@ -65,16 +87,21 @@ field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
 echo
 echo "echo, $THREADS server threads, $CONNS connections, ${SIZE} B messages, pipeline $PIPELINE, ${SECS} s x $ROUNDS rounds (medians)"
 echo
-echo "| server | msgs/s | p50 µs | p99 µs | p99.9 µs | loopwire ÷ server |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| server | msgs/s | p50 µs | p99 µs | p99.9 µs | server CPU ns/msg (user + sys) | loopwire ÷ server (msgs/s) | server ÷ loopwire (CPU/msg) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+LWC=$(printf '%s' "${RESULTS[loopwire]}" | field srv_cpu_ns | median)
 LW=$(printf '%s' "${RESULTS[loopwire]}" | field msgs_per_sec | median)
 for s in "${SERVERS[@]}"; do
     m=$(printf '%s' "${RESULTS[$s]}" | field msgs_per_sec | median)
     p50=$(printf '%s' "${RESULTS[$s]}" | field p50_us | median)
     p99=$(printf '%s' "${RESULTS[$s]}" | field p99_us | median)
     p999=$(printf '%s' "${RESULTS[$s]}" | field p999_us | median)
+    cu=$(printf '%s' "${RESULTS[$s]}" | field srv_user_ns | median)
+    cs=$(printf '%s' "${RESULTS[$s]}" | field srv_sys_ns | median)
+    c=$(printf '%s' "${RESULTS[$s]}" | field srv_cpu_ns | median)
     ratio=$(awk -v a="$LW" -v b="$m" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    echo "| $s | $m | $p50 | $p99 | $p999 | $ratio |"
+    cratio=$(awk -v a="$c" -v b="$LWC" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    echo "| $s | $m | $p50 | $p99 | $p999 | $c ($cu + $cs) | $ratio | $cratio |"
 done
 
 if [ "$IDLE" -gt 0 ]; then
