@@ -64,6 +64,7 @@ mod conn;
 mod error;
 pub mod hash;
 mod policy;
+mod sync;
 
 pub use balancer::Balancer;
 pub use balancers::{ConsistentHash, LeastConnections, Random, RoundRobin, SourceHash, SourceKey};

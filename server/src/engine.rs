@@ -17,7 +17,8 @@ use crate::handler::{Action, EventHandler};
 use crate::options::EngineBuilder;
 use crate::queue::{Notify, TaskQueue};
 use crate::socket::{self, Listener};
-use crate::sync::{AtomicBool, Condvar, Mutex, Ordering, lock};
+use crate::stop::StopState;
+use crate::sync::{Mutex, lock};
 use crate::task::{BroadcastFilter, Task};
 
 /// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
@@ -43,17 +44,58 @@ impl Notify for Waker {
     }
 }
 
-/// What other threads share with one loop.
+/// What other threads share with one loop: its task queue and its slots' generations.
+///
+/// Generic over the task and the waker only so that the loom model `loom_handle_path` in
+/// `loopwire-verify` can run [`send`](Self::send) with its own; the engine uses the defaults.
+// `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`; they always
+// name their own task type, so the crate-private default does not leak.
 #[derive(Debug)]
-pub(crate) struct LoopShared {
-    pub(crate) queue: TaskQueue<Task, Waker>,
-    pub(crate) gens: GenTable,
+#[cfg_attr(not(loom), allow(unreachable_pub))]
+#[cfg_attr(loom, allow(private_interfaces))]
+pub struct LoopShared<T = Task, W = Waker> {
+    /// The loop's task queue.
+    pub queue: TaskQueue<T, W>,
+    /// Generation of the connection in each of the loop's slots (written by the loop only).
+    pub gens: GenTable,
 }
 
-#[derive(Debug)]
-struct RunState {
-    live_threads: usize,
-    finished: bool,
+#[cfg_attr(not(loom), allow(unreachable_pub))]
+impl<T, W: Notify> LoopShared<T, W> {
+    /// An open queue waking `waker`, and `slots` vacant slots.
+    pub fn new(waker: W, slots: usize) -> Self {
+        Self {
+            queue: TaskQueue::new(waker),
+            gens: GenTable::new(slots),
+        }
+    }
+
+    /// The caller's check of a request about connection `h`: refused once the engine is
+    /// stopping, or once `h`'s connection has left its slot.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`], then [`Error::Closed`].
+    pub fn check(&self, stop: &StopState, h: ConnHandle) -> Result<()> {
+        if stop.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        if !self.gens.is_live(h.slot(), h.generation()) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The caller's side of a request about connection `h` ([`EngineHandle::async_write`],
+    /// [`close`](EngineHandle::close), ...): [`check`](Self::check), then queue `task` for the
+    /// loop. The connection may close before the loop runs it, so the loop checks `h`'s
+    /// generation again against the slot's occupant (and drops the task if it differs).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check); [`Error::Stopped`] when the loop has exited (closed queue).
+    pub fn send(&self, stop: &StopState, h: ConnHandle, task: T) -> Result<()> {
+        self.check(stop, h)?;
+        self.queue.push(task).map_err(|_| Error::Stopped)
+    }
 }
 
 /// What every thread of an engine shares.
@@ -62,9 +104,7 @@ pub(crate) struct EngineShared {
     pub(crate) loops: Vec<LoopShared>,
     acceptor_waker: Option<Waker>,
     addrs: Vec<BoundAddr>,
-    stopping: AtomicBool,
-    run: Mutex<RunState>,
-    done: Condvar,
+    stop: StopState,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -98,7 +138,7 @@ impl EngineHandle {
     /// Whether [`stop`](Self::stop) has been called (or a callback returned
     /// [`Action::Shutdown`]).
     pub fn is_stopping(&self) -> bool {
-        self.inner.stopping.load(Ordering::Acquire)
+        self.inner.stop.is_stopping()
     }
 
     /// Stops the engine gracefully: every loop closes its connections (`on_close` with
@@ -116,15 +156,7 @@ impl EngineHandle {
         if self.on_engine_thread() {
             return;
         }
-        {
-            let mut run = lock(&self.inner.run);
-            while !run.finished {
-                run = match self.inner.done.wait(run) {
-                    Ok(g) => g,
-                    Err(p) => p.into_inner(),
-                };
-            }
-        }
+        self.inner.stop.wait();
         let threads = std::mem::take(&mut *lock(&self.inner.threads));
         for t in threads {
             let _ = t.join();
@@ -132,15 +164,11 @@ impl EngineHandle {
     }
 
     pub(crate) fn signal_stop(&self) {
-        if self.inner.stopping.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        for l in &self.inner.loops {
-            let _ = l.queue.push(Task::Stop);
-        }
-        if let Some(w) = &self.inner.acceptor_waker {
-            w.notify();
-        }
+        self.inner.stop.signal(
+            self.inner.loops.iter().map(|l| &l.queue),
+            || Task::Stop,
+            self.inner.acceptor_waker.as_ref(),
+        );
     }
 
     fn on_engine_thread(&self) -> bool {
@@ -148,26 +176,18 @@ impl EngineHandle {
     }
 
     fn loop_of(&self, h: ConnHandle) -> Result<&LoopShared> {
-        let l = self.inner.loops.get(h.loop_id()).ok_or(Error::Closed)?;
-        if self.is_stopping() {
-            return Err(Error::Stopped);
-        }
-        if !l.gens.is_live(h.slot(), h.generation()) {
-            return Err(Error::Closed);
-        }
-        Ok(l)
+        self.inner.loops.get(h.loop_id()).ok_or(Error::Closed)
     }
 
     fn send(&self, h: ConnHandle, task: Task) -> Result<()> {
-        self.loop_of(h)?
-            .queue
-            .push(task)
-            .map_err(|_| Error::Stopped)
+        self.loop_of(h)?.send(&self.inner.stop, h, task)
     }
 
     /// Whether the connection named by `h` is still open.
     pub fn is_open(&self, h: ConnHandle) -> bool {
-        self.loop_of(h).is_ok()
+        self.loop_of(h)
+            .and_then(|l| l.check(&self.inner.stop, h))
+            .is_ok()
     }
 
     /// Sends `data` on a connection from any thread, after whatever it was sent before.
@@ -257,16 +277,7 @@ impl EngineHandle {
     /// Called by each engine thread as it exits; the last one runs `on_shutdown` and wakes
     /// the threads waiting in [`wait`](Self::wait).
     pub(crate) fn thread_exited<H: EventHandler>(&self, handler: &H) {
-        let last = {
-            let mut run = lock(&self.inner.run);
-            run.live_threads -= 1;
-            run.live_threads == 0
-        };
-        if last {
-            handler.on_shutdown(self);
-            lock(&self.inner.run).finished = true;
-            self.inner.done.notify_all();
-        }
+        self.inner.stop.thread_exited(|| handler.on_shutdown(self));
     }
 }
 
@@ -366,10 +377,7 @@ pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<
             });
         }
         let waker = poller.waker()?;
-        shared.push(LoopShared {
-            queue: TaskQueue::new(waker),
-            gens: GenTable::new(opts.max_connections),
-        });
+        shared.push(LoopShared::new(waker, opts.max_connections));
         pollers.push(poller);
     }
     let acceptor = if bound.acceptor.is_empty() {
@@ -386,12 +394,7 @@ pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<
             loops: shared,
             acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
             addrs: bound.addrs,
-            stopping: AtomicBool::new(false),
-            run: Mutex::new(RunState {
-                live_threads: threads,
-                finished: false,
-            }),
-            done: Condvar::new(),
+            stop: StopState::new(threads),
             threads: Mutex::new(Vec::with_capacity(threads)),
         }),
     };
@@ -443,13 +446,7 @@ pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<
     }
     if let Some(e) = spawn_error {
         // Threads that never started will never report their exit: account for them.
-        {
-            let mut run = lock(&engine.inner.run);
-            run.live_threads -= threads - spawned.len();
-            if run.live_threads == 0 {
-                run.finished = true;
-            }
-        }
+        engine.inner.stop.never_started(threads - spawned.len());
         *lock(&engine.inner.threads) = spawned;
         engine.signal_stop();
         engine.wait();

@@ -13,7 +13,7 @@
 //! Between polls the loop drains its task queue (accepted sockets, async writes, wakes, closes,
 //! broadcasts, stop) and fires its timers (ticker, idle timeouts, accept back-off).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -31,7 +31,9 @@ use crate::conn::{Conn, ConnMeta};
 use crate::engine::{EngineHandle, LoopShared};
 use crate::handle::ConnHandle;
 use crate::handler::{Action, CloseReason, EventHandler};
+use crate::inbound;
 use crate::options::EngineBuilder;
+use crate::outbound::{self, SendError, is_transient};
 use crate::slot::{Closing, Slot};
 use crate::socket::{Listener, SockIo, StreamOptions};
 use crate::spill::{Spill, SpillPool};
@@ -262,6 +264,8 @@ impl<H: EventHandler> EventLoop<H> {
 
     // ---- connections --------------------------------------------------------------------
 
+    // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
+    // published only after the slab insert): keep the models in step with changes here.
     fn register(&mut self, acc: Accepted, counted: bool) {
         if !counted {
             self.balancer.on_open(self.id);
@@ -327,44 +331,51 @@ impl<H: EventHandler> EventLoop<H> {
     }
 
     /// Runs `on_open` (`open`) or `on_traffic` for connection `key`, showing `fresh` bytes of the
-    /// read buffer or, when `None`, the connection's leftovers; then applies what it did.
+    /// read buffer after the connection's leftovers or, when `None`, the leftovers alone; then
+    /// applies what it did.
     fn callback(&mut self, key: usize, fresh: Option<usize>, open: bool) {
-        let Some(slot) = self.conns.get_mut(key) else {
+        let Self {
+            conns,
+            handler,
+            write_buf,
+            pool,
+            read_buf,
+            cfg,
+            ..
+        } = self;
+        let Some(slot) = conns.get_mut(key) else {
             return;
         };
         if slot.closing.is_some() {
             return;
         }
-        let inbound: &[u8] = match fresh {
-            Some(n) => &self.read_buf[..n],
-            None => slot.inbound.contiguous(),
-        };
-        let queued = slot.outbound.len();
-        let mut conn = Conn::new(
+        let Slot {
             inbound,
-            &mut self.write_buf,
-            queued,
-            &mut slot.state,
-            slot.meta,
-            slot.stream.as_fd(),
-            true,
-        );
-        let action = if open {
-            self.handler.on_open(&mut conn)
-        } else {
-            self.handler.on_traffic(&mut conn)
+            outbound,
+            state,
+            meta,
+            stream,
+            ..
+        } = slot;
+        let (queued, meta, fd) = (outbound.len(), *meta, stream.as_fd());
+        let mut action = Action::None;
+        let mut close_requested = false;
+        let run = |bytes: &[u8]| {
+            let mut conn = Conn::new(bytes, write_buf, queued, state, meta, fd, true);
+            action = if open {
+                handler.on_open(&mut conn)
+            } else {
+                handler.on_traffic(&mut conn)
+            };
+            close_requested = conn.close_requested();
+            conn.consumed()
         };
-        let consumed = conn.consumed();
-        let close_requested = conn.close_requested();
         let overflow = match fresh {
             Some(n) => {
-                let rest = &self.read_buf[consumed..n];
-                !rest.is_empty()
-                    && (slot.inbound.len() + rest.len() > self.cfg.max_inbound
-                        || !slot.inbound.push(&mut self.pool, rest))
+                inbound::deliver(inbound, pool, &read_buf[..n], cfg.max_inbound, run).is_err()
             }
             None => {
-                slot.inbound.discard(&mut self.pool, consumed);
+                inbound::redeliver(inbound, pool, run);
                 false
             }
         };
@@ -401,18 +412,7 @@ impl<H: EventHandler> EventLoop<H> {
             }
         };
         slot.last_active = self.now;
-        if slot.inbound.is_empty() {
-            self.callback(key, Some(n), false);
-            return;
-        }
-        if slot.inbound.len() + n > self.cfg.max_inbound
-            || !slot.inbound.push(&mut self.pool, &self.read_buf[..n])
-        {
-            self.close_now(key, CloseReason::InboundOverflow);
-            return;
-        }
-        slot.inbound.make_contiguous();
-        self.callback(key, None, false);
+        self.callback(key, Some(n), false);
     }
 
     /// The peer shut down its sending side: finish sending what is queued, then close.
@@ -445,53 +445,44 @@ impl<H: EventHandler> EventLoop<H> {
         alive
     }
 
-    /// Sends `data` on connection `key` after whatever it already has queued: straight to the
-    /// socket when nothing is queued, and only the part the socket does not take is copied into
-    /// the outbound backlog (arming write interest). Returns false when the connection was
-    /// closed in the attempt.
+    /// Sends `data` on connection `key` after whatever it already has queued (see
+    /// [`outbound::send`]), arming write interest when a backlog remains. Returns false when
+    /// the connection was closed in the attempt.
     fn send(&mut self, key: usize, data: &[u8]) -> bool {
         let Some(slot) = self.conns.get_mut(key) else {
             return false;
         };
-        let mut sent = 0;
-        if slot.outbound.is_empty() {
-            match SockIo(slot.stream.as_fd()).write(data) {
-                Ok(n) => sent = n,
-                Err(e) if is_transient(&e) => {}
-                Err(e) => {
-                    self.close_now(key, CloseReason::Error(e));
-                    return false;
-                }
+        let mut io = SockIo(slot.stream.as_fd());
+        match outbound::send(
+            &mut slot.outbound,
+            &mut self.pool,
+            &mut io,
+            data,
+            self.cfg.max_outbound,
+        ) {
+            Ok(()) => {
+                self.update_interest(key);
+                true
+            }
+            Err(SendError::Io(e)) => {
+                self.close_now(key, CloseReason::Error(e));
+                false
+            }
+            Err(SendError::Overflow) => {
+                self.close_now(key, CloseReason::OutboundOverflow);
+                false
             }
         }
-        let rest = &data[sent..];
-        if !rest.is_empty()
-            && (slot.outbound.len() + rest.len() > self.cfg.max_outbound
-                || !slot.outbound.push(&mut self.pool, rest))
-        {
-            self.close_now(key, CloseReason::OutboundOverflow);
-            return false;
-        }
-        self.update_interest(key);
-        true
     }
 
     fn on_writable(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        if !slot.outbound.is_empty() {
-            let res = slot
-                .outbound
-                .write_to(&mut self.pool, &mut SockIo(slot.stream.as_fd()));
-            match res {
-                Ok(_) => {}
-                Err(e) if is_transient(&e) => {}
-                Err(e) => {
-                    self.close_now(key, CloseReason::Error(e));
-                    return;
-                }
-            }
+        let mut io = SockIo(slot.stream.as_fd());
+        if let Err(e) = outbound::drain(&mut slot.outbound, &mut self.pool, &mut io) {
+            self.close_now(key, CloseReason::Error(e));
+            return;
         }
         if slot.outbound.is_empty()
             && let Some(closing) = slot.closing.take()
@@ -557,6 +548,8 @@ impl<H: EventHandler> EventLoop<H> {
         }
     }
 
+    // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
+    // cleared before `on_close`): keep the models in step with changes here.
     fn close_now(&mut self, key: usize, reason: CloseReason) {
         let Some(mut slot) = self.conns.try_remove(key) else {
             return;
@@ -664,6 +657,8 @@ impl<H: EventHandler> EventLoop<H> {
 
     // ---- tasks and timers ---------------------------------------------------------------
 
+    // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the whole batch runs
+    // even when it holds `Stop`): keep the models in step with changes here.
     /// Runs every queued task; returns true when the loop must stop.
     fn run_tasks(&mut self) -> bool {
         let mut batch = std::mem::take(&mut self.batch);
@@ -709,6 +704,8 @@ impl<H: EventHandler> EventLoop<H> {
         stop
     }
 
+    // Mirrored in verify/tests/loom_handle_path.rs (the loop's second generation check): keep
+    // the model in step with changes here.
     fn live(&self, h: ConnHandle) -> bool {
         self.conns
             .get(h.slot())
@@ -805,6 +802,8 @@ impl<H: EventHandler> EventLoop<H> {
         }
     }
 
+    // Mirrored in verify/tests/loom_shutdown.rs (close every connection, then the queue, then
+    // `thread_exited`): keep the model in step with changes here.
     /// Closes every connection (after one last attempt to send what is queued) and every
     /// socket, and refuses further tasks.
     fn shutdown(&mut self) {
@@ -854,14 +853,6 @@ fn udp_token(i: usize) -> Token {
 fn token_udp(t: usize) -> Option<usize> {
     let i = UDP_TOP.checked_sub(t)?;
     (i < 2048).then_some(i)
-}
-
-/// Errors after which the operation is simply retried at the next readiness event.
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }
 
 /// `EMFILE` / `ENFILE` / `ENOBUFS` / `ENOMEM` on accept.

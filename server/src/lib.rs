@@ -44,11 +44,14 @@ mod event_loop;
 mod gen_table;
 mod handle;
 mod handler;
+mod inbound;
 mod options;
+mod outbound;
 mod queue;
 mod slot;
 mod socket;
 mod spill;
+mod stop;
 mod sync;
 mod task;
 
@@ -57,8 +60,28 @@ mod task;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_api {
+    pub use crate::engine::LoopShared;
     pub use crate::gen_table::GenTable;
     pub use crate::queue::{Notify, TaskQueue};
+    pub use crate::stop::StopState;
+
+    use crate::ConnHandle;
+
+    /// The handle of the connection of `generation` in `slot` of loop `loop_id`, as the loop
+    /// makes it when it registers that connection.
+    pub fn conn_handle(loop_id: usize, slot: usize, generation: u64) -> ConnHandle {
+        ConnHandle::new(loop_id, slot, generation)
+    }
+}
+
+/// The engine's socket-free inbound and outbound bookkeeping, exposed behind the `internals`
+/// feature (not a stable API) so the property suites in `loopwire-verify` run the real code.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::inbound::{Overflow, deliver, redeliver};
+    pub use crate::outbound::{SendError, drain, send};
+    pub use crate::spill::{Spill, SpillPool};
 }
 
 pub use addr::{BoundAddr, ListenAddr, Network};

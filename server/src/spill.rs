@@ -6,22 +6,24 @@
 //! the loop's [`SpillPool`] and gives it back as soon as it drains, so memory follows load and
 //! a steady stream of partial frames does not allocate.
 
+#![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+
 use std::io;
 
 use loopwire_ringbuf::{Config, RingBuffer};
 
 /// A connection's inbound leftovers or outbound backlog.
 #[derive(Debug, Default)]
-pub(crate) struct Spill(Option<Box<RingBuffer>>);
+pub struct Spill(Option<Box<RingBuffer>>);
 
 impl Spill {
     /// Bytes held.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |r| r.len())
     }
 
     /// Whether it holds no bytes.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -91,7 +93,7 @@ impl Spill {
 /// A loop's free list of drained ring buffers (each keeping its `initial` storage).
 #[derive(Debug)]
 #[allow(clippy::vec_box)] // boxes move into connection slots as one pointer, never reallocated
-pub(crate) struct SpillPool {
+pub struct SpillPool {
     free: Vec<Box<RingBuffer>>,
     config: Config,
     keep: usize,
@@ -99,7 +101,7 @@ pub(crate) struct SpillPool {
 
 impl SpillPool {
     /// A pool of rings with `config`, keeping at most `keep` of them.
-    pub(crate) fn new(config: Config, keep: usize) -> Self {
+    pub fn new(config: Config, keep: usize) -> Self {
         Self {
             free: Vec::new(),
             config,
