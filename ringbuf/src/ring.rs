@@ -443,12 +443,32 @@ impl RingBuffer {
             copy(&mut self.buf[tail..end], data);
         } else if tail == init && end <= self.cap {
             // Appending to the initialized prefix (a fresh allocation's first pass).
-            self.buf.extend_from_slice(data);
+            self.append(data);
         } else {
             self.copy_in_slow(data);
             return;
         }
         self.len += data.len();
+    }
+
+    /// Appends `data` at the end of the initialized prefix, which is the write position;
+    /// requires `buf.len() + data.len() <= cap`.
+    ///
+    /// `extend_from_slice` is a `memmove` call whatever the length, which costs more than the
+    /// copy itself for a few bytes. So a small write first zero-fills a block ahead (one
+    /// `memset` per [`FILL_AHEAD`] bytes, the zero-filling `free_slices_mut` would do anyway)
+    /// and then takes the inline small-copy path of the initialized prefix.
+    #[inline]
+    fn append(&mut self, data: &[u8]) {
+        let init = self.buf.len();
+        let end = init + data.len();
+        debug_assert!(end <= self.cap);
+        if data.len() <= SMALL_WRITE {
+            self.buf.resize((init + FILL_AHEAD).min(self.cap), 0);
+            copy(&mut self.buf[init..end], data);
+        } else {
+            self.buf.extend_from_slice(data);
+        }
     }
 
     /// [`copy_in`](Self::copy_in) when the write wraps or reaches fresh storage.
@@ -543,6 +563,13 @@ impl RingBuffer {
         self.cap = initial;
     }
 }
+
+/// Writes of at most this many bytes into never-written storage zero-fill ahead first (see
+/// `RingBuffer::append`).
+const SMALL_WRITE: usize = 64;
+
+/// How far ahead a small write into never-written storage zero-fills (capped at `cap`).
+const FILL_AHEAD: usize = 1024;
 
 /// Writes `src` at `pos` in the storage; `pos` must not lie beyond the initialized prefix and
 /// `pos + src.len()` not beyond the reserved capacity.

@@ -16,7 +16,7 @@ use crate::entry::Entry;
 use crate::error::{InsertError, TimerError};
 use crate::expired::Expired;
 use crate::key::TimerKey;
-use crate::level::{LEVELS, Level, level_for, slot_for};
+use crate::level::{LEVELS, Level, SLOT_BITS, level_for, slot_for};
 use crate::{MAX_TIMERS, NIL};
 
 /// A hierarchical timer wheel holding values of type `T` until their deadlines.
@@ -279,20 +279,27 @@ impl<T> TimerWheel<T> {
     /// assert_eq!(wheel.advance(start + s(40)).count(), 1);
     /// assert!(!wheel.reset(key, start + s(50))); // fired: stale
     /// ```
+    #[inline]
     pub fn reset(&mut self, key: TimerKey, deadline: Instant) -> bool {
         let when = self.clock.deadline_tick(deadline);
         let elapsed = self.elapsed;
         let Some(entry) = self.entry_mut(key) else {
             return false;
         };
-        let old = list_of(elapsed, entry.when);
+        let old = entry.when;
         entry.when = when;
-        let new = list_of(elapsed, when);
-        if old != new {
-            self.unlink(old, key.index);
-            self.link(new, key.index);
+        if !same_list(elapsed, old, when) {
+            self.move_entry(key.index, old, when);
         }
         true
+    }
+
+    /// [`reset`](Self::reset)'s slow path: moves entry `index` from the list of deadline
+    /// `old` to the list of its new deadline `when` (already stored).
+    #[inline(never)]
+    fn move_entry(&mut self, index: u32, old: u64, when: u64) {
+        self.unlink(self.list_of(old), index);
+        self.link(self.list_of(when), index);
     }
 
     /// The value of a pending timer, or `None` if `key` is stale.
@@ -563,6 +570,26 @@ impl<T> TimerWheel<T> {
             self.slab[next as usize].prev = prev;
         }
     }
+}
+
+/// Whether deadlines `old` and `new` are on the same list while the wheel stands at `elapsed`:
+/// `list_of(elapsed, old) == list_of(elapsed, new)`, with one level computation.
+///
+/// An entry at level `n` is in the slot of its digit `n`, and it agrees with `elapsed` on every
+/// digit above `n` (that is what makes `n` its level). So `new` is in the same slot exactly
+/// when it agrees with `old` on digit `n` and above: then it agrees with `elapsed` above `n` and
+/// differs at `n` too, which puts it at level `n`, and for `n > 0` its digit `n` (the old one)
+/// is later than `elapsed`'s, so `new > elapsed`. At level 0 that means `new == old`.
+#[inline]
+fn same_list(elapsed: u64, old: u64, new: u64) -> bool {
+    let same = if old <= elapsed {
+        new <= elapsed
+    } else {
+        let shift = level_for(elapsed, old) as u32 * SLOT_BITS;
+        (old ^ new) >> shift == 0
+    };
+    debug_assert_eq!(same, list_of(elapsed, old) == list_of(elapsed, new));
+    same
 }
 
 /// The list an entry due at tick `when` is on while the wheel stands at `elapsed`.

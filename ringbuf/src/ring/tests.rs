@@ -350,3 +350,26 @@ fn make_contiguous_rotates_wrapped_data_in_place() {
     buf.discard(1);
     assert_eq!(buf.make_contiguous(), b"bc");
 }
+
+#[test]
+fn small_writes_into_fresh_storage_fill_ahead_within_capacity() {
+    let mut buf = with(0, 1 << 16);
+    let mut expect = Vec::new();
+    for i in 0..600_u32 {
+        let n = (i % 17) as usize;
+        let chunk: Vec<u8> = (0..n).map(|j| (i as usize + j) as u8).collect();
+        buf.push(&chunk).unwrap();
+        expect.extend_from_slice(&chunk);
+        assert!(buf.capacity() == 0 || buf.capacity().is_power_of_two());
+        // The initialized prefix never outgrows the ring.
+        assert!(buf.buf.len() <= buf.capacity());
+        assert_eq!(contents(&buf), expect);
+    }
+    // Large writes still append exactly.
+    buf.push(&[7; 3000]).unwrap();
+    expect.extend_from_slice(&[7; 3000]);
+    assert_eq!(contents(&buf), expect);
+    // Bytes zero-filled ahead but never written are never readable.
+    buf.clear();
+    assert_eq!(buf.capacity(), 0);
+}

@@ -472,3 +472,48 @@ fn next_deadline_is_none_once_only_never_timers_remain() {
     assert_eq!(wheel.next_deadline(), None);
     assert!(wheel.contains(never));
 }
+
+#[test]
+fn same_list_agrees_with_list_of() {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let interesting = [
+        0,
+        1,
+        62,
+        63,
+        64,
+        65,
+        4095,
+        4096,
+        1 << 40,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    for _ in 0..20_000 {
+        let r = next();
+        let pick = |x: u64| match x % 4 {
+            0 => interesting[(x >> 8) as usize % interesting.len()],
+            1 => x >> (x % 64),
+            _ => x,
+        };
+        let elapsed = pick(r);
+        let old = pick(next()).max(elapsed.saturating_sub(3));
+        // New deadlines near the old one (the heartbeat case) and anywhere.
+        let new = match next() % 3 {
+            0 => old.wrapping_add(next() % 128),
+            1 => old.wrapping_sub(next() % 128),
+            _ => pick(next()),
+        };
+        assert_eq!(
+            same_list(elapsed, old, new),
+            list_of(elapsed, old) == list_of(elapsed, new),
+            "elapsed {elapsed}, old {old}, new {new}"
+        );
+    }
+}
