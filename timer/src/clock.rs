@@ -74,6 +74,13 @@ impl Parts {
     /// `t`'s (seconds, nanoseconds), or `None` if its `Hash` did not write exactly that.
     #[inline(always)]
     fn of(t: Instant) -> Option<(u64, u32)> {
+        Self::of_hash(&t)
+    }
+
+    /// What [`of`](Self::of) reads, for any `Hash`: the two words, or `None` unless it wrote
+    /// exactly a 64-bit word and then a `u32` below one billion.
+    #[inline(always)]
+    fn of_hash(t: &impl Hash) -> Option<(u64, u32)> {
         let mut parts = Self {
             secs: 0,
             nanos: 0,
@@ -298,6 +305,56 @@ enum Round {
 
 #[cfg(test)]
 mod tests {
+    use std::hash::{Hash, Hasher};
+
+    /// Hashes as a fixed script of writes, standing in for an `Instant` whose `Hash` differs.
+    enum Fake {
+        Parts(u64, u32),
+        SignedParts(i64, u32),
+        SecsOnly(u64),
+        Bytes,
+        Three(u64, u32, u32),
+    }
+
+    impl Hash for Fake {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            match *self {
+                Fake::Parts(s, n) => {
+                    h.write_u64(s);
+                    h.write_u32(n);
+                }
+                Fake::SignedParts(s, n) => {
+                    h.write_i64(s);
+                    h.write_u32(n);
+                }
+                Fake::SecsOnly(s) => h.write_u64(s),
+                Fake::Bytes => h.write(&[1, 2, 3]),
+                Fake::Three(s, n, m) => {
+                    h.write_u64(s);
+                    h.write_u32(n);
+                    h.write_u32(m);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parts_are_read_only_from_exactly_the_expected_writes() {
+        assert_eq!(
+            Parts::of_hash(&Fake::Parts(7, 999_999_999)),
+            Some((7, 999_999_999))
+        );
+        assert_eq!(Parts::of_hash(&Fake::Parts(7, 1_000_000_000)), None);
+        assert_eq!(Parts::of_hash(&Fake::SecsOnly(7)), None);
+        assert_eq!(Parts::of_hash(&Fake::Bytes), None);
+        assert_eq!(Parts::of_hash(&Fake::Three(7, 1, 2)), None);
+        // Signed seconds keep their order once shifted into an unsigned word.
+        let (a, _) = Parts::of_hash(&Fake::SignedParts(-1, 0)).unwrap();
+        let (b, _) = Parts::of_hash(&Fake::SignedParts(0, 0)).unwrap();
+        let (c, _) = Parts::of_hash(&Fake::SignedParts(1, 0)).unwrap();
+        assert!(a < b && b < c && b - a == 1 && c - b == 1);
+    }
+
     use super::*;
 
     fn clock(tick: Duration) -> (Instant, Clock) {
