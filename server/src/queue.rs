@@ -93,18 +93,22 @@ impl<T, W: Notify> TaskQueue<T, W> {
     }
 }
 
+/// A [`Notify`] that counts its wakes, for unit tests.
+#[cfg(all(test, not(loom)))]
+#[derive(Debug, Default)]
+pub(crate) struct Count(pub(crate) std::sync::atomic::AtomicUsize);
+
+#[cfg(all(test, not(loom)))]
+impl Notify for Count {
+    fn notify(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[derive(Debug, Default)]
-    struct Count(AtomicUsize);
-    impl Notify for Count {
-        fn notify(&self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn many_pushes_cost_one_wake_until_drained() {

@@ -104,15 +104,8 @@ impl StopState {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::queue::Count;
     use std::sync::atomic::AtomicUsize;
-
-    #[derive(Debug, Default)]
-    struct Count(AtomicUsize);
-    impl Notify for Count {
-        fn notify(&self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     #[test]
     fn only_the_first_signal_queues_stop_and_wakes_the_acceptor() {

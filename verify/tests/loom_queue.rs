@@ -7,40 +7,13 @@
 
 #![cfg(loom)]
 
-use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::{Arc, Condvar, Mutex};
+mod loom_support;
+
+use loom_support::Waker;
+
+use loom::sync::Arc;
 use loom::thread;
-use loopwire::loom_api::{Notify, TaskQueue};
-
-/// Stands in for the poller's eventfd: `notify` raises a counter, `wait` blocks until it is
-/// non-zero and resets it (as `epoll_wait` returning on the eventfd would).
-#[derive(Default)]
-struct EventFd {
-    count: Mutex<usize>,
-    cond: Condvar,
-    writes: AtomicUsize,
-}
-
-impl EventFd {
-    fn wait(&self) {
-        let mut c = self.count.lock().unwrap();
-        while *c == 0 {
-            c = self.cond.wait(c).unwrap();
-        }
-        *c = 0;
-    }
-}
-
-#[derive(Clone, Default)]
-struct Waker(Arc<EventFd>);
-
-impl Notify for Waker {
-    fn notify(&self) {
-        self.0.writes.fetch_add(1, Ordering::SeqCst);
-        *self.0.count.lock().unwrap() += 1;
-        self.0.cond.notify_one();
-    }
-}
+use loopwire::loom_api::TaskQueue;
 
 /// Every task pushed by two producers is run exactly once, in per-producer order, and the
 /// consumer never sleeps through a pending task: a lost wake-up would leave it blocked in
@@ -97,7 +70,7 @@ fn pushes_between_drains_cost_one_wake() {
         });
         q.push(3).unwrap();
         t.join().unwrap();
-        assert_eq!(waker.0.writes.load(Ordering::SeqCst), 1);
+        assert_eq!(waker.0.writes(), 1);
         assert!(q.is_notified());
         let mut batch = Vec::new();
         q.drain_into(&mut batch);

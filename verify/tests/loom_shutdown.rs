@@ -15,41 +15,17 @@
 
 #![cfg(loom)]
 
+mod loom_support;
+
+use loom_support::Waker;
+
 use std::sync::Mutex as GhostMutex;
 
-use loom::sync::{Arc, Condvar, Mutex};
+use loom::sync::Arc;
 use loom::thread;
 use loopwire::ConnHandle;
-use loopwire::loom_api::{LoopShared, Notify, StopState, conn_handle};
+use loopwire::loom_api::{LoopShared, StopState, conn_handle};
 use loopwire_loadbalance::{Balancer, ConnInfo, LeastConnections};
-
-/// Stands in for a poller's eventfd: `notify` raises a counter, `wait` blocks until it is
-/// non-zero and resets it (as `epoll_wait` returning on the eventfd would).
-#[derive(Default)]
-struct EventFd {
-    count: Mutex<usize>,
-    cond: Condvar,
-}
-
-impl EventFd {
-    fn wait(&self) {
-        let mut c = self.count.lock().unwrap();
-        while *c == 0 {
-            c = self.cond.wait(c).unwrap();
-        }
-        *c = 0;
-    }
-}
-
-#[derive(Clone, Default)]
-struct Waker(Arc<EventFd>);
-
-impl Notify for Waker {
-    fn notify(&self) {
-        *self.0.count.lock().unwrap() += 1;
-        self.0.cond.notify_one();
-    }
-}
 
 /// What the model records: bookkeeping only, outside loom's view (a plain `std` mutex, never
 /// held across a loom operation), read at the end.
