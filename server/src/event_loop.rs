@@ -657,9 +657,9 @@ impl<H: EventHandler> EventLoop<H> {
 
     // ---- tasks and timers ---------------------------------------------------------------
 
+    /// Runs every queued task; returns true when the loop must stop.
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the whole batch runs
     // even when it holds `Stop`): keep the models in step with changes here.
-    /// Runs every queued task; returns true when the loop must stop.
     fn run_tasks(&mut self) -> bool {
         let mut batch = std::mem::take(&mut self.batch);
         self.engine.inner.loops[self.id]
@@ -802,10 +802,10 @@ impl<H: EventHandler> EventLoop<H> {
         }
     }
 
-    // Mirrored in verify/tests/loom_shutdown.rs (close every connection, then the queue, then
-    // `thread_exited`): keep the model in step with changes here.
     /// Closes every connection (after one last attempt to send what is queued) and every
     /// socket, and refuses further tasks.
+    // Mirrored in verify/tests/loom_shutdown.rs (close every connection, then the queue, then
+    // `thread_exited`): keep the model in step with changes here.
     fn shutdown(&mut self) {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for k in keys {

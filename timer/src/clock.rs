@@ -473,13 +473,7 @@ mod tests {
     #[test]
     fn parts_measure_exactly_what_std_measures() {
         let (start, c) = clock(Duration::from_nanos(7));
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         for _ in 0..10_000 {
             let r = next();
             // Up to 2^(64 - r % 64) nanoseconds in either direction, plus whole seconds.

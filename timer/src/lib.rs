@@ -103,6 +103,19 @@ mod key;
 mod level;
 mod wheel;
 
+/// A seeded xorshift64 generator for the unit tests' randomised sweeps (deterministic, no
+/// dependency).
+#[cfg(test)]
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed | 1;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 pub use error::{InsertError, TimerError};
 pub use expired::Expired;
 pub use key::TimerKey;

@@ -475,13 +475,7 @@ fn next_deadline_is_none_once_only_never_timers_remain() {
 
 #[test]
 fn same_list_agrees_with_list_of() {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::xorshift(0x2545_f491_4f6c_dd1d_u64);
     let interesting = [
         0,
         1,
