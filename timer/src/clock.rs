@@ -48,6 +48,10 @@ const LAST_TICK: u64 = NEVER - 1;
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
+/// The most whole seconds whose milliseconds, plus up to 1 000 for the sub-second part,
+/// cannot overflow a tick count (so no overflow check is needed below it).
+const MAX_MILLI_SECS: u64 = u64::MAX / 1_000 - 1;
+
 /// The wheel's time base: its start and the length of one tick.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
@@ -219,8 +223,28 @@ impl Clock {
     }
 
     /// The first tick at or after `deadline` (rounded up), saturating at [`NEVER`].
-    #[inline]
+    ///
+    /// The common case (1 ms tick, parts usable, a deadline after `start` and less than
+    /// 584 million years away) is a handful of inline instructions; everything else goes
+    /// through [`deadline_tick_general`](Self::deadline_tick_general), out of line, so the
+    /// fast path of `insert` and `reset` carries no call and no spilled registers.
+    #[inline(always)]
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
+        if self.tick_nanos == NANOS_PER_MILLI
+            && let Some(start) = self.start_parts
+            && let Some(parts) = Parts::of(deadline)
+            && let Some((secs, nanos)) = offset_from(start, parts)
+            && secs <= MAX_MILLI_SECS
+        {
+            return secs * 1_000 + u64::from(nanos.div_ceil(NANOS_PER_MILLI as u32));
+        }
+        self.deadline_tick_general(deadline)
+    }
+
+    /// [`deadline_tick`](Self::deadline_tick) for every case.
+    #[cold]
+    #[inline(never)]
+    fn deadline_tick_general(&self, deadline: Instant) -> u64 {
         match self.offset(deadline) {
             None => 0,
             Some((secs, nanos)) => self.ticks(secs, nanos, Round::Up),
@@ -434,6 +458,22 @@ mod tests {
         }
         let t = start + Duration::new(3, 999_999_999);
         assert_eq!((c.deadline_tick(t), c.now_tick(t)), (4_000, 3_999));
+        // Both sides of the fast path's limit agree with exact arithmetic.
+        for secs in [
+            MAX_MILLI_SECS - 1,
+            MAX_MILLI_SECS,
+            MAX_MILLI_SECS + 1,
+            u64::MAX / 1_000,
+        ] {
+            for nanos in [0, 1, 999_999_999] {
+                let Some(t) = start.checked_add(Duration::new(secs, nanos)) else {
+                    continue;
+                };
+                let exact = u128::from(secs) * 1_000 + u128::from(nanos.div_ceil(1_000_000));
+                let expected = u64::try_from(exact).unwrap_or(NEVER);
+                assert_eq!(c.deadline_tick(t), expected, "{secs} s {nanos} ns");
+            }
+        }
     }
 
     #[test]

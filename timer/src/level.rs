@@ -58,6 +58,31 @@ pub(crate) fn level_for(elapsed: u64, when: u64) -> usize {
     (significant / SLOT_BITS) as usize
 }
 
+/// How many ticks one slot spans (`64^level`), by the leading zeros of
+/// `(elapsed ^ when) | SLOT_MASK`: [`slot_width`]'s table, so the hot path needs no division.
+const SLOT_WIDTH: [u64; 65] = {
+    let mut table = [0; 65];
+    let mut zeros = 0;
+    while zeros < 65 {
+        // As in `level_for`; entries past 58 zeros cannot be reached (the mask sets bit 5).
+        let significant = 63_u32.saturating_sub(zeros);
+        table[zeros as usize] = 1 << (significant / SLOT_BITS * SLOT_BITS);
+        zeros += 1;
+    }
+    table
+};
+
+/// How many ticks one slot of the level of `when` spans while the wheel stands at `elapsed`:
+/// `64^level_for(elapsed, when)`, read from a table.
+///
+/// `when` must be later than `elapsed`.
+#[inline]
+pub(crate) fn slot_width(elapsed: u64, when: u64) -> u64 {
+    debug_assert!(when > elapsed, "only future ticks have a level");
+    let zeros = ((elapsed ^ when) | SLOT_MASK).leading_zeros();
+    SLOT_WIDTH[zeros as usize]
+}
+
 /// The slot of tick `when` within `level`.
 #[inline]
 pub(crate) fn slot_for(when: u64, level: usize) -> usize {
@@ -169,6 +194,25 @@ mod tests {
         // Crossing a level-0 window boundary needs level 1.
         assert_eq!(level_for(63, 64), 1);
         assert_eq!(level_for(1 << 40, (1 << 40) + (1 << 36)), 6);
+    }
+
+    #[test]
+    fn slot_width_is_64_to_the_level() {
+        let width = |elapsed, when| 1_u64 << (level_for(elapsed, when) as u32 * SLOT_BITS);
+        // Every highest differing bit, with elapsed at zero and at all ones below it.
+        for bit in 0..64 {
+            let when = 1_u64 << bit;
+            assert_eq!(slot_width(0, when), width(0, when), "bit {bit}");
+            assert_eq!(
+                slot_width(when - 1, when),
+                width(when - 1, when),
+                "bit {bit}"
+            );
+        }
+        assert_eq!(slot_width(0, 63), 1);
+        assert_eq!(slot_width(0, 64), 64);
+        assert_eq!(slot_width(0, u64::MAX), 1 << 60);
+        assert_eq!(slot_width(64 * 1000 + 3, 64 * 1000 + 60), 1);
     }
 
     #[test]

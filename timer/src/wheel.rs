@@ -16,7 +16,7 @@ use crate::entry::Entry;
 use crate::error::{InsertError, TimerError};
 use crate::expired::Expired;
 use crate::key::TimerKey;
-use crate::level::{LEVELS, Level, SLOT_BITS, level_for, slot_for};
+use crate::level::{LEVELS, Level, level_for, slot_for, slot_width};
 use crate::{MAX_TIMERS, NIL};
 
 /// A hierarchical timer wheel holding values of type `T` until their deadlines.
@@ -573,7 +573,7 @@ impl<T> TimerWheel<T> {
 }
 
 /// Whether deadlines `old` and `new` are on the same list while the wheel stands at `elapsed`:
-/// `list_of(elapsed, old) == list_of(elapsed, new)`, with one level computation.
+/// `list_of(elapsed, old) == list_of(elapsed, new)`, with one table lookup ([`slot_width`]).
 ///
 /// An entry at level `n` is in the slot of its digit `n`, and it agrees with `elapsed` on every
 /// digit above `n` (that is what makes `n` its level). So `new` is in the same slot exactly
@@ -585,8 +585,8 @@ fn same_list(elapsed: u64, old: u64, new: u64) -> bool {
     let same = if old <= elapsed {
         new <= elapsed
     } else {
-        let shift = level_for(elapsed, old) as u32 * SLOT_BITS;
-        (old ^ new) >> shift == 0
+        // Agreeing on digit `n` and above: differing below `64^n`.
+        (old ^ new) < slot_width(elapsed, old)
     };
     debug_assert_eq!(same, list_of(elapsed, old) == list_of(elapsed, new));
     same
