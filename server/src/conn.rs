@@ -10,6 +10,7 @@
 //! (one `write` or `writev`); only what the socket does not take is kept in the connection's
 //! outbound ring buffer.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -25,6 +26,37 @@ pub(crate) struct ConnMeta {
     pub(crate) peer: Option<SocketAddr>,
 }
 
+/// The flow-control facts a callback sees, as the loop knows them when it starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flow {
+    /// Whether writes are taken at all (not in `on_close`).
+    pub(crate) open: bool,
+    /// The connection's writability (see [`crate::flow`]) before this callback's writes.
+    pub(crate) writable: bool,
+    /// The high watermark.
+    pub(crate) high: usize,
+    /// Whether the handler has paused reading.
+    pub(crate) paused: bool,
+}
+
+impl Flow {
+    /// What `on_close` sees: writes are dropped, nothing to pause.
+    pub(crate) const CLOSED: Flow = Flow {
+        open: false,
+        writable: false,
+        high: 0,
+        paused: true,
+    };
+
+    /// What a datagram's `on_traffic` sees: each reply is sent at once, nothing to pause.
+    pub(crate) const DATAGRAM: Flow = Flow {
+        open: true,
+        writable: true,
+        high: usize::MAX,
+        paused: false,
+    };
+}
+
 /// A connection inside a callback: its unread inbound bytes, its outbound buffer, its state.
 #[derive(Debug)]
 pub struct Conn<'a, S> {
@@ -36,19 +68,22 @@ pub struct Conn<'a, S> {
     meta: ConnMeta,
     fd: BorrowedFd<'a>,
     close_requested: bool,
-    writable: bool,
+    flow: Flow,
+    /// `Some(paused)` when the callback paused or resumed reading.
+    pause_request: Option<bool>,
+    /// What [`is_writable`](Self::is_writable) last returned: the loop must not leave the
+    /// handler believing a state it no longer is in.
+    saw_writable: Cell<Option<bool>>,
 }
 
 impl<'a, S> Conn<'a, S> {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         inbound: &'a [u8],
         out: &'a mut Vec<u8>,
         queued_out: usize,
         state: &'a mut S,
-        meta: ConnMeta,
-        fd: BorrowedFd<'a>,
-        writable: bool,
+        (meta, fd): (ConnMeta, BorrowedFd<'a>),
+        flow: Flow,
     ) -> Self {
         Self {
             inbound,
@@ -59,7 +94,9 @@ impl<'a, S> Conn<'a, S> {
             meta,
             fd,
             close_requested: false,
-            writable,
+            flow,
+            pause_request: None,
+            saw_writable: Cell::new(None),
         }
     }
 
@@ -71,6 +108,17 @@ impl<'a, S> Conn<'a, S> {
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn close_requested(&self) -> bool {
         self.close_requested
+    }
+
+    /// `Some(paused)` if the callback changed whether the connection is read.
+    pub(crate) fn pause_request(&self) -> Option<bool> {
+        self.pause_request
+    }
+
+    /// What [`is_writable`](Self::is_writable) last returned in this callback, if it was
+    /// called.
+    pub(crate) fn saw_writable(&self) -> Option<bool> {
+        self.saw_writable.get()
     }
 
     // ---- inbound ------------------------------------------------------------------------
@@ -108,7 +156,7 @@ impl<'a, S> Conn<'a, S> {
     /// Queues `data` for sending. It is sent, with everything else written during this
     /// callback, right after the callback returns. Writes made in `on_close` are dropped.
     pub fn write(&mut self, data: &[u8]) {
-        if self.writable {
+        if self.flow.open {
             self.out.extend_from_slice(data);
         }
     }
@@ -123,6 +171,46 @@ impl<'a, S> Conn<'a, S> {
     /// Bytes written but not yet taken by the socket: earlier backlog plus this callback's.
     pub fn outbound_len(&self) -> usize {
         self.queued_out + self.out.len()
+    }
+
+    /// Whether the peer keeps up: false once the unsent bytes rose above the high watermark
+    /// ([`EngineBuilder::write_watermarks`](crate::EngineBuilder::write_watermarks)), until
+    /// they drain to the low one. Counts this callback's writes too, so a loop of writes can
+    /// stop in time. A handler that produces data on its own (a push, a proxy) should stop
+    /// while this is false and continue in
+    /// [`on_writability_changed`](crate::EventHandler::on_writability_changed), which is
+    /// guaranteed to follow with `true` once the state no longer is what this returned (even
+    /// if the flush after this callback sends everything at once). Writes are still taken
+    /// meanwhile, up to `max_outbound`.
+    pub fn is_writable(&self) -> bool {
+        let writable =
+            self.flow.open && self.flow.writable && self.outbound_len() <= self.flow.high;
+        self.saw_writable.set(Some(writable));
+        writable
+    }
+
+    // ---- reading ------------------------------------------------------------------------
+
+    /// Stops reading from this connection after this callback: no `on_traffic` until
+    /// [`resume_reading`](Self::resume_reading), and the peer's bytes wait in the kernel
+    /// (TCP then slows the peer down). Bytes left unread stay buffered. Typical use: pause in
+    /// `on_writability_changed(.., false)`, resume in `on_writability_changed(.., true)`.
+    ///
+    /// While paused, the idle timeout counts bytes the peer takes from the connection's
+    /// backlog as activity, and a peer's close is noticed only after reading resumes.
+    pub fn pause_reading(&mut self) {
+        self.pause_request = Some(true);
+    }
+
+    /// Reads again after [`pause_reading`](Self::pause_reading). Bytes left unread before
+    /// the pause are shown to `on_traffic` soon after, even if the peer sends nothing more.
+    pub fn resume_reading(&mut self) {
+        self.pause_request = Some(false);
+    }
+
+    /// Whether reading is paused, counting a request made in this callback.
+    pub fn is_reading_paused(&self) -> bool {
+        self.pause_request.unwrap_or(self.flow.paused)
     }
 
     // ---- identity, state, control ---------------------------------------------------------

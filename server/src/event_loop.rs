@@ -11,7 +11,10 @@
 //!   armed; it is disarmed when the ring drains.
 //!
 //! Between polls the loop drains its task queue (accepted sockets, async writes, wakes, closes,
-//! broadcasts, stop) and fires its timers (ticker, idle timeouts, accept back-off).
+//! broadcasts, stop), fires its timers (ticker, idle timeouts, accept back-off), then does the
+//! work it owes connections from that batch: writability announcements and showing bytes left
+//! unread at a pause once reading resumed (see [`crate::flow`]). Owing more of that work makes
+//! the next poll return at once rather than block.
 
 use std::io::{self, Read};
 use std::net::UdpSocket;
@@ -27,8 +30,9 @@ use loopwire_timer::TimerWheel;
 use slab::Slab;
 
 use crate::addr::Network;
-use crate::conn::{Conn, ConnMeta};
+use crate::conn::{Conn, ConnMeta, Flow};
 use crate::engine::{EngineHandle, LoopShared};
+use crate::flow::Watermarks;
 use crate::handle::ConnHandle;
 use crate::handler::{Action, CloseReason, EventHandler};
 use crate::inbound;
@@ -93,9 +97,39 @@ struct LoopConfig {
     max_connections: usize,
     max_inbound: usize,
     max_outbound: usize,
+    marks: Watermarks,
     idle_timeout: Option<Duration>,
     read_buffer: usize,
     ticker: bool,
+}
+
+/// Work owed to a connection once the current batch of events and tasks is done.
+#[derive(Debug, Clone, Copy)]
+enum Deferred {
+    /// Tell the handler the connection's writability changed.
+    Announce,
+    /// Show bytes left unread before a pause, now that reading resumed.
+    Redeliver,
+}
+
+/// What a handler callback asked for, applied once it returned.
+#[derive(Debug, Default)]
+struct Outcome {
+    action: Action,
+    close_requested: bool,
+    pause_request: Option<bool>,
+    saw_writable: Option<bool>,
+}
+
+impl Outcome {
+    fn of<S>(action: Action, conn: &Conn<'_, S>) -> Self {
+        Self {
+            action,
+            close_requested: conn.close_requested(),
+            pause_request: conn.pause_request(),
+            saw_writable: conn.saw_writable(),
+        }
+    }
 }
 
 /// One event loop. Built on the starting thread, then moved to its own thread by [`run`].
@@ -116,6 +150,7 @@ pub(crate) struct EventLoop<H: EventHandler> {
     expired: Vec<TimerEvent>,
     batch: Vec<Task>,
     keys: Vec<usize>,
+    deferred: Vec<(ConnHandle, Deferred)>,
     pool: SpillPool,
     next_generation: u64,
     balancer: Arc<AnyBalancer>,
@@ -143,6 +178,10 @@ impl<H: EventHandler> EventLoop<H> {
             max_connections: opts.max_connections,
             max_inbound: opts.max_inbound,
             max_outbound: opts.max_outbound,
+            // Validated when the engine started; the fallback only keeps this total.
+            marks: opts
+                .watermarks()
+                .unwrap_or_else(|_| Watermarks::defaults_under(opts.max_outbound)),
             idle_timeout: opts.idle_timeout,
             read_buffer: opts.read_buffer,
             ticker: opts.ticker && id == 0,
@@ -169,6 +208,7 @@ impl<H: EventHandler> EventLoop<H> {
             expired: Vec::new(),
             batch: Vec::new(),
             keys: Vec::new(),
+            deferred: Vec::new(),
             pool: SpillPool::new(ring, POOLED_RINGS),
             next_generation: 1,
             balancer,
@@ -197,10 +237,13 @@ impl<H: EventHandler> EventLoop<H> {
         }
         let mut events = Events::with_capacity(EVENTS);
         loop {
-            let timeout = self
-                .timers
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if self.deferred.is_empty() {
+                self.timers
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poller.poll(&mut events, timeout) {
                 // The poller retries EINTR itself: anything else means the loop cannot go on.
                 tracing::error!(error = %e, "poll failed; stopping the engine");
@@ -215,6 +258,7 @@ impl<H: EventHandler> EventLoop<H> {
                 break;
             }
             self.fire_timers();
+            self.run_deferred();
         }
         self.shutdown();
         let engine = self.engine.clone();
@@ -321,7 +365,10 @@ impl<H: EventHandler> EventLoop<H> {
             inbound: Spill::default(),
             outbound: Spill::default(),
             write_armed: false,
+            read_armed: true,
             reading: true,
+            paused: false,
+            writability: Default::default(),
             closing: None,
             last_active: self.now,
             idle_timer,
@@ -349,6 +396,7 @@ impl<H: EventHandler> EventLoop<H> {
         if slot.closing.is_some() {
             return;
         }
+        let flow = slot_flow(slot, cfg.marks);
         let Slot {
             inbound,
             outbound,
@@ -358,16 +406,15 @@ impl<H: EventHandler> EventLoop<H> {
             ..
         } = slot;
         let (queued, meta, fd) = (outbound.len(), *meta, stream.as_fd());
-        let mut action = Action::None;
-        let mut close_requested = false;
+        let mut outcome = Outcome::default();
         let run = |bytes: &[u8]| {
-            let mut conn = Conn::new(bytes, write_buf, queued, state, meta, fd, true);
-            action = if open {
+            let mut conn = Conn::new(bytes, write_buf, queued, state, (meta, fd), flow);
+            let action = if open {
                 handler.on_open(&mut conn)
             } else {
                 handler.on_traffic(&mut conn)
             };
-            close_requested = conn.close_requested();
+            outcome = Outcome::of(action, &conn);
             conn.consumed()
         };
         let overflow = match fresh {
@@ -379,16 +426,112 @@ impl<H: EventHandler> EventLoop<H> {
                 false
             }
         };
+        self.finish(key, outcome, overflow);
+    }
+
+    /// Applies what a callback on connection `key` did: sends its writes, then closes,
+    /// pauses or resumes reading, stops the engine, as it asked; `overflow` closes instead.
+    fn finish(&mut self, key: usize, outcome: Outcome, overflow: bool) {
+        if let Some(seen) = outcome.saw_writable
+            && let Some(slot) = self.conns.get_mut(key)
+        {
+            slot.writability.saw(seen);
+            if slot.writability.is_owed() && self.write_buf.is_empty() {
+                // The flush below would notice; without one, note it here.
+                self.deferred.push((slot.meta.handle, Deferred::Announce));
+            }
+        }
         if !self.flush(key) {
             return;
         }
         if overflow {
             self.close_now(key, CloseReason::InboundOverflow);
-        } else if close_requested || action == Action::Close {
+        } else if outcome.close_requested || outcome.action == Action::Close {
             self.begin_close(key);
+        } else if let Some(paused) = outcome.pause_request {
+            self.set_paused(key, paused);
         }
-        if action == Action::Shutdown {
+        if outcome.action == Action::Shutdown {
             self.engine.signal_stop();
+        }
+    }
+
+    /// Tells the handler that connection `key`'s writability changed, if it still differs
+    /// from what the handler was last told.
+    fn announce(&mut self, key: usize) {
+        let Self {
+            conns,
+            handler,
+            write_buf,
+            cfg,
+            ..
+        } = self;
+        let Some(slot) = conns.get_mut(key) else {
+            return;
+        };
+        if slot.closing.is_some() {
+            return;
+        }
+        let Some(writable) = slot.writability.take_owed() else {
+            return;
+        };
+        let flow = slot_flow(slot, cfg.marks);
+        let queued = slot.outbound.len();
+        let mut conn = Conn::new(
+            &[],
+            write_buf,
+            queued,
+            &mut slot.state,
+            (slot.meta, slot.stream.as_fd()),
+            flow,
+        );
+        let action = handler.on_writability_changed(&mut conn, writable);
+        let outcome = Outcome::of(action, &conn);
+        self.finish(key, outcome, false);
+    }
+
+    /// Pauses or resumes reading connection `key` (see [`Conn::pause_reading`]).
+    fn set_paused(&mut self, key: usize, paused: bool) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.paused == paused {
+            return;
+        }
+        slot.paused = paused;
+        if !paused && !slot.inbound.is_empty() {
+            self.deferred.push((slot.meta.handle, Deferred::Redeliver));
+        }
+        self.update_interest(key);
+    }
+
+    /// Does the work owed to connections after the last batch (see [`Deferred`]). What that
+    /// work owes in turn waits for the next turn of the loop, which then does not block.
+    fn run_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for (h, what) in deferred.drain(..) {
+            if !self.live(h) {
+                continue;
+            }
+            match what {
+                Deferred::Announce => self.announce(h.slot()),
+                Deferred::Redeliver => {
+                    if self
+                        .conns
+                        .get(h.slot())
+                        .is_some_and(|s| !s.paused && !s.inbound.is_empty())
+                    {
+                        self.callback(h.slot(), None, false);
+                    }
+                }
+            }
+        }
+        if self.deferred.is_empty() {
+            // Keep the allocation; nothing was added meanwhile.
+            self.deferred = deferred;
         }
     }
 
@@ -396,7 +539,7 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        if !slot.reading {
+        if !slot.reading || slot.paused {
             return;
         }
         let n = match SockIo(slot.stream.as_fd()).read(&mut self.read_buf) {
@@ -461,6 +604,9 @@ impl<H: EventHandler> EventLoop<H> {
             self.cfg.max_outbound,
         ) {
             Ok(()) => {
+                if slot.writability.update(slot.outbound.len(), self.cfg.marks) {
+                    self.deferred.push((slot.meta.handle, Deferred::Announce));
+                }
                 self.update_interest(key);
                 true
             }
@@ -480,9 +626,18 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         };
         let mut io = SockIo(slot.stream.as_fd());
+        let before = slot.outbound.len();
         if let Err(e) = outbound::drain(&mut slot.outbound, &mut self.pool, &mut io) {
             self.close_now(key, CloseReason::Error(e));
             return;
+        }
+        if slot.paused && slot.outbound.len() < before {
+            // Not reading, the loop cannot see inbound traffic: the peer taking bytes is
+            // what shows it is alive.
+            slot.last_active = self.now;
+        }
+        if slot.writability.update(slot.outbound.len(), self.cfg.marks) {
+            self.deferred.push((slot.meta.handle, Deferred::Announce));
         }
         if slot.outbound.is_empty()
             && let Some(closing) = slot.closing.take()
@@ -493,26 +648,36 @@ impl<H: EventHandler> EventLoop<H> {
         self.update_interest(key);
     }
 
-    /// Re-arms the poller for what connection `key` now waits for.
+    /// Re-arms the poller for what connection `key` now waits for: readability while it is
+    /// read and not paused, writability while it has a backlog. A connection waiting for
+    /// neither is taken off the poller and put back when it waits for something again.
     fn update_interest(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let want_write = !slot.outbound.is_empty();
-        if want_write == slot.write_armed {
+        let want = (slot.reading && !slot.paused, !slot.outbound.is_empty());
+        let armed = (slot.read_armed, slot.write_armed);
+        if want == armed {
             return;
         }
-        let interest = match (slot.reading, want_write) {
-            (true, true) => Interest::READABLE.add(Interest::WRITABLE),
-            (false, true) => Interest::WRITABLE,
-            _ => Interest::READABLE,
-        };
         let fd = slot.stream.as_fd().as_raw_fd();
-        match self
-            .poller
-            .reregister(fd, Token(key), interest, Mode::Level)
-        {
-            Ok(()) => slot.write_armed = want_write,
+        let interest = match want {
+            (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),
+            (false, true) => Some(Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, false) => None,
+        };
+        let res = match (interest, armed) {
+            (None, _) => self.poller.deregister(fd),
+            (Some(i), (false, false)) => {
+                // SAFETY: the stream stays in its slot until `close_now`, which deregisters
+                // it before dropping it.
+                unsafe { self.poller.register(fd, Token(key), i, Mode::Level) }
+            }
+            (Some(i), _) => self.poller.reregister(fd, Token(key), i, Mode::Level),
+        };
+        match res {
+            Ok(()) => (slot.read_armed, slot.write_armed) = want,
             Err(e) => {
                 tracing::warn!(error = %e, "re-arming a connection failed; closing it");
                 self.close_now(
@@ -535,17 +700,7 @@ impl<H: EventHandler> EventLoop<H> {
         }
         slot.reading = false;
         slot.closing = Some(Closing::Handler);
-        slot.write_armed = false;
-        let fd = slot.stream.as_fd().as_raw_fd();
-        if self
-            .poller
-            .reregister(fd, Token(key), Interest::WRITABLE, Mode::Level)
-            .is_ok()
-        {
-            slot.write_armed = true;
-        } else {
-            self.close_now(key, CloseReason::Handler);
-        }
+        self.update_interest(key);
     }
 
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
@@ -565,9 +720,8 @@ impl<H: EventHandler> EventLoop<H> {
             &mut self.write_buf,
             0,
             &mut slot.state,
-            slot.meta,
-            slot.stream.as_fd(),
-            false,
+            (slot.meta, slot.stream.as_fd()),
+            Flow::CLOSED,
         );
         let action = self.handler.on_close(&mut conn, reason);
         self.write_buf.clear();
@@ -638,9 +792,8 @@ impl<H: EventHandler> EventLoop<H> {
                 &mut self.write_buf,
                 0,
                 &mut entry.state,
-                meta,
-                entry.socket.as_fd(),
-                true,
+                (meta, entry.socket.as_fd()),
+                Flow::DATAGRAM,
             );
             let action = self.handler.on_traffic(&mut conn);
             if !self.write_buf.is_empty() {
@@ -829,6 +982,16 @@ impl<H: EventHandler> EventLoop<H> {
                 self.balancer.on_close(self.id);
             }
         }
+    }
+}
+
+/// The flow-control view a callback on `slot` starts from.
+fn slot_flow<S>(slot: &Slot<S>, marks: Watermarks) -> Flow {
+    Flow {
+        open: true,
+        writable: slot.writability.is_writable(),
+        high: marks.high(),
+        paused: slot.paused,
     }
 }
 

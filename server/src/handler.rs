@@ -86,6 +86,21 @@ pub trait EventHandler: Send + Sync + 'static {
     /// buffered and is shown again, with what arrives next, at the next call.
     fn on_traffic(&self, conn: &mut Conn<'_, Self::State>) -> Action;
 
+    /// The connection's writability changed ([`Conn::is_writable`]): `false` once its unsent
+    /// bytes rose above the high watermark, `true` once they drained to the low one
+    /// ([`EngineBuilder::write_watermarks`](crate::EngineBuilder::write_watermarks)).
+    ///
+    /// Called after the operation that caused the change (never from inside another
+    /// callback), and only when the state differs from the one last announced, so calls
+    /// alternate `false`, `true`, `false`, ... The connection's inbound bytes are not shown
+    /// here (they are at the next `on_traffic`). The usual reaction is
+    /// [`Conn::pause_reading`] on `false` and [`Conn::resume_reading`] on `true`, so a peer
+    /// that does not read cannot make the server buffer without bound.
+    fn on_writability_changed(&self, conn: &mut Conn<'_, Self::State>, writable: bool) -> Action {
+        let _ = (conn, writable);
+        Action::None
+    }
+
     /// The connection is closing; writes are no longer possible. Called exactly once per
     /// opened connection.
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {
@@ -121,6 +136,10 @@ impl<H: EventHandler> EventHandler for std::sync::Arc<H> {
 
     fn on_traffic(&self, conn: &mut Conn<'_, Self::State>) -> Action {
         (**self).on_traffic(conn)
+    }
+
+    fn on_writability_changed(&self, conn: &mut Conn<'_, Self::State>, writable: bool) -> Action {
+        (**self).on_writability_changed(conn, writable)
     }
 
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {

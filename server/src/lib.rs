@@ -29,6 +29,9 @@
 //! - [`EventHandler`]: the callbacks; [`Conn`]: a connection inside a callback;
 //!   [`ConnHandle`]: a connection's name outside one.
 //! - [`ListenAddr`]: `tcp://`, `udp://`, `unix://` URLs.
+//! - Backpressure: [`EngineBuilder::write_watermarks`], [`Conn::is_writable`],
+//!   [`EventHandler::on_writability_changed`], [`Conn::pause_reading`] /
+//!   [`Conn::resume_reading`].
 //!
 //! The engine is Unix-only for now (Linux, macOS, the BSDs); Windows support through the
 //! `polling` backend needs a socket seam over `RawSocket` and is not built yet.
@@ -41,6 +44,7 @@ mod conn;
 mod engine;
 mod error;
 mod event_loop;
+mod flow;
 mod gen_table;
 mod handle;
 mod handler;
@@ -89,6 +93,7 @@ pub use bytes::Bytes;
 pub use conn::Conn;
 pub use engine::{Engine, EngineHandle};
 pub use error::{Error, Result};
+pub use flow::{DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK};
 pub use handle::ConnHandle;
 pub use handler::{Action, CloseReason, EventHandler};
 pub use loopwire_loadbalance::LoadBalance;

@@ -7,6 +7,7 @@ use loopwire_poller::Backend;
 
 use crate::engine::{self, EngineHandle};
 use crate::error::{Error, Result};
+use crate::flow::Watermarks;
 use crate::handler::EventHandler;
 use crate::socket::StreamOptions;
 
@@ -37,6 +38,7 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// | [`backlog`](Self::backlog) | 1024 |
 /// | [`max_connections`](Self::max_connections) | 2^20 per loop |
 /// | [`max_inbound`](Self::max_inbound), [`max_outbound`](Self::max_outbound) | 64 MiB per connection |
+/// | [`write_watermarks`](Self::write_watermarks) | 32 KiB / 64 KiB (at most ¼ / ½ of `max_outbound`) |
 /// | [`idle_timeout`](Self::idle_timeout) | none |
 ///
 /// # Examples
@@ -71,6 +73,7 @@ pub struct EngineBuilder {
     pub(crate) max_connections: usize,
     pub(crate) max_inbound: usize,
     pub(crate) max_outbound: usize,
+    pub(crate) write_watermarks: Option<(usize, usize)>,
     pub(crate) idle_timeout: Option<Duration>,
 }
 
@@ -95,6 +98,7 @@ impl Default for EngineBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_inbound: DEFAULT_MAX_BUFFERED,
             max_outbound: DEFAULT_MAX_BUFFERED,
+            write_watermarks: None,
             idle_timeout: None,
         }
     }
@@ -203,6 +207,17 @@ impl EngineBuilder {
         self
     }
 
+    /// The backlog of unsent bytes above which a connection is unwritable (`high`) and at or
+    /// below which it is writable again (`low`): see [`Conn::is_writable`](crate::Conn::is_writable)
+    /// and [`EventHandler::on_writability_changed`](crate::EventHandler::on_writability_changed).
+    /// Checked when the engine starts: `low <= high < max_outbound`, or
+    /// [`Error::InvalidOption`]. Default: Netty's 32 KiB / 64 KiB, lowered to a quarter and a
+    /// half of `max_outbound` when that is smaller.
+    pub fn write_watermarks(&mut self, low: usize, high: usize) -> &mut Self {
+        self.write_watermarks = Some((low, high));
+        self
+    }
+
     /// Closes connections with no inbound traffic for this long
     /// ([`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout)).
     pub fn idle_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
@@ -244,6 +259,7 @@ impl EngineBuilder {
                 reason: "must be positive",
             });
         }
+        self.watermarks()?;
         if self.idle_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::InvalidOption {
                 option: "idle_timeout",
@@ -251,6 +267,20 @@ impl EngineBuilder {
             });
         }
         Ok(())
+    }
+
+    /// The write watermarks in force (see [`write_watermarks`](Self::write_watermarks)).
+    pub(crate) fn watermarks(&self) -> Result<Watermarks> {
+        let Some((low, high)) = self.write_watermarks else {
+            return Ok(Watermarks::defaults_under(self.max_outbound));
+        };
+        if high >= self.max_outbound {
+            return Err(Error::InvalidOption {
+                option: "write_watermarks",
+                reason: "the high watermark must be below max_outbound",
+            });
+        }
+        Watermarks::new(low, high)
     }
 
     /// The number of loops this configuration runs.

@@ -5,6 +5,7 @@ use std::time::Instant;
 use loopwire_timer::TimerKey;
 
 use crate::conn::ConnMeta;
+use crate::flow::Writability;
 use crate::handler::CloseReason;
 use crate::socket::Stream;
 use crate::spill::Spill;
@@ -23,7 +24,13 @@ pub(crate) struct Slot<S> {
     /// Whether the poller watches the socket for writability.
     pub(crate) write_armed: bool,
     /// Whether the poller watches the socket for readability.
+    pub(crate) read_armed: bool,
+    /// Whether the connection is still read at all (false once closing).
     pub(crate) reading: bool,
+    /// Whether the handler paused reading ([`Conn::pause_reading`](crate::Conn::pause_reading)).
+    pub(crate) paused: bool,
+    /// Writability against the watermarks, and whether the handler is owed word of it.
+    pub(crate) writability: Writability,
     /// Close for this reason once `outbound` drains.
     pub(crate) closing: Option<Closing>,
     /// Last inbound traffic, for the idle timeout.
