@@ -14,6 +14,7 @@ use std::cell::Cell;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
 
 use crate::addr::Network;
 use crate::handle::ConnHandle;
@@ -71,6 +72,8 @@ pub struct Conn<'a, S> {
     flow: Flow,
     /// `Some(paused)` when the callback paused or resumed reading.
     pause_request: Option<bool>,
+    /// `Some(deadline)` when the callback set or cleared its read deadline.
+    read_deadline: Option<Option<Duration>>,
     /// What [`is_writable`](Self::is_writable) last returned: the loop must not leave the
     /// handler believing a state it no longer is in.
     saw_writable: Cell<Option<bool>>,
@@ -96,6 +99,7 @@ impl<'a, S> Conn<'a, S> {
             close_requested: false,
             flow,
             pause_request: None,
+            read_deadline: None,
             saw_writable: Cell::new(None),
         }
     }
@@ -113,6 +117,11 @@ impl<'a, S> Conn<'a, S> {
     /// `Some(paused)` if the callback changed whether the connection is read.
     pub(crate) fn pause_request(&self) -> Option<bool> {
         self.pause_request
+    }
+
+    /// `Some(deadline)` if the callback set or cleared its read deadline.
+    pub(crate) fn read_deadline_request(&self) -> Option<Option<Duration>> {
+        self.read_deadline
     }
 
     /// What [`is_writable`](Self::is_writable) last returned in this callback, if it was
@@ -206,6 +215,16 @@ impl<'a, S> Conn<'a, S> {
     /// the pause are shown to `on_traffic` soon after, even if the peer sends nothing more.
     pub fn resume_reading(&mut self) {
         self.pause_request = Some(false);
+    }
+
+    /// Closes the connection ([`CloseReason::ReadTimeout`](crate::CloseReason::ReadTimeout))
+    /// unless this is cleared (`None`) or set again within `after` from now. For "the rest of
+    /// this request must arrive in time" (a slow-loris guard): set it when a request starts,
+    /// clear it when the request is complete. Reads do not move it: a peer sending one byte a
+    /// second still misses it. Replaces any earlier read deadline; has no effect on datagram
+    /// sockets or in `on_close`.
+    pub fn set_read_deadline(&mut self, after: Option<Duration>) {
+        self.read_deadline = Some(after);
     }
 
     /// Whether reading is paused, counting a request made in this callback.

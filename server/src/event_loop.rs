@@ -31,6 +31,7 @@ use slab::Slab;
 
 use crate::addr::Network;
 use crate::conn::{Conn, ConnMeta, Flow};
+use crate::deadline::{self, Deadlines, Expiry, Timeouts, millis};
 use crate::engine::{EngineHandle, LoopShared};
 use crate::flow::Watermarks;
 use crate::handle::ConnHandle;
@@ -79,7 +80,11 @@ pub(crate) struct LoopInit<'a, H> {
 #[derive(Debug)]
 enum TimerEvent {
     Tick,
-    Idle { slot: usize, generation: u64 },
+    /// A connection's deadline timer (see [`crate::deadline`]).
+    Conn {
+        slot: usize,
+        generation: u64,
+    },
     ResumeAccept(usize),
 }
 
@@ -98,7 +103,7 @@ struct LoopConfig {
     max_inbound: usize,
     max_outbound: usize,
     marks: Watermarks,
-    idle_timeout: Option<Duration>,
+    timeouts: Timeouts,
     read_buffer: usize,
     ticker: bool,
 }
@@ -118,6 +123,7 @@ struct Outcome {
     action: Action,
     close_requested: bool,
     pause_request: Option<bool>,
+    read_deadline: Option<Option<Duration>>,
     saw_writable: Option<bool>,
 }
 
@@ -127,6 +133,7 @@ impl Outcome {
             action,
             close_requested: conn.close_requested(),
             pause_request: conn.pause_request(),
+            read_deadline: conn.read_deadline_request(),
             saw_writable: conn.saw_writable(),
         }
     }
@@ -156,6 +163,8 @@ pub(crate) struct EventLoop<H: EventHandler> {
     balancer: Arc<AnyBalancer>,
     cfg: LoopConfig,
     now: Instant,
+    /// When the loop was built: the zero of its connections' deadlines, and its wheel's start.
+    epoch: Instant,
 }
 
 impl<H: EventHandler> EventLoop<H> {
@@ -182,7 +191,10 @@ impl<H: EventHandler> EventLoop<H> {
             marks: opts
                 .watermarks()
                 .unwrap_or_else(|_| Watermarks::defaults_under(opts.max_outbound)),
-            idle_timeout: opts.idle_timeout,
+            timeouts: Timeouts {
+                idle: opts.idle_timeout.map(deadline::duration_millis),
+                write: opts.write_timeout.map(deadline::duration_millis),
+            },
             read_buffer: opts.read_buffer,
             ticker: opts.ticker && id == 0,
         };
@@ -214,6 +226,7 @@ impl<H: EventHandler> EventLoop<H> {
             balancer,
             cfg,
             now,
+            epoch: now,
         }
     }
 
@@ -348,15 +361,6 @@ impl<H: EventHandler> EventLoop<H> {
             network: acc.network,
             peer: acc.peer,
         };
-        let idle_timer = self.cfg.idle_timeout.map(|t| {
-            self.timers.insert(
-                self.now + t,
-                TimerEvent::Idle {
-                    slot: key,
-                    generation,
-                },
-            )
-        });
         let entry = self.conns.vacant_entry();
         entry.insert(Slot {
             stream: acc.stream,
@@ -370,10 +374,11 @@ impl<H: EventHandler> EventLoop<H> {
             paused: false,
             writability: Default::default(),
             closing: None,
-            last_active: self.now,
-            idle_timer,
+            deadlines: Deadlines::new(millis(self.epoch, self.now, true)),
+            timer: None,
         });
         self.shared().gens.set(key, generation);
+        self.arm(key);
         self.callback(key, None, true);
     }
 
@@ -448,8 +453,13 @@ impl<H: EventHandler> EventLoop<H> {
             self.close_now(key, CloseReason::InboundOverflow);
         } else if outcome.close_requested || outcome.action == Action::Close {
             self.begin_close(key);
-        } else if let Some(paused) = outcome.pause_request {
-            self.set_paused(key, paused);
+        } else {
+            if let Some(paused) = outcome.pause_request {
+                self.set_paused(key, paused);
+            }
+            if let Some(after) = outcome.read_deadline {
+                self.set_read_deadline(key, after);
+            }
         }
         if outcome.action == Action::Shutdown {
             self.engine.signal_stop();
@@ -554,7 +564,7 @@ impl<H: EventHandler> EventLoop<H> {
                 return;
             }
         };
-        slot.last_active = self.now;
+        slot.deadlines.active(millis(self.epoch, self.now, true));
         self.callback(key, Some(n), false);
     }
 
@@ -596,6 +606,7 @@ impl<H: EventHandler> EventLoop<H> {
             return false;
         };
         let mut io = SockIo(slot.stream.as_fd());
+        let before = slot.outbound.len();
         match outbound::send(
             &mut slot.outbound,
             &mut self.pool,
@@ -604,8 +615,16 @@ impl<H: EventHandler> EventLoop<H> {
             self.cfg.max_outbound,
         ) {
             Ok(()) => {
-                if slot.writability.update(slot.outbound.len(), self.cfg.marks) {
+                let backlog = slot.outbound.len();
+                if slot.writability.update(backlog, self.cfg.marks) {
                     self.deferred.push((slot.meta.handle, Deferred::Announce));
+                }
+                let now = millis(self.epoch, self.now, true);
+                let progressed = backlog < before + data.len();
+                if slot.deadlines.wrote(now, backlog, progressed)
+                    && self.cfg.timeouts.write.is_some()
+                {
+                    self.arm(key);
                 }
                 self.update_interest(key);
                 true
@@ -631,11 +650,15 @@ impl<H: EventHandler> EventLoop<H> {
             self.close_now(key, CloseReason::Error(e));
             return;
         }
-        if slot.paused && slot.outbound.len() < before {
+        let now = millis(self.epoch, self.now, true);
+        let progressed = slot.outbound.len() < before;
+        if slot.paused && progressed {
             // Not reading, the loop cannot see inbound traffic: the peer taking bytes is
             // what shows it is alive.
-            slot.last_active = self.now;
+            slot.deadlines.active(now);
         }
+        // Progress only moves the stall deadline later: the timer stays as it is.
+        slot.deadlines.wrote(now, slot.outbound.len(), progressed);
         if slot.writability.update(slot.outbound.len(), self.cfg.marks) {
             self.deferred.push((slot.meta.handle, Deferred::Announce));
         }
@@ -711,7 +734,7 @@ impl<H: EventHandler> EventLoop<H> {
         };
         self.shared().gens.set(key, 0);
         let _ = self.poller.deregister(slot.stream.as_fd().as_raw_fd());
-        if let Some(t) = slot.idle_timer.take() {
+        if let Some(t) = slot.timer.take() {
             self.timers.cancel(t);
         }
         self.write_buf.clear();
@@ -904,7 +927,7 @@ impl<H: EventHandler> EventLoop<H> {
                         self.engine.signal_stop();
                     }
                 }
-                TimerEvent::Idle { slot, generation } => self.idle_check(slot, generation),
+                TimerEvent::Conn { slot, generation } => self.conn_timer(slot, generation),
                 TimerEvent::ResumeAccept(i) => {
                     if let Some((l, _)) = self.listeners.get(i) {
                         let fd = l.as_fd().as_raw_fd();
@@ -928,30 +951,70 @@ impl<H: EventHandler> EventLoop<H> {
         self.expired = expired;
     }
 
-    /// The idle timer of a connection fired: close it, or re-arm for the remaining time if it
-    /// saw traffic since (so traffic itself never touches the wheel).
-    fn idle_check(&mut self, key: usize, generation: u64) {
-        let Some(timeout) = self.cfg.idle_timeout else {
-            return;
-        };
+    /// Connection `key`'s deadline timer fired: close it if a deadline passed, or set the
+    /// timer for the earliest one left (traffic and progress move deadlines later without
+    /// touching the wheel).
+    fn conn_timer(&mut self, key: usize, generation: u64) {
+        let now = millis(self.epoch, self.now, false);
+        let timeouts = self.cfg.timeouts;
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
         if slot.meta.handle.generation != generation {
             return;
         }
-        let deadline = slot.last_active + timeout;
-        if deadline <= self.now {
-            slot.idle_timer = None;
-            self.close_now(key, CloseReason::IdleTimeout);
-        } else {
-            slot.idle_timer = Some(self.timers.insert(
-                deadline,
-                TimerEvent::Idle {
+        slot.timer = None;
+        match slot.deadlines.expired(now, timeouts) {
+            Some(Expiry::Read) => self.close_now(key, CloseReason::ReadTimeout),
+            Some(Expiry::Write) => self.close_now(key, CloseReason::WriteTimeout),
+            Some(Expiry::Idle) => self.close_now(key, CloseReason::IdleTimeout),
+            None => self.arm(key),
+        }
+    }
+
+    /// Sets or clears connection `key`'s read deadline, `after` from now.
+    fn set_read_deadline(&mut self, key: usize, after: Option<Duration>) {
+        let now = millis(self.epoch, self.now, true);
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        let had = slot.deadlines.has_read();
+        slot.deadlines
+            .set_read(after.map(|d| now.saturating_add(deadline::duration_millis(d))));
+        if after.is_some() || had {
+            self.arm(key);
+        }
+    }
+
+    /// Makes connection `key`'s timer due no later than its earliest deadline: inserts it,
+    /// moves it earlier, or cancels it when no deadline is left. A timer due earlier than
+    /// needed is left alone; it re-arms when it fires.
+    fn arm(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        let due = slot
+            .deadlines
+            .next(self.cfg.timeouts)
+            .and_then(|ms| self.epoch.checked_add(Duration::from_millis(ms)));
+        match (due, slot.timer) {
+            (None, None) => {}
+            (None, Some(t)) => {
+                self.timers.cancel(t);
+                slot.timer = None;
+            }
+            (Some(at), Some(t)) => {
+                if self.timers.deadline(t).is_none_or(|d| d > at) {
+                    self.timers.reset(t, at);
+                }
+            }
+            (Some(at), None) => {
+                let event = TimerEvent::Conn {
                     slot: key,
-                    generation,
-                },
-            ));
+                    generation: slot.meta.handle.generation,
+                };
+                slot.timer = Some(self.timers.insert(at, event));
+            }
         }
     }
 

@@ -31,6 +31,11 @@ pub enum CloseReason {
     Shutdown,
     /// No traffic for longer than the idle timeout.
     IdleTimeout,
+    /// The read deadline the handler set ([`Conn::set_read_deadline`]) passed.
+    ReadTimeout,
+    /// Unsent bytes waited longer than the write timeout with the peer taking none
+    /// ([`EngineBuilder::write_timeout`](crate::EngineBuilder::write_timeout)).
+    WriteTimeout,
     /// The peer sent more than the inbound limit without the handler consuming it.
     InboundOverflow,
     /// More was written than the outbound limit allows while the peer was not reading.

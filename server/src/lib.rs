@@ -41,6 +41,7 @@
 mod acceptor;
 mod addr;
 mod conn;
+mod deadline;
 mod engine;
 mod error;
 mod event_loop;

@@ -39,7 +39,7 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// | [`max_connections`](Self::max_connections) | 2^20 per loop |
 /// | [`max_inbound`](Self::max_inbound), [`max_outbound`](Self::max_outbound) | 64 MiB per connection |
 /// | [`write_watermarks`](Self::write_watermarks) | 32 KiB / 64 KiB (at most ¼ / ½ of `max_outbound`) |
-/// | [`idle_timeout`](Self::idle_timeout) | none |
+/// | [`idle_timeout`](Self::idle_timeout), [`write_timeout`](Self::write_timeout) | none |
 ///
 /// # Examples
 /// ```no_run
@@ -75,6 +75,7 @@ pub struct EngineBuilder {
     pub(crate) max_outbound: usize,
     pub(crate) write_watermarks: Option<(usize, usize)>,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
 }
 
 impl Default for EngineBuilder {
@@ -100,6 +101,7 @@ impl Default for EngineBuilder {
             max_outbound: DEFAULT_MAX_BUFFERED,
             write_watermarks: None,
             idle_timeout: None,
+            write_timeout: None,
         }
     }
 }
@@ -225,6 +227,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Closes a connection whose unsent bytes waited this long with the socket taking none of
+    /// them ([`CloseReason::WriteTimeout`](crate::CloseReason::WriteTimeout)): a peer that
+    /// stopped reading, or vanished without a FIN. A slow peer that keeps taking bytes is not
+    /// closed (use [`write_watermarks`](Self::write_watermarks) to slow the producer down).
+    pub fn write_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         if self.addrs.is_empty() {
             return Err(Error::NoAddress);
@@ -263,6 +274,12 @@ impl EngineBuilder {
         if self.idle_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::InvalidOption {
                 option: "idle_timeout",
+                reason: "must be positive (use None to disable)",
+            });
+        }
+        if self.write_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidOption {
+                option: "write_timeout",
                 reason: "must be positive (use None to disable)",
             });
         }

@@ -1,10 +1,9 @@
 //! One connection's place in its loop's connection table.
 
-use std::time::Instant;
-
 use loopwire_timer::TimerKey;
 
 use crate::conn::ConnMeta;
+use crate::deadline::Deadlines;
 use crate::flow::Writability;
 use crate::handler::CloseReason;
 use crate::socket::Stream;
@@ -33,9 +32,10 @@ pub(crate) struct Slot<S> {
     pub(crate) writability: Writability,
     /// Close for this reason once `outbound` drains.
     pub(crate) closing: Option<Closing>,
-    /// Last inbound traffic, for the idle timeout.
-    pub(crate) last_active: Instant,
-    pub(crate) idle_timer: Option<TimerKey>,
+    /// The idle timeout, the read deadline and the write stall timeout.
+    pub(crate) deadlines: Deadlines,
+    /// The one timer serving them, set for the earliest (see [`crate::deadline`]).
+    pub(crate) timer: Option<TimerKey>,
 }
 
 /// Why a connection waits for its outbound bytes to drain before closing.
