@@ -29,6 +29,7 @@
 //! - [`EventHandler`]: the callbacks; [`Conn`]: a connection inside a callback;
 //!   [`ConnHandle`]: a connection's name outside one.
 //! - [`ListenAddr`]: `tcp://`, `udp://`, `unix://` URLs.
+//! - [`WorkerPool`]: a bounded pool of threads for blocking work, fed without blocking.
 //! - Backpressure: [`EngineBuilder::write_watermarks`], [`Conn::is_writable`],
 //!   [`EventHandler::on_writability_changed`], [`Conn::pause_reading`] /
 //!   [`Conn::resume_reading`].
@@ -59,6 +60,7 @@ mod spill;
 mod stop;
 mod sync;
 mod task;
+mod workers;
 
 /// Internals exposed only to the loom models in `loopwire-verify` (built with `--cfg loom`),
 /// so the models check the engine's real code rather than a copy.
@@ -69,6 +71,7 @@ pub mod loom_api {
     pub use crate::gen_table::GenTable;
     pub use crate::queue::{Notify, TaskQueue};
     pub use crate::stop::StopState;
+    pub use crate::workers::queue::{JobQueue, Refused};
 
     use crate::ConnHandle;
 
@@ -103,3 +106,4 @@ pub use options::{
     DEFAULT_BACKLOG, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_BUFFER,
     EngineBuilder,
 };
+pub use workers::{RejectReason, Rejected, WorkerPool};
