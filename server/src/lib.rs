@@ -29,6 +29,8 @@
 //! - [`EventHandler`]: the callbacks; [`Conn`]: a connection inside a callback;
 //!   [`ConnHandle`]: a connection's name outside one.
 //! - [`ListenAddr`]: `tcp://`, `udp://`, `unix://` URLs.
+//! - [`codec`]: Netty-compatible frame codecs (line, delimiter, fixed length, length field),
+//!   decoded in place from [`Conn::next_frame`], written with [`Conn::write_frame`].
 //! - [`WorkerPool`]: a bounded pool of threads for blocking work, fed without blocking.
 //! - Backpressure: [`EngineBuilder::write_watermarks`], [`Conn::is_writable`],
 //!   [`EventHandler::on_writability_changed`], [`Conn::pause_reading`] /
@@ -41,6 +43,7 @@
 
 mod acceptor;
 mod addr;
+pub mod codec;
 mod conn;
 mod deadline;
 mod engine;
