@@ -1,7 +1,10 @@
 //! Shared pieces of the loopwire example programs.
 //!
 //! The programs themselves are in `src/bin/`: `echo` is the README's main example, `loadgen`
-//! drives the benchmark (`bench/echo.sh`); the same-run peers are in `examples/`.
+//! drives the benchmark (`bench/echo.sh`); the same-run peers are in `examples/`. `resp` is a
+//! small Redis-compatible server (`bench/resp.sh`); its pieces are in [`resp`].
+
+pub mod resp;
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# RESP benchmark: loopwire's `resp` server vs redis-server, both driven by redis-benchmark, same
+# run, rounds interleaved (within a round each test runs against one server, then the other,
+# the order alternating between rounds); prints medians across rounds and ratios
+# loopwire ÷ redis as a Markdown table.
+#
+# Usage: examples/bench/resp.sh [ROUNDS] [REQUESTS]
+# Env:   LOOPS (loopwire event loops, default 2), CLIENTS (redis-benchmark -c, default 50),
+#        PIPELINES (default "1 16": redis-benchmark -P values), TESTS (default
+#        "ping_inline ping_mbulk set get": what `-t ping,set,get` runs, one test per run so
+#        each gets its own CPU figure), BENCH_TIMEOUT (seconds per redis-benchmark run, 300).
+# Besides requests per second and latency it reports each server process's CPU time per
+# request (from /proc/PID/stat, user + system, 10 ms ticks: use more REQUESTS for finer
+# figures). Installs redis-server and redis-tools with apt-get when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROUNDS=${1:-3}
+REQUESTS=${2:-100000}
+LOOPS=${LOOPS:-2}
+CLIENTS=${CLIENTS:-50}
+PIPELINES=${PIPELINES:-"1 16"}
+TESTS=${TESTS:-"ping_inline ping_mbulk set get"}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+HZ=$(getconf CLK_TCK)
+
+if ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then
+    echo "installing redis-server and redis-tools" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+
+cargo build --release -q -p loopwire-examples --bin resp
+BIN=${CARGO_TARGET_DIR:-target}/release
+
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port on 127.0.0.1 that nothing answers on (the server's own bind then confirms it).
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    exit 1
+}
+
+# Waits (at most 10 s) until a RESP server answers PING on port $1; fails if process $2 died.
+wait_ready() {
+    for _ in $(seq 1 200); do
+        kill -0 "$2" 2>/dev/null || return 1
+        [ "$(timeout 1 redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+start_loopwire() { # -> LW_PID, LW_PORT
+    local out
+    out=$(mktemp)
+    "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" >"$out" 2>/dev/null &
+    LW_PID=$!
+    PIDS+=("$LW_PID")
+    for _ in $(seq 1 200); do
+        grep -q 'listening on' "$out" && break
+        sleep 0.05
+    done
+    LW_PORT=$(sed -n 's#.*listening on tcp://127.0.0.1:##p' "$out" | head -n1)
+    rm -f "$out"
+    [ -n "$LW_PORT" ] && wait_ready "$LW_PORT" "$LW_PID" || {
+        echo "loopwire resp did not start" >&2
+        exit 1
+    }
+}
+
+start_redis() { # -> RD_PID, RD_PORT
+    for _ in $(seq 1 5); do
+        RD_PORT=$(free_port)
+        redis-server --save '' --appendonly no --port "$RD_PORT" --bind 127.0.0.1 \
+            --daemonize no --logfile '' >/dev/null 2>&1 &
+        RD_PID=$!
+        PIDS+=("$RD_PID")
+        wait_ready "$RD_PORT" "$RD_PID" && return 0
+        stop "$RD_PID"
+    done
+    echo "redis-server did not start" >&2
+    exit 1
+}
+
+stop() {
+    local keep=() p
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# CPU time (user, system) the process has used so far, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may contain spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+
+# One redis-benchmark run: server pid, port, test, pipeline -> one result line.
+measure() {
+    local pid=$1 port=$2 test=$3 pipe=$4 u0 s0 u1 s1 csv
+    read -r u0 s0 < <(cpu_ticks "$pid")
+    csv=$(timeout "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -q -t "$test" \
+        -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv)
+    read -r u1 s1 < <(cpu_ticks "$pid")
+    # The data row: "TEST","rps","avg","min","p50","p95","p99","max".
+    echo "$csv" | awk -F'","' -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v n="$REQUESTS" '
+        NR > 1 && NF >= 7 {
+            gsub(/"/, "", $8)
+            printf "rps=%s p50_ms=%s p99_ms=%s cpu_user_ns=%.0f cpu_sys_ns=%.0f cpu_ns=%.0f\n",
+                $2, $5, $7, u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n
+        }'
+}
+
+declare -A RESULTS
+for r in $(seq 1 "$ROUNDS"); do
+    start_loopwire
+    start_redis
+    if [ $((r % 2)) = 1 ]; then ORDER=(loopwire redis); else ORDER=(redis loopwire); fi
+    for pipe in $PIPELINES; do
+        for t in $TESTS; do
+            for s in "${ORDER[@]}"; do
+                if [ "$s" = loopwire ]; then
+                    line=$(measure "$LW_PID" "$LW_PORT" "$t" "$pipe")
+                else
+                    line=$(measure "$RD_PID" "$RD_PORT" "$t" "$pipe")
+                fi
+                [ -n "$line" ] || {
+                    echo "round $r $s $t -P $pipe: no result" >&2
+                    exit 1
+                }
+                echo "round $r $s $t -P $pipe: $line" >&2
+                RESULTS[$s,$t,$pipe]+="$line"$'\n'
+            done
+        done
+    done
+    stop "$LW_PID"
+    stop "$RD_PID"
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+med() { printf '%s' "${RESULTS[$1]}" | grep -o "$2=[0-9.]*" | cut -d= -f2 | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+us() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1000 }'; }
+
+REDIS_VERSION=$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')
+echo
+echo "resp: loopwire \`resp\` ($LOOPS loops) vs redis-server $REDIS_VERSION (defaults: one main thread," \
+    "io-threads 1; --save '' --appendonly no), redis-benchmark -c $CLIENTS -n $REQUESTS," \
+    "$ROUNDS rounds interleaved, medians; $(nproc) cores shared by both servers and the load generator"
+echo
+echo "| test | -P | loopwire req/s | redis req/s | loopwire ÷ redis (req/s) | p50 ms loopwire / redis | p99 ms loopwire / redis | server CPU µs/req loopwire (user + sys) | redis (user + sys) | loopwire ÷ redis (CPU/req) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for pipe in $PIPELINES; do
+    for t in $TESTS; do
+        lw="loopwire,$t,$pipe"
+        rd="redis,$t,$pipe"
+        lrps=$(med "$lw" rps)
+        rrps=$(med "$rd" rps)
+        lc=$(med "$lw" cpu_ns)
+        rc=$(med "$rd" cpu_ns)
+        printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s (%s + %s) | %s (%s + %s) | %s |\n' \
+            "$(echo "$t" | tr a-z A-Z)" "$pipe" "$lrps" "$rrps" "$(ratio "$lrps" "$rrps")" \
+            "$(med "$lw" p50_ms)" "$(med "$rd" p50_ms)" "$(med "$lw" p99_ms)" "$(med "$rd" p99_ms)" \
+            "$(us "$lc")" "$(us "$(med "$lw" cpu_user_ns)")" "$(us "$(med "$lw" cpu_sys_ns)")" \
+            "$(us "$rc")" "$(us "$(med "$rd" cpu_user_ns)")" "$(us "$(med "$rd" cpu_sys_ns)")" \
+            "$(ratio "$lc" "$rc")"
+    done
+done

@@ -1,0 +1,70 @@
+//! RESP key-value server: a small Redis (strings only, no expiry, no persistence) that
+//! `redis-cli` and `redis-benchmark` talk to. The commands are listed in
+//! `loopwire_examples::resp::command`.
+//!
+//! ```sh
+//! cargo run --release -p loopwire-examples --bin resp -- --addr 127.0.0.1:6380 --loops 2
+//! redis-benchmark -p 6380 -q -t ping,set,get -n 100000 -c 50 -P 16
+//! ```
+//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
+
+use std::io::Write;
+
+use clap::Parser;
+use loopwire::{Engine, LoadBalance};
+use loopwire_examples::resp::{Limits, Resp};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(about = "loopwire RESP (Redis protocol) key-value server")]
+struct Args {
+    /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    addr: String,
+    /// Event loops (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    loops: usize,
+    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
+    #[arg(long, default_value = "round-robin")]
+    lb: LoadBalance,
+    /// Every loop accepts on its own SO_REUSEPORT listener.
+    #[arg(long)]
+    reuse_port: bool,
+    /// Longest bulk string (argument) accepted, in bytes (Redis: 512 MiB).
+    #[arg(long, default_value_t = Limits::default().max_bulk)]
+    max_bulk: usize,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let url = if args.addr.contains("://") {
+        args.addr.clone()
+    } else {
+        format!("tcp://{}", args.addr)
+    };
+    let server = Resp::new(Limits {
+        max_bulk: args.max_bulk,
+        ..Limits::default()
+    });
+    let mut builder = Engine::builder();
+    builder
+        .addr(url)
+        .loops(args.loops)
+        .load_balance(args.lb)
+        .reuse_port(args.reuse_port);
+    server.configure(&mut builder);
+    let engine = builder.start(server)?;
+    loopwire_examples::stop_on_signals(&engine)?;
+    let mut out = std::io::stdout().lock();
+    for a in engine.addrs() {
+        writeln!(out, "listening on {a}")?;
+    }
+    out.flush()?;
+    drop(out);
+    engine.wait();
+    Ok(())
+}
