@@ -10,6 +10,7 @@ use loopwire_loadbalance::{AnyBalancer, Balancer};
 use loopwire_poller::{Events, Interest, Mode, Poller, Token};
 
 use crate::addr::Network;
+use crate::dial::Origin;
 use crate::engine::EngineHandle;
 use crate::event_loop::is_fd_exhaustion;
 use crate::handler::EventHandler;
@@ -99,6 +100,7 @@ impl<H: EventHandler> Acceptor<H> {
                         stream,
                         peer,
                         network: *network,
+                        origin: Origin::Accepted,
                     };
                     let target = self.balancer.pick(&acc.conn_info());
                     self.balancer.on_open(target);

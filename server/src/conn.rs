@@ -74,6 +74,9 @@ pub struct Conn<'a, S> {
     pause_request: Option<bool>,
     /// `Some(deadline)` when the callback set or cleared its read deadline.
     read_deadline: Option<Option<Duration>>,
+    /// The tag given to `dial` / `enroll`, shown in `on_open` and in the `on_close` of a dial
+    /// that failed.
+    tag: Option<u64>,
     /// What [`is_writable`](Self::is_writable) last returned: the loop must not leave the
     /// handler believing a state it no longer is in.
     saw_writable: Cell<Option<bool>>,
@@ -100,6 +103,7 @@ impl<'a, S> Conn<'a, S> {
             flow,
             pause_request: None,
             read_deadline: None,
+            tag: None,
             saw_writable: Cell::new(None),
         }
     }
@@ -112,6 +116,12 @@ impl<'a, S> Conn<'a, S> {
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn close_requested(&self) -> bool {
         self.close_requested
+    }
+
+    /// Shows `tag` (see [`tag`](Self::tag)).
+    pub(crate) fn with_tag(mut self, tag: Option<u64>) -> Self {
+        self.tag = tag;
+        self
     }
 
     /// `Some(paused)` if the callback changed whether the connection is read.
@@ -233,6 +243,14 @@ impl<'a, S> Conn<'a, S> {
     }
 
     // ---- identity, state, control ---------------------------------------------------------
+
+    /// The tag given to [`EngineHandle::dial`](crate::EngineHandle::dial) or
+    /// [`enroll`](crate::EngineHandle::enroll) for this connection, in its `on_open` (and in
+    /// the `on_close` of a dial that never connected); `None` for accepted connections and in
+    /// every other callback. Keep what it stands for in the connection's state.
+    pub fn tag(&self) -> Option<u64> {
+        self.tag
+    }
 
     /// This connection's handle, for writing, waking or closing it from anywhere.
     pub fn handle(&self) -> ConnHandle {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use loopwire_loadbalance::{AnyBalancer, Balancer};
 use loopwire_poller::{Mode, Poller, Waker};
 
 use crate::acceptor::Acceptor;
 use crate::addr::{BoundAddr, ListenAddr, Network};
+use crate::dial;
 use crate::error::{Error, Result};
 use crate::event_loop::{EventLoop, LoopInit, LoopSockets};
 use crate::gen_table::GenTable;
@@ -16,10 +18,10 @@ use crate::handle::ConnHandle;
 use crate::handler::{Action, EventHandler};
 use crate::options::EngineBuilder;
 use crate::queue::{Notify, TaskQueue};
-use crate::socket::{self, Listener};
+use crate::socket::{self, Listener, Stream};
 use crate::stop::StopState;
 use crate::sync::{Mutex, lock};
-use crate::task::{BroadcastFilter, Task};
+use crate::task::{Accepted, BroadcastFilter, Task};
 
 /// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
 /// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
@@ -102,6 +104,8 @@ impl<T, W: Notify> LoopShared<T, W> {
 #[derive(Debug)]
 pub(crate) struct EngineShared {
     pub(crate) loops: Vec<LoopShared>,
+    /// Picks the loop for connections handed over from outside (dialed, enrolled).
+    balancer: Arc<AnyBalancer>,
     acceptor_waker: Option<Waker>,
     addrs: Vec<BoundAddr>,
     stop: StopState,
@@ -181,6 +185,61 @@ impl EngineHandle {
 
     fn send(&self, h: ConnHandle, task: Task) -> Result<()> {
         self.loop_of(h)?.send(&self.inner.stop, h, task)
+    }
+
+    /// Connects to `url` (`tcp://host:port`, `tcp4://`, `tcp6://`, `unix:///path`) without
+    /// blocking, and serves the connection with this engine's handler on the loop the load
+    /// balancer picks: `on_open` once connected, with [`Conn::tag`](crate::Conn::tag) giving
+    /// back `tag`; if it cannot connect (refused, unreachable, not within
+    /// [`connect_timeout`](crate::EngineBuilder::connect_timeout)), `on_close` with
+    /// [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed) and the same tag, and
+    /// no `on_open`. Safe to call from a callback: only a host name's resolution blocks (pass
+    /// an IP literal to avoid it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidAddr`] (a datagram scheme, no host, port 0), [`Error::Resolve`],
+    /// [`Error::Connect`] when the connect fails at once, [`Error::Stopped`].
+    pub fn dial(&self, url: &str, tag: u64) -> Result<()> {
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        self.hand_off(dial::start(url, tag)?)
+    }
+
+    /// Serves an already connected TCP stream with this engine's handler (`on_open` on the
+    /// loop the load balancer picks, with [`Conn::tag`](crate::Conn::tag) giving back `tag`).
+    /// The stream is made non-blocking.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the stream is not connected or cannot be made non-blocking,
+    /// [`Error::Stopped`].
+    pub fn enroll(&self, stream: std::net::TcpStream, tag: u64) -> Result<()> {
+        self.hand_off(dial::enrolled(Stream::Tcp(stream), tag)?)
+    }
+
+    /// [`enroll`](Self::enroll) for a connected Unix stream.
+    ///
+    /// # Errors
+    /// As [`enroll`](Self::enroll).
+    pub fn enroll_unix(&self, stream: std::os::unix::net::UnixStream, tag: u64) -> Result<()> {
+        self.hand_off(dial::enrolled(Stream::Unix(stream), tag)?)
+    }
+
+    /// Hands a connection to the loop the load balancer picks.
+    fn hand_off(&self, acc: Accepted) -> Result<()> {
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        let balancer = &self.inner.balancer;
+        let target = balancer.pick(&acc.conn_info());
+        let Some(shared) = self.inner.loops.get(target) else {
+            return Err(Error::Stopped);
+        };
+        balancer.on_open(target);
+        shared.queue.push(Task::Register(acc)).map_err(|_| {
+            balancer.on_close(target);
+            Error::Stopped
+        })
     }
 
     /// Whether the connection named by `h` is still open.
@@ -392,6 +451,7 @@ pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<
     let engine = EngineHandle {
         inner: Arc::new(EngineShared {
             loops: shared,
+            balancer: Arc::clone(&balancer),
             acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
             addrs: bound.addrs,
             stop: StopState::new(threads),

@@ -42,6 +42,17 @@ pub enum Error {
         /// The socket file.
         path: PathBuf,
     },
+    /// [`EngineHandle::dial`](crate::EngineHandle::dial) failed at once (no route, a Unix
+    /// socket nobody listens on, a full Unix backlog). A TCP connect that fails later is
+    /// reported to the handler as [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed).
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The URL dialed.
+        url: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// The builder was given an option value it cannot use.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {

@@ -16,6 +16,7 @@
 //! unread at a pause once reading resumed (see [`crate::flow`]). Owing more of that work makes
 //! the next poll return at once rather than block.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd};
@@ -32,6 +33,7 @@ use slab::Slab;
 use crate::addr::Network;
 use crate::conn::{Conn, ConnMeta, Flow};
 use crate::deadline::{self, Deadlines, Expiry, Timeouts, millis};
+use crate::dial::Origin;
 use crate::engine::{EngineHandle, LoopShared};
 use crate::flow::Watermarks;
 use crate::handle::ConnHandle;
@@ -40,7 +42,7 @@ use crate::inbound;
 use crate::options::EngineBuilder;
 use crate::outbound::{self, SendError, is_transient};
 use crate::slot::{Closing, Slot};
-use crate::socket::{Listener, SockIo, StreamOptions};
+use crate::socket::{Listener, SockIo, Stream, StreamOptions};
 use crate::spill::{Spill, SpillPool};
 use crate::task::{Accepted, Task};
 
@@ -104,6 +106,8 @@ struct LoopConfig {
     max_outbound: usize,
     marks: Watermarks,
     timeouts: Timeouts,
+    /// How long a dialed connection may take to connect, in ms.
+    connect_timeout: u64,
     read_buffer: usize,
     ticker: bool,
 }
@@ -115,6 +119,15 @@ enum Deferred {
     Announce,
     /// Show bytes left unread before a pause, now that reading resumed.
     Redeliver,
+}
+
+/// Which data callback [`EventLoop::callback`] runs.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    /// `on_open`, showing the tag of a dialed or enrolled connection.
+    Open(Option<u64>),
+    /// `on_traffic`.
+    Traffic,
 }
 
 /// What a handler callback asked for, applied once it returned.
@@ -158,6 +171,9 @@ pub(crate) struct EventLoop<H: EventHandler> {
     batch: Vec<Task>,
     keys: Vec<usize>,
     deferred: Vec<(ConnHandle, Deferred)>,
+    /// The tags of dialed connections still connecting, by slot, for their `on_open` or the
+    /// `on_close` of a failed connect.
+    dialing: HashMap<usize, u64>,
     pool: SpillPool,
     next_generation: u64,
     balancer: Arc<AnyBalancer>,
@@ -195,6 +211,7 @@ impl<H: EventHandler> EventLoop<H> {
                 idle: opts.idle_timeout.map(deadline::duration_millis),
                 write: opts.write_timeout.map(deadline::duration_millis),
             },
+            connect_timeout: deadline::duration_millis(opts.connect_timeout),
             read_buffer: opts.read_buffer,
             ticker: opts.ticker && id == 0,
         };
@@ -221,6 +238,7 @@ impl<H: EventHandler> EventLoop<H> {
             batch: Vec::new(),
             keys: Vec::new(),
             deferred: Vec::new(),
+            dialing: HashMap::new(),
             pool: SpillPool::new(ring, POOLED_RINGS),
             next_generation: 1,
             balancer,
@@ -305,6 +323,10 @@ impl<H: EventHandler> EventLoop<H> {
     fn on_event(&mut self, ev: Event) {
         let t = ev.token().0;
         if t < RESERVED {
+            if self.conns.get(t).is_some_and(|s| s.connecting) {
+                self.connected(t);
+                return;
+            }
             if ev.is_writable() {
                 self.on_writable(t);
             }
@@ -343,12 +365,16 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         }
         let fd = acc.stream.as_fd().as_raw_fd();
+        let connecting = acc.origin.connecting();
+        // A dial still connecting waits for writability (the connect's outcome), nothing else.
+        let interest = if connecting {
+            Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
         // SAFETY: the stream moves into the connection slot below (or is dropped right here on
         // failure, when nothing was registered); `close_now` deregisters it before dropping it.
-        let registered = unsafe {
-            self.poller
-                .register(fd, Token(key), Interest::READABLE, Mode::Level)
-        };
+        let registered = unsafe { self.poller.register(fd, Token(key), interest, Mode::Level) };
         if let Err(e) = registered {
             tracing::warn!(error = %e, "registering a connection failed; closing it");
             self.balancer.on_close(self.id);
@@ -368,8 +394,9 @@ impl<H: EventHandler> EventLoop<H> {
             meta,
             inbound: Spill::default(),
             outbound: Spill::default(),
-            write_armed: false,
-            read_armed: true,
+            write_armed: connecting,
+            read_armed: !connecting,
+            connecting,
             reading: true,
             paused: false,
             writability: Default::default(),
@@ -378,14 +405,26 @@ impl<H: EventHandler> EventLoop<H> {
             timer: None,
         });
         self.shared().gens.set(key, generation);
+        if connecting {
+            if let Some(tag) = acc.origin.tag() {
+                self.dialing.insert(key, tag);
+            }
+            let limit = self.cfg.connect_timeout;
+            if let Some(slot) = self.conns.get_mut(key) {
+                let now = millis(self.epoch, self.now, true);
+                slot.deadlines.set_read(Some(now.saturating_add(limit)));
+            }
+            self.arm(key);
+            return;
+        }
         self.arm(key);
-        self.callback(key, None, true);
+        self.callback(key, None, Call::Open(acc.origin.tag()));
     }
 
     /// Runs `on_open` (`open`) or `on_traffic` for connection `key`, showing `fresh` bytes of the
     /// read buffer after the connection's leftovers or, when `None`, the leftovers alone; then
     /// applies what it did.
-    fn callback(&mut self, key: usize, fresh: Option<usize>, open: bool) {
+    fn callback(&mut self, key: usize, fresh: Option<usize>, call: Call) {
         let Self {
             conns,
             handler,
@@ -413,11 +452,15 @@ impl<H: EventHandler> EventLoop<H> {
         let (queued, meta, fd) = (outbound.len(), *meta, stream.as_fd());
         let mut outcome = Outcome::default();
         let run = |bytes: &[u8]| {
-            let mut conn = Conn::new(bytes, write_buf, queued, state, (meta, fd), flow);
-            let action = if open {
-                handler.on_open(&mut conn)
-            } else {
-                handler.on_traffic(&mut conn)
+            let tag = match call {
+                Call::Open(tag) => tag,
+                Call::Traffic => None,
+            };
+            let mut conn =
+                Conn::new(bytes, write_buf, queued, state, (meta, fd), flow).with_tag(tag);
+            let action = match call {
+                Call::Open(_) => handler.on_open(&mut conn),
+                Call::Traffic => handler.on_traffic(&mut conn),
             };
             outcome = Outcome::of(action, &conn);
             conn.consumed()
@@ -534,7 +577,7 @@ impl<H: EventHandler> EventLoop<H> {
                         .get(h.slot())
                         .is_some_and(|s| !s.paused && !s.inbound.is_empty())
                     {
-                        self.callback(h.slot(), None, false);
+                        self.callback(h.slot(), None, Call::Traffic);
                     }
                 }
             }
@@ -543,6 +586,34 @@ impl<H: EventHandler> EventLoop<H> {
             // Keep the allocation; nothing was added meanwhile.
             self.deferred = deferred;
         }
+    }
+
+    /// A dialed connection's connect finished (the socket turned writable or reported an
+    /// error): serve it from `on_open`, or close it with the reason.
+    fn connected(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        let outcome = match socket2::SockRef::from(&slot.stream).take_error() {
+            Ok(None) => match &slot.stream {
+                // Writable without an error but not connected (a hang-up): the peer address
+                // is the test.
+                Stream::Tcp(s) => s.peer_addr().map(drop),
+                Stream::Unix(_) => Ok(()),
+            },
+            Ok(Some(e)) | Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            self.close_now(key, CloseReason::ConnectFailed(e));
+            return;
+        }
+        slot.connecting = false;
+        slot.deadlines.set_read(None);
+        slot.deadlines.active(millis(self.epoch, self.now, true));
+        let tag = self.dialing.remove(&key);
+        self.update_interest(key);
+        self.arm(key);
+        self.callback(key, None, Call::Open(tag));
     }
 
     fn on_readable(&mut self, key: usize) {
@@ -565,7 +636,7 @@ impl<H: EventHandler> EventLoop<H> {
             }
         };
         slot.deadlines.active(millis(self.epoch, self.now, true));
-        self.callback(key, Some(n), false);
+        self.callback(key, Some(n), Call::Traffic);
     }
 
     /// The peer shut down its sending side: finish sending what is queued, then close.
@@ -738,6 +809,7 @@ impl<H: EventHandler> EventLoop<H> {
             self.timers.cancel(t);
         }
         self.write_buf.clear();
+        let tag = self.dialing.remove(&key);
         let mut conn = Conn::new(
             &[],
             &mut self.write_buf,
@@ -745,7 +817,8 @@ impl<H: EventHandler> EventLoop<H> {
             &mut slot.state,
             (slot.meta, slot.stream.as_fd()),
             Flow::CLOSED,
-        );
+        )
+        .with_tag(tag);
         let action = self.handler.on_close(&mut conn, reason);
         self.write_buf.clear();
         slot.inbound.release(&mut self.pool);
@@ -771,6 +844,7 @@ impl<H: EventHandler> EventLoop<H> {
                         stream,
                         peer,
                         network,
+                        origin: Origin::Accepted,
                     },
                     false,
                 ),
@@ -860,7 +934,7 @@ impl<H: EventHandler> EventLoop<H> {
                 }
                 Task::Wake(h) => {
                     if self.live(h) {
-                        self.callback(h.slot(), None, false);
+                        self.callback(h.slot(), None, Call::Traffic);
                     }
                 }
                 Task::Close(h) => {
@@ -965,6 +1039,11 @@ impl<H: EventHandler> EventLoop<H> {
         }
         slot.timer = None;
         match slot.deadlines.expired(now, timeouts) {
+            // Still connecting: whichever deadline passed, the connect did not finish in time.
+            Some(_) if slot.connecting => {
+                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                self.close_now(key, CloseReason::ConnectFailed(timed_out));
+            }
             Some(Expiry::Read) => self.close_now(key, CloseReason::ReadTimeout),
             Some(Expiry::Write) => self.close_now(key, CloseReason::WriteTimeout),
             Some(Expiry::Idle) => self.close_now(key, CloseReason::IdleTimeout),

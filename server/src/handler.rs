@@ -31,6 +31,9 @@ pub enum CloseReason {
     Shutdown,
     /// No traffic for longer than the idle timeout.
     IdleTimeout,
+    /// A dialed connection could not be established (refused, unreachable, or not within
+    /// the connect timeout: `ErrorKind::TimedOut`). `on_open` never ran for it.
+    ConnectFailed(io::Error),
     /// The read deadline the handler set ([`Conn::set_read_deadline`]) passed.
     ReadTimeout,
     /// Unsent bytes waited longer than the write timeout with the peer taking none
@@ -80,8 +83,9 @@ pub trait EventHandler: Send + Sync + 'static {
         Action::None
     }
 
-    /// A connection was accepted; it may write a greeting. (Datagram sockets have no
-    /// connections: each datagram is one `on_traffic`.)
+    /// A connection was accepted, enrolled ([`EngineHandle::enroll`]) or dialed and is now
+    /// connected ([`EngineHandle::dial`]; [`Conn::tag`] tells those apart); it may write a
+    /// greeting. (Datagram sockets have no connections: each datagram is one `on_traffic`.)
     fn on_open(&self, conn: &mut Conn<'_, Self::State>) -> Action {
         let _ = conn;
         Action::None
@@ -107,7 +111,9 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 
     /// The connection is closing; writes are no longer possible. Called exactly once per
-    /// opened connection.
+    /// connection the engine took on: after `on_open`, or without it for a dialed connection
+    /// that never connected ([`CloseReason::ConnectFailed`], or `Shutdown` if the engine
+    /// stopped first; [`Conn::tag`] says which dial it was).
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {
         let _ = (conn, reason);
         Action::None

@@ -46,6 +46,7 @@ mod addr;
 pub mod codec;
 mod conn;
 mod deadline;
+mod dial;
 mod engine;
 mod error;
 mod event_loop;
@@ -106,7 +107,7 @@ pub use handler::{Action, CloseReason, EventHandler};
 pub use loopwire_loadbalance::LoadBalance;
 pub use loopwire_poller::Backend;
 pub use options::{
-    DEFAULT_BACKLOG, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_BUFFER,
-    EngineBuilder,
+    DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_BUFFER, EngineBuilder,
 };
 pub use workers::{RejectReason, Rejected, WorkerPool};

@@ -17,6 +17,8 @@ pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
 pub const DEFAULT_BACKLOG: i32 = 1024;
 /// Default cap on open connections per loop.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1 << 20;
+/// Default time a dial may take to connect.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on bytes a connection may hold unread (inbound) or unsent (outbound).
 pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 
@@ -40,6 +42,7 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// | [`max_inbound`](Self::max_inbound), [`max_outbound`](Self::max_outbound) | 64 MiB per connection |
 /// | [`write_watermarks`](Self::write_watermarks) | 32 KiB / 64 KiB (at most ¼ / ½ of `max_outbound`) |
 /// | [`idle_timeout`](Self::idle_timeout), [`write_timeout`](Self::write_timeout) | none |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 ///
 /// # Examples
 /// ```no_run
@@ -76,6 +79,7 @@ pub struct EngineBuilder {
     pub(crate) write_watermarks: Option<(usize, usize)>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
 }
 
 impl Default for EngineBuilder {
@@ -102,6 +106,7 @@ impl Default for EngineBuilder {
             write_watermarks: None,
             idle_timeout: None,
             write_timeout: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -236,6 +241,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How long a [`dial`](crate::EngineHandle::dial) may take to connect before it fails
+    /// with [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed)
+    /// (`ErrorKind::TimedOut`).
+    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         if self.addrs.is_empty() {
             return Err(Error::NoAddress);
@@ -275,6 +288,12 @@ impl EngineBuilder {
             return Err(Error::InvalidOption {
                 option: "idle_timeout",
                 reason: "must be positive (use None to disable)",
+            });
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::InvalidOption {
+                option: "connect_timeout",
+                reason: "must be positive",
             });
         }
         if self.write_timeout.is_some_and(|t| t.is_zero()) {

@@ -24,6 +24,8 @@ pub(crate) struct Slot<S> {
     pub(crate) write_armed: bool,
     /// Whether the poller watches the socket for readability.
     pub(crate) read_armed: bool,
+    /// Whether a dialed connection's `connect` is still in progress (no `on_open` yet).
+    pub(crate) connecting: bool,
     /// Whether the connection is still read at all (false once closing).
     pub(crate) reading: bool,
     /// Whether the handler paused reading ([`Conn::pause_reading`](crate::Conn::pause_reading)).

@@ -6,15 +6,17 @@ use bytes::Bytes;
 use loopwire_loadbalance::ConnInfo;
 
 use crate::addr::Network;
+use crate::dial::Origin;
 use crate::handle::ConnHandle;
 use crate::socket::Stream;
 
-/// A connection accepted elsewhere, handed to the loop that will serve it.
+/// A connection accepted, enrolled or dialed elsewhere, handed to the loop that will serve it.
 #[derive(Debug)]
 pub(crate) struct Accepted {
     pub(crate) stream: Stream,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
+    pub(crate) origin: Origin,
 }
 
 /// Selects the connections a filtered broadcast reaches.
@@ -32,7 +34,7 @@ impl Accepted {
 
 /// One request to a loop.
 pub(crate) enum Task {
-    /// Serve this newly accepted connection.
+    /// Serve this new connection (accepted, enrolled, or dialed and maybe still connecting).
     Register(Accepted),
     /// Send these bytes on a connection.
     Write(ConnHandle, Bytes),
