@@ -46,6 +46,9 @@ use crate::socket::{Listener, SockIo, Stream, StreamOptions};
 use crate::spill::{Spill, SpillPool};
 use crate::task::{Accepted, Task};
 
+#[cfg(feature = "tls")]
+mod tls_io;
+
 /// Tokens at or above this name listeners and datagram sockets, below it connections.
 const RESERVED: usize = usize::MAX - 4096;
 /// Most connections accepted per readiness event of a loop's own listener.
@@ -181,6 +184,9 @@ pub(crate) struct EventLoop<H: EventHandler> {
     now: Instant,
     /// When the loop was built: the zero of its connections' deadlines, and its wheel's start.
     epoch: Instant,
+    /// TLS for accepted connections, and the loop's ciphertext buffers.
+    #[cfg(feature = "tls")]
+    tls: tls_io::LoopTls,
 }
 
 impl<H: EventHandler> EventLoop<H> {
@@ -245,6 +251,8 @@ impl<H: EventHandler> EventLoop<H> {
             cfg,
             now,
             epoch: now,
+            #[cfg(feature = "tls")]
+            tls: tls_io::LoopTls::new(opts),
         }
     }
 
@@ -397,6 +405,8 @@ impl<H: EventHandler> EventLoop<H> {
             write_armed: connecting,
             read_armed: !connecting,
             connecting,
+            #[cfg(feature = "tls")]
+            tls: None,
             reading: true,
             paused: false,
             writability: Default::default(),
@@ -405,6 +415,10 @@ impl<H: EventHandler> EventLoop<H> {
             timer: None,
         });
         self.shared().gens.set(key, generation);
+        #[cfg(feature = "tls")]
+        if acc.origin == Origin::Accepted && self.tls_accept(key) {
+            return;
+        }
         if connecting {
             if let Some(tag) = acc.origin.tag() {
                 self.dialing.insert(key, tag);
@@ -623,6 +637,11 @@ impl<H: EventHandler> EventLoop<H> {
         if !slot.reading || slot.paused {
             return;
         }
+        #[cfg(feature = "tls")]
+        if slot.tls.is_some() {
+            self.tls_readable(key);
+            return;
+        }
         let n = match SockIo(slot.stream.as_fd()).read(&mut self.read_buf) {
             Ok(0) => {
                 self.peer_closed(key);
@@ -673,6 +692,15 @@ impl<H: EventHandler> EventLoop<H> {
     /// [`outbound::send`]), arming write interest when a backlog remains. Returns false when
     /// the connection was closed in the attempt.
     fn send(&mut self, key: usize, data: &[u8]) -> bool {
+        #[cfg(feature = "tls")]
+        if self.conns.get(key).is_some_and(|s| s.tls.is_some()) {
+            return self.tls_send(key, data);
+        }
+        self.send_raw(key, data)
+    }
+
+    /// [`send`](Self::send) of bytes as they go on the wire.
+    fn send_raw(&mut self, key: usize, data: &[u8]) -> bool {
         let Some(slot) = self.conns.get_mut(key) else {
             return false;
         };
@@ -805,6 +833,8 @@ impl<H: EventHandler> EventLoop<H> {
         };
         self.shared().gens.set(key, 0);
         let _ = self.poller.deregister(slot.stream.as_fd().as_raw_fd());
+        #[cfg(feature = "tls")]
+        tls_io::close_notify(&mut slot);
         if let Some(t) = slot.timer.take() {
             self.timers.cancel(t);
         }
@@ -1039,6 +1069,11 @@ impl<H: EventHandler> EventLoop<H> {
         }
         slot.timer = None;
         match slot.deadlines.expired(now, timeouts) {
+            #[cfg(feature = "tls")]
+            Some(_) if slot.tls.as_ref().is_some_and(|t| t.is_handshaking()) => {
+                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
+                self.close_now(key, CloseReason::Error(timed_out));
+            }
             // Still connecting: whichever deadline passed, the connect did not finish in time.
             Some(_) if slot.connecting => {
                 let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");

@@ -113,7 +113,8 @@ pub trait EventHandler: Send + Sync + 'static {
     /// The connection is closing; writes are no longer possible. Called exactly once per
     /// connection the engine took on: after `on_open`, or without it for a dialed connection
     /// that never connected ([`CloseReason::ConnectFailed`], or `Shutdown` if the engine
-    /// stopped first; [`Conn::tag`] says which dial it was).
+    /// stopped first; [`Conn::tag`] says which dial it was) and for a TLS connection whose
+    /// handshake failed or timed out (feature `tls`).
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {
         let _ = (conn, reason);
         Action::None

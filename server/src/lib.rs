@@ -64,6 +64,8 @@ mod spill;
 mod stop;
 mod sync;
 mod task;
+#[cfg(feature = "tls")]
+mod tls;
 mod workers;
 
 /// Internals exposed only to the loom models in `loopwire-verify` (built with `--cfg loom`),
@@ -110,4 +112,6 @@ pub use options::{
     DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_READ_BUFFER, EngineBuilder,
 };
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use workers::{RejectReason, Rejected, WorkerPool};

@@ -42,7 +42,8 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// | [`max_inbound`](Self::max_inbound), [`max_outbound`](Self::max_outbound) | 64 MiB per connection |
 /// | [`write_watermarks`](Self::write_watermarks) | 32 KiB / 64 KiB (at most ¼ / ½ of `max_outbound`) |
 /// | [`idle_timeout`](Self::idle_timeout), [`write_timeout`](Self::write_timeout) | none |
-/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s (also the TLS handshake's limit) |
+/// | `tls` (feature `tls`) | off |
 ///
 /// # Examples
 /// ```no_run
@@ -80,6 +81,8 @@ pub struct EngineBuilder {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for EngineBuilder {
@@ -107,6 +110,8 @@ impl Default for EngineBuilder {
             idle_timeout: None,
             write_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -246,6 +251,16 @@ impl EngineBuilder {
     /// (`ErrorKind::TimedOut`).
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Serves every accepted TCP and Unix stream connection over TLS with this `rustls`
+    /// configuration (feature `tls`): the handshake runs in the loop before `on_open` and must
+    /// finish within [`connect_timeout`](Self::connect_timeout); the handler sees and writes
+    /// plaintext. Datagram sockets and dialed connections are not affected.
+    #[cfg(feature = "tls")]
+    pub fn tls(&mut self, config: std::sync::Arc<rustls::ServerConfig>) -> &mut Self {
+        self.tls = Some(config);
         self
     }
 

@@ -24,6 +24,9 @@ pub(crate) struct Slot<S> {
     pub(crate) write_armed: bool,
     /// Whether the poller watches the socket for readability.
     pub(crate) read_armed: bool,
+    /// The TLS session, for connections accepted on a TLS engine.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<Box<crate::tls::TlsSession>>,
     /// Whether a dialed connection's `connect` is still in progress (no `on_open` yet).
     pub(crate) connecting: bool,
     /// Whether the connection is still read at all (false once closing).

@@ -1,0 +1,204 @@
+//! The event loop's TLS paths (feature `tls`): the handshake before `on_open`, decrypting
+//! into the shared read buffer, encrypting on the way out (see [`crate::tls`]).
+
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+
+use super::{Call, EventLoop};
+use crate::deadline::millis;
+use crate::handler::{CloseReason, EventHandler};
+use crate::options::EngineBuilder;
+use crate::slot::Slot;
+use crate::socket::SockIo;
+use crate::tls::TlsSession;
+
+/// A loop's TLS configuration and ciphertext buffers (allocated only when TLS is on).
+#[derive(Debug)]
+pub(super) struct LoopTls {
+    config: Option<Arc<ServerConfig>>,
+    /// Ciphertext read from a socket, before the session takes it.
+    input: Vec<u8>,
+    /// Ciphertext the session produced, on its way to the outbound path.
+    output: Vec<u8>,
+}
+
+impl LoopTls {
+    pub(super) fn new(opts: &EngineBuilder) -> Self {
+        let config = opts.tls.clone();
+        let input = if config.is_some() {
+            vec![0; opts.read_buffer]
+        } else {
+            Vec::new()
+        };
+        Self {
+            config,
+            input,
+            output: Vec::new(),
+        }
+    }
+}
+
+/// Sends a connection's `close_notify` before its socket closes, if it has a session (best
+/// effort: one non-blocking write).
+pub(super) fn close_notify<S>(slot: &mut Slot<S>) {
+    if let Some(tls) = slot.tls.as_mut() {
+        let mut out = Vec::new();
+        tls.close(&mut out);
+        let _ = io::Write::write(&mut SockIo(slot.stream.as_fd()), &out);
+    }
+}
+
+impl<H: EventHandler> EventLoop<H> {
+    /// Starts a TLS session on the new connection `key` if the engine serves TLS; `on_open`
+    /// then waits for the handshake, which must finish within the connect timeout. Returns
+    /// whether it did.
+    pub(super) fn tls_accept(&mut self, key: usize) -> bool {
+        let Some(config) = self.tls.config.as_ref() else {
+            return false;
+        };
+        let session = match TlsSession::new(config) {
+            Ok(s) => s,
+            Err(e) => {
+                self.close_now(key, CloseReason::Error(e));
+                return true;
+            }
+        };
+        let now = millis(self.epoch, self.now, true);
+        let limit = self.cfg.connect_timeout;
+        if let Some(slot) = self.conns.get_mut(key) {
+            slot.tls = Some(session);
+            slot.deadlines.set_read(Some(now.saturating_add(limit)));
+        }
+        self.arm(key);
+        true
+    }
+
+    /// A TLS connection is readable: one `recv` of ciphertext, then as many rounds of "the
+    /// session takes what it can, the handler gets the plaintext" as that needs.
+    pub(super) fn tls_readable(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        let n = match SockIo(slot.stream.as_fd()).read(&mut self.tls.input) {
+            Ok(0) => {
+                self.peer_closed(key);
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if crate::outbound::is_transient(&e) => return,
+            Err(e) => {
+                self.close_now(key, CloseReason::Error(e));
+                return;
+            }
+        };
+        slot.deadlines.active(millis(self.epoch, self.now, true));
+        let mut pos = 0;
+        loop {
+            let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+                return;
+            };
+            let taken = match tls.feed(&self.tls.input[pos..n]) {
+                Ok(taken) => taken,
+                Err(e) => {
+                    // `close_now` sends the alert the session queued, with its close_notify.
+                    self.close_now(key, CloseReason::Error(e));
+                    return;
+                }
+            };
+            pos += taken;
+            if !self.tls_flush(key) || !self.tls_open(key) {
+                return;
+            }
+            let mut delivered = false;
+            loop {
+                let Self {
+                    conns, read_buf, ..
+                } = self;
+                let Some(tls) = conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+                    return;
+                };
+                let m = match tls.read_plain(read_buf) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.close_now(key, CloseReason::Error(e));
+                        return;
+                    }
+                };
+                if m == 0 {
+                    break;
+                }
+                delivered = true;
+                self.callback(key, Some(m), Call::Traffic);
+            }
+            if pos >= n {
+                return;
+            }
+            if taken == 0 && !delivered {
+                let stuck = io::Error::other("TLS session took no input and gave no output");
+                self.close_now(key, CloseReason::Error(stuck));
+                return;
+            }
+        }
+    }
+
+    /// Runs `on_open` once the handshake of connection `key` is done (once). Returns false
+    /// when the connection is gone.
+    fn tls_open(&mut self, key: usize) -> bool {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Some(tls) = slot.tls.as_ref() else {
+            return true;
+        };
+        if tls.is_handshaking() || !slot.deadlines.has_read() {
+            // Still shaking hands, or open already (the handshake deadline is cleared then).
+            return true;
+        }
+        slot.deadlines.set_read(None);
+        self.arm(key);
+        self.callback(key, None, Call::Open(None));
+        self.conns.contains(key)
+    }
+
+    /// Sends what the session of connection `key` wants to send. Returns false when the
+    /// connection was closed in the attempt.
+    fn tls_flush(&mut self, key: usize) -> bool {
+        let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+            return self.conns.contains(key);
+        };
+        let mut out = std::mem::take(&mut self.tls.output);
+        out.clear();
+        let alive = match tls.output(&mut out) {
+            Ok(()) if out.is_empty() => true,
+            Ok(()) => self.send_raw(key, &out),
+            Err(e) => {
+                self.close_now(key, CloseReason::Error(e));
+                false
+            }
+        };
+        self.tls.output = out;
+        alive
+    }
+
+    /// Encrypts `data` for connection `key` and sends the records. Returns false when the
+    /// connection was closed in the attempt.
+    pub(super) fn tls_send(&mut self, key: usize, data: &[u8]) -> bool {
+        let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+            return false;
+        };
+        let mut out = std::mem::take(&mut self.tls.output);
+        out.clear();
+        let alive = match tls.encrypt(data, &mut out) {
+            Ok(()) => self.send_raw(key, &out),
+            Err(e) => {
+                self.close_now(key, CloseReason::Error(e));
+                false
+            }
+        };
+        self.tls.output = out;
+        alive
+    }
+}
