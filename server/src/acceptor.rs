@@ -101,6 +101,8 @@ impl<H: EventHandler> Acceptor<H> {
                         peer,
                         network: *network,
                         origin: Origin::Accepted,
+                        #[cfg(feature = "tls")]
+                        client_tls: None,
                     };
                     let target = self.balancer.pick(&acc.conn_info());
                     self.balancer.on_open(target);

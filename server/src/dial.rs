@@ -58,6 +58,8 @@ pub(crate) fn start(url: &str, tag: u64) -> Result<Accepted> {
                     tag,
                     connecting: false,
                 },
+                #[cfg(feature = "tls")]
+                client_tls: None,
             })
         }
         ListenAddr::Inet { host, port, .. } => {
@@ -75,6 +77,8 @@ pub(crate) fn start(url: &str, tag: u64) -> Result<Accepted> {
                 peer: Some(peer),
                 network,
                 origin: Origin::Dialed { tag, connecting },
+                #[cfg(feature = "tls")]
+                client_tls: None,
             })
         }
     }
@@ -152,6 +156,8 @@ pub(crate) fn enrolled(stream: Stream, tag: u64) -> Result<Accepted> {
         peer,
         network,
         origin: Origin::Enrolled { tag },
+        #[cfg(feature = "tls")]
+        client_tls: None,
     })
 }
 

@@ -206,6 +206,33 @@ impl EngineHandle {
         self.hand_off(dial::start(url, tag)?)
     }
 
+    /// [`dial`](Self::dial) over TLS (feature `tls`): once connected, the loop runs a client
+    /// handshake with `config`, verifying the server as `server_name`, and `on_open` follows
+    /// the completed handshake; the handler reads and writes plaintext. A handshake that
+    /// fails or does not finish within the connect timeout ends in `on_close`
+    /// (`ConnectFailed(TimedOut)`, or `Error(InvalidData)` holding the `rustls::Error`).
+    ///
+    /// # Errors
+    /// As [`dial`](Self::dial).
+    #[cfg(feature = "tls")]
+    pub fn dial_tls(
+        &self,
+        url: &str,
+        tag: u64,
+        config: Arc<rustls::ClientConfig>,
+        server_name: rustls::pki_types::ServerName<'static>,
+    ) -> Result<()> {
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        let mut acc = dial::start(url, tag)?;
+        acc.client_tls = Some(crate::tls::ClientTls {
+            config,
+            name: server_name,
+        });
+        self.hand_off(acc)
+    }
+
     /// Serves an already connected TCP stream with this engine's handler (`on_open` on the
     /// loop the load balancer picks, with [`Conn::tag`](crate::Conn::tag) giving back `tag`).
     /// The stream is made non-blocking.

@@ -419,6 +419,15 @@ impl<H: EventHandler> EventLoop<H> {
         if acc.origin == Origin::Accepted && self.tls_accept(key) {
             return;
         }
+        #[cfg(feature = "tls")]
+        if let Some(client) = acc.client_tls.as_ref() {
+            // The tag waits for `on_open`, after the handshake (or for `on_close`).
+            if let Some(tag) = acc.origin.tag() {
+                self.dialing.insert(key, tag);
+            }
+            self.tls_dial(key, client, connecting);
+            return;
+        }
         if connecting {
             if let Some(tag) = acc.origin.tag() {
                 self.dialing.insert(key, tag);
@@ -624,6 +633,11 @@ impl<H: EventHandler> EventLoop<H> {
         slot.connecting = false;
         slot.deadlines.set_read(None);
         slot.deadlines.active(millis(self.epoch, self.now, true));
+        #[cfg(feature = "tls")]
+        if slot.tls.is_some() {
+            self.tls_connected(key);
+            return;
+        }
         let tag = self.dialing.remove(&key);
         self.update_interest(key);
         self.arm(key);
@@ -875,6 +889,8 @@ impl<H: EventHandler> EventLoop<H> {
                         peer,
                         network,
                         origin: Origin::Accepted,
+                        #[cfg(feature = "tls")]
+                        client_tls: None,
                     },
                     false,
                 ),
@@ -1068,16 +1084,20 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         }
         slot.timer = None;
+        #[cfg(feature = "tls")]
+        let handshaking = slot.tls.as_ref().is_some_and(|t| t.is_handshaking());
+        #[cfg(not(feature = "tls"))]
+        let handshaking = false;
         match slot.deadlines.expired(now, timeouts) {
-            #[cfg(feature = "tls")]
-            Some(_) if slot.tls.as_ref().is_some_and(|t| t.is_handshaking()) => {
-                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
-                self.close_now(key, CloseReason::Error(timed_out));
-            }
-            // Still connecting: whichever deadline passed, the connect did not finish in time.
-            Some(_) if slot.connecting => {
+            // Still connecting (a dial's TCP connect or TLS handshake): whichever deadline
+            // passed, the connection was not established in time.
+            Some(_) if slot.connecting || (handshaking && self.dialing.contains_key(&key)) => {
                 let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
                 self.close_now(key, CloseReason::ConnectFailed(timed_out));
+            }
+            Some(_) if handshaking => {
+                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
+                self.close_now(key, CloseReason::Error(timed_out));
             }
             Some(Expiry::Read) => self.close_now(key, CloseReason::ReadTimeout),
             Some(Expiry::Write) => self.close_now(key, CloseReason::WriteTimeout),

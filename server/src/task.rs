@@ -17,6 +17,9 @@ pub(crate) struct Accepted {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
     pub(crate) origin: Origin,
+    /// For a dial over TLS: the client session's configuration and the server's name.
+    #[cfg(feature = "tls")]
+    pub(crate) client_tls: Option<crate::tls::ClientTls>,
 }
 
 /// Selects the connections a filtered broadcast reaches.

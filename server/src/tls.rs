@@ -15,19 +15,34 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-/// One connection's TLS state.
+/// What a dialed connection needs to start its client session.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientTls {
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) name: ServerName<'static>,
+}
+
+/// One connection's TLS state: a server session (accepted) or a client one (dialed).
 #[derive(Debug)]
 pub(crate) struct TlsSession {
-    conn: ServerConnection,
+    conn: Connection,
 }
 
 impl TlsSession {
     /// A server session for a newly accepted connection.
     pub(crate) fn new(config: &Arc<ServerConfig>) -> io::Result<Box<Self>> {
         let conn = ServerConnection::new(Arc::clone(config)).map_err(invalid)?;
-        Ok(Box::new(Self { conn }))
+        Ok(Box::new(Self { conn: conn.into() }))
+    }
+
+    /// A client session for a dialed connection; its first output is the ClientHello.
+    pub(crate) fn client(tls: &ClientTls) -> io::Result<Box<Self>> {
+        let conn =
+            ClientConnection::new(Arc::clone(&tls.config), tls.name.clone()).map_err(invalid)?;
+        Ok(Box::new(Self { conn: conn.into() }))
     }
 
     /// Takes ciphertext from the front of `input` and processes it; returns how much it took

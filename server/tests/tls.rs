@@ -204,3 +204,101 @@ fn garbage_and_stalled_handshakes_close_without_open() {
     engine.stop();
     engine.wait();
 }
+
+/// Accepted connections echo; dialed ones greet with `hello <tag>` and collect the echo.
+#[derive(Default)]
+struct Dialer {
+    opens: Mutex<Vec<Option<u64>>>,
+    got: Mutex<Vec<u8>>,
+    closes: Mutex<Vec<(Option<u64>, String)>>,
+}
+
+impl EventHandler for Dialer {
+    type State = bool;
+
+    fn on_open(&self, c: &mut Conn<'_, bool>) -> Action {
+        self.opens.lock().unwrap().push(c.tag());
+        if let Some(tag) = c.tag() {
+            *c.state_mut() = true;
+            c.write(format!("hello {tag}").as_bytes());
+        }
+        Action::None
+    }
+
+    fn on_traffic(&self, c: &mut Conn<'_, bool>) -> Action {
+        let data = c.next(usize::MAX);
+        if *c.state() {
+            self.got.lock().unwrap().extend_from_slice(data);
+        } else {
+            c.write(data);
+        }
+        Action::None
+    }
+
+    fn on_close(&self, c: &mut Conn<'_, bool>, reason: CloseReason) -> Action {
+        let text = match reason {
+            CloseReason::ConnectFailed(e) => format!("ConnectFailed({:?})", e.kind()),
+            CloseReason::Error(e) => format!("Error({:?})", e.kind()),
+            other => format!("{other:?}"),
+        };
+        self.closes.lock().unwrap().push((c.tag(), text));
+        Action::None
+    }
+}
+
+#[test]
+fn a_tls_dial_handshakes_before_on_open_and_fails_against_a_plain_server() {
+    let (server, client) = configs();
+    let handler = Arc::new(Dialer::default());
+    let engine = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(2)
+        .connect_timeout(Duration::from_millis(500))
+        .tls(server)
+        .start(Arc::clone(&handler))
+        .expect("start");
+    let name = ServerName::try_from("localhost").expect("name");
+    let url = format!("tcp://{}", tcp_addr(&engine));
+    engine
+        .dial_tls(&url, 9, Arc::clone(&client), name.clone())
+        .expect("dial");
+    assert!(eventually(
+        || handler.got.lock().unwrap().as_slice() == b"hello 9"
+    ));
+    let mut opens = handler.opens.lock().unwrap().clone();
+    opens.sort();
+    assert_eq!(
+        opens,
+        vec![None, Some(9)],
+        "both ends opened after the handshake"
+    );
+
+    // A plain echo server answers the ClientHello with itself: not a TLS server.
+    let plain = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .start(util::Echo)
+        .expect("plain");
+    engine
+        .dial_tls(&format!("tcp://{}", tcp_addr(&plain)), 10, client, name)
+        .expect("dial");
+    assert!(eventually(|| handler
+        .closes
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(tag, _)| *tag == Some(10))));
+    let closes = handler.closes.lock().unwrap().clone();
+    let (_, reason) = closes.iter().find(|(t, _)| *t == Some(10)).expect("closed");
+    assert!(
+        reason == "Error(InvalidData)" || reason == "ConnectFailed(TimedOut)",
+        "{reason}"
+    );
+    assert!(
+        !handler.opens.lock().unwrap().contains(&Some(10)),
+        "no on_open"
+    );
+    plain.stop();
+    engine.stop();
+    engine.wait();
+}

@@ -13,7 +13,7 @@ use crate::handler::{CloseReason, EventHandler};
 use crate::options::EngineBuilder;
 use crate::slot::Slot;
 use crate::socket::SockIo;
-use crate::tls::TlsSession;
+use crate::tls::{ClientTls, TlsSession};
 
 /// A loop's TLS configuration and ciphertext buffers (allocated only when TLS is on).
 #[derive(Debug)]
@@ -74,6 +74,42 @@ impl<H: EventHandler> EventLoop<H> {
         }
         self.arm(key);
         true
+    }
+
+    /// Starts the client session of a TLS dial on connection `key`: the ClientHello goes out
+    /// once the TCP connect is done (at once if it already is); `on_open` waits for the
+    /// handshake, which must finish within the connect timeout.
+    pub(super) fn tls_dial(&mut self, key: usize, client: &ClientTls, connecting: bool) {
+        let session = match TlsSession::client(client) {
+            Ok(s) => s,
+            Err(e) => {
+                self.close_now(key, CloseReason::ConnectFailed(e));
+                return;
+            }
+        };
+        let now = millis(self.epoch, self.now, true);
+        let limit = self.cfg.connect_timeout;
+        if let Some(slot) = self.conns.get_mut(key) {
+            slot.tls = Some(session);
+            slot.deadlines.set_read(Some(now.saturating_add(limit)));
+        }
+        self.arm(key);
+        if !connecting {
+            self.tls_connected(key);
+        }
+    }
+
+    /// The TCP connect of a TLS dial finished: send the ClientHello and wait for the
+    /// handshake (within the connect timeout, counted again from now).
+    pub(super) fn tls_connected(&mut self, key: usize) {
+        let now = millis(self.epoch, self.now, true);
+        let limit = self.cfg.connect_timeout;
+        if let Some(slot) = self.conns.get_mut(key) {
+            slot.deadlines.set_read(Some(now.saturating_add(limit)));
+        }
+        self.update_interest(key);
+        self.arm(key);
+        self.tls_flush(key);
     }
 
     /// A TLS connection is readable: one `recv` of ciphertext, then as many rounds of "the
@@ -158,8 +194,9 @@ impl<H: EventHandler> EventLoop<H> {
             return true;
         }
         slot.deadlines.set_read(None);
+        let tag = self.dialing.remove(&key);
         self.arm(key);
-        self.callback(key, None, Call::Open(None));
+        self.callback(key, None, Call::Open(tag));
         self.conns.contains(key)
     }
 
