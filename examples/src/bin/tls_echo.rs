@@ -1,0 +1,89 @@
+//! TLS echo server: the echo handler, unchanged, behind `EngineBuilder::tls`. The handshake
+//! runs inside the event loops; the handler reads and writes plaintext.
+//!
+//! ```sh
+//! cargo run --release -p loopwire-examples --bin tls_echo -- --addr tcp://127.0.0.1:9443
+//! # in another shell, trusting the self-signed certificate it wrote:
+//! openssl s_client -connect 127.0.0.1:9443 -CAfile /tmp/loopwire-tls-echo.pem -quiet
+//! ```
+//! It makes a self-signed certificate for `localhost` and `127.0.0.1` at start and writes it
+//! (PEM) to `--cert-out`; SIGINT/SIGTERM stop it gracefully.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use loopwire::rustls::ServerConfig;
+use loopwire::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use loopwire::{Action, Conn, Engine, EventHandler};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(about = "loopwire TLS echo server")]
+struct Args {
+    /// Address to serve: tcp://host:port or unix:///path.
+    #[arg(long, default_value = "tcp://127.0.0.1:9443")]
+    addr: String,
+    /// Event loops (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    loops: usize,
+    /// Where to write the self-signed certificate, for clients to trust.
+    #[arg(long, default_value = "/tmp/loopwire-tls-echo.pem")]
+    cert_out: PathBuf,
+}
+
+/// Writes back what arrives (in plaintext: the engine decrypts and encrypts).
+struct Echo;
+
+impl EventHandler for Echo {
+    type State = ();
+
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let data = c.next(usize::MAX);
+        c.write(data);
+        Action::None
+    }
+}
+
+/// A server configuration with a fresh self-signed certificate, and that certificate (PEM).
+fn self_signed() -> Result<(Arc<ServerConfig>, String), Box<dyn std::error::Error>> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+    let pem = cert.cert.pem();
+    let der = CertificateDer::from(cert.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let provider = Arc::new(loopwire::rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![der], key)?;
+    Ok((Arc::new(config), pem))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let (config, pem) = self_signed()?;
+    std::fs::write(&args.cert_out, pem)?;
+    let engine = Engine::builder()
+        .addr(args.addr.as_str())
+        .loops(args.loops)
+        .tls(config)
+        .start(Echo)?;
+    loopwire_examples::stop_on_signals(&engine)?;
+    let mut out = std::io::stdout().lock();
+    for a in engine.addrs() {
+        writeln!(
+            out,
+            "listening on {a} (TLS; certificate in {})",
+            args.cert_out.display()
+        )?;
+    }
+    out.flush()?;
+    drop(out);
+    engine.wait();
+    Ok(())
+}
