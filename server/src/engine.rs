@@ -305,6 +305,33 @@ impl EngineHandle {
         self.send(h, Task::Wake(h))
     }
 
+    /// [`wake`](Self::wake) for many connections at once, with one task per loop instead of
+    /// one per connection (a push to a large room, say). Handles of connections that have
+    /// closed meanwhile are skipped; duplicates are woken once per occurrence.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the engine is stopping (some loops may have been woken).
+    pub fn wake_many(&self, handles: impl IntoIterator<Item = ConnHandle>) -> Result<()> {
+        if self.is_stopping() {
+            return Err(Error::Stopped);
+        }
+        let mut per_loop: Vec<Vec<ConnHandle>> = vec![Vec::new(); self.inner.loops.len()];
+        for h in handles {
+            if let Some(batch) = per_loop.get_mut(h.loop_id()) {
+                batch.push(h);
+            }
+        }
+        for (shared, batch) in self.inner.loops.iter().zip(per_loop) {
+            if !batch.is_empty() {
+                shared
+                    .queue
+                    .push(Task::WakeMany(batch))
+                    .map_err(|_| Error::Stopped)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the connection once everything written to it has been sent.
     ///
     /// # Errors

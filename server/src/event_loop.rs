@@ -983,6 +983,13 @@ impl<H: EventHandler> EventLoop<H> {
                         self.callback(h.slot(), None, Call::Traffic);
                     }
                 }
+                Task::WakeMany(hs) => {
+                    for h in hs {
+                        if self.live(h) {
+                            self.callback(h.slot(), None, Call::Traffic);
+                        }
+                    }
+                }
                 Task::Close(h) => {
                     if self.live(h) {
                         self.begin_close(h.slot());

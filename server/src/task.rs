@@ -45,6 +45,8 @@ pub(crate) enum Task {
     Writev(ConnHandle, Vec<Bytes>),
     /// Run `on_traffic` on a connection even with nothing new to read.
     Wake(ConnHandle),
+    /// [`Wake`](Task::Wake) each of these connections of the loop (stale handles are skipped).
+    WakeMany(Vec<ConnHandle>),
     /// Close a connection once its outbound bytes are sent.
     Close(ConnHandle),
     /// Send this payload to every connection of the loop that the filter (if any) selects.
@@ -60,6 +62,7 @@ impl std::fmt::Debug for Task {
             Task::Write(h, d) => f.debug_tuple("Write").field(h).field(&d.len()).finish(),
             Task::Writev(h, d) => f.debug_tuple("Writev").field(h).field(&d.len()).finish(),
             Task::Wake(h) => f.debug_tuple("Wake").field(h).finish(),
+            Task::WakeMany(hs) => f.debug_tuple("WakeMany").field(&hs.len()).finish(),
             Task::Close(h) => f.debug_tuple("Close").field(h).finish(),
             Task::Broadcast(d, filter) => f
                 .debug_tuple("Broadcast")

@@ -112,6 +112,42 @@ fn wake_runs_on_traffic_with_nothing_to_read() {
 }
 
 #[test]
+fn wake_many_wakes_each_live_connection_once_and_skips_stale_handles() {
+    let r = Arc::new(Registry::default());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(2)
+        .start(Arc::clone(&r))
+        .unwrap();
+    let mut clients: Vec<_> = (0..6).map(|_| connect(tcp_addr(&e))).collect();
+    assert!(eventually(|| r.opened.load(Ordering::SeqCst) == 6));
+    // One more that closes: its handle is stale by the time of the wake.
+    let gone = connect(tcp_addr(&e));
+    assert!(eventually(|| r.opened.load(Ordering::SeqCst) == 7));
+    let stale = *r.open.lock().unwrap().last().unwrap();
+    drop(gone);
+    assert!(eventually(|| r.closed.load(Ordering::SeqCst) == 1));
+    let mut handles = r.open.lock().unwrap().clone();
+    assert_eq!(handles.len(), 6);
+    assert!(
+        handles.iter().any(|h| h.loop_id() == 0) && handles.iter().any(|h| h.loop_id() == 1),
+        "spread over both loops"
+    );
+    handles.push(stale);
+    e.wake_many(handles).unwrap();
+    for c in &mut clients {
+        assert_eq!(read_n(c, 4), b"woke");
+    }
+    assert_eq!(
+        r.traffic_empty.load(Ordering::SeqCst),
+        6,
+        "once each, none for the stale one"
+    );
+    e.stop();
+    assert!(matches!(e.wake_many([stale]), Err(Error::Stopped)));
+}
+
+#[test]
 fn broadcast_reaches_every_connection_once_in_order() {
     let r = Arc::new(Registry::default());
     let e = Engine::builder()
