@@ -3,7 +3,11 @@
 //! The programs themselves are in `src/bin/`: `echo` is the README's main example, `loadgen`
 //! drives the benchmark (`bench/echo.sh`); the same-run peers are in `examples/`. `resp` is a
 //! small Redis-compatible server (`bench/resp.sh`); its pieces are in [`resp`].
+//! `http` is an HTTP/1.1 plaintext server (`bench/http.sh`, driven by `wrk`); see [`http`].
+//! `push` is a long-connection push gateway (`bench/push.sh`, driven by `pushload`); see [`push`].
 
+pub mod http;
+pub mod push;
 pub mod resp;
 
 use std::sync::OnceLock;

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Push gateway scale run: the gateway (src/bin/push.rs) in one process, `pushload` in another
+# holding CONNS long connections (each in room `all` plus one room of each size in SIZES,
+# heartbeating every PING seconds, ACKing every message). Reports:
+#   - connect time, the gateway's RSS per connection, and its CPU while only heartbeats flow;
+#   - publish-to-receipt latency (p50/p99/max, one clock: pushload stamps the payload and
+#     publishes through an admin connection) for rooms of CONNS, 1000, 100, 10 and 1
+#     members, acknowledged (per-member mailbox) and unacknowledged (engine broadcast);
+#   - the gateway's counters (delivered, acked, retransmitted, dropped, ACK round trip).
+#
+# Usage: examples/bench/push.sh
+# Env:   CONNS (15000), LOOPS (gateway loops, 2), HEARTBEAT (gateway heartbeat interval, s, 10),
+#        PING (client ping interval, s, 5), IDLE_SECS (20), PUBLISHES (per room and mode, 20),
+#        INTERVAL_MS (between publishes, 100), SIZES (1000,100,10,1), THREADS (pushload, 2),
+#        PAYLOAD (bytes, 64)
+# Needs about CONNS + 100 open files per process: it raises `ulimit -n` to 20000 if allowed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CONNS=${CONNS:-15000}
+LOOPS=${LOOPS:-2}
+HEARTBEAT=${HEARTBEAT:-10}
+PING=${PING:-5}
+IDLE_SECS=${IDLE_SECS:-20}
+PUBLISHES=${PUBLISHES:-20}
+INTERVAL_MS=${INTERVAL_MS:-100}
+SIZES=${SIZES:-1000,100,10,1}
+THREADS=${THREADS:-2}
+PAYLOAD=${PAYLOAD:-64}
+HZ=$(getconf CLK_TCK)
+
+ulimit -n 20000 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((CONNS + 100)) ]; then
+    echo "ulimit -n is $(ulimit -n); $((CONNS + 100)) needed for CONNS=$CONNS" >&2
+    exit 1
+fi
+
+cargo build --release -q -p loopwire-examples --bin push --bin pushload
+BIN=${CARGO_TARGET_DIR:-target}/release
+
+TMP=$(mktemp -d)
+GW_PID=""
+PL_PID=""
+cleanup() {
+    [ -n "$PL_PID" ] && kill "$PL_PID" 2>/dev/null || true
+    [ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+# wait_line FILE PATTERN SECONDS: waits until FILE has a line matching PATTERN.
+wait_line() {
+    local end=$((SECONDS + $3))
+    until grep -q "$2" "$1" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            echo "timed out after $3 s waiting for '$2' in $1:" >&2
+            tail -n 5 "$1" >&2 || true
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+echo "uptime before: $(uptime)"
+"$BIN/push" --addr 127.0.0.1:0 --loops "$LOOPS" --heartbeat-secs "$HEARTBEAT" --admin \
+    --stats-secs 1 >"$TMP/gw.out" 2>"$TMP/gw.err" &
+GW_PID=$!
+wait_line "$TMP/gw.out" 'listening on' 10
+ADDR=$(sed -n 's#.*listening on tcp://##p' "$TMP/gw.out" | head -n1)
+STATE=$(sed -n 's/^session_state_bytes=//p' "$TMP/gw.out")
+sleep 0.5
+RSS0=$(rss_kib "$GW_PID")
+
+"$BIN/pushload" --addr "$ADDR" --conns "$CONNS" --threads "$THREADS" --heartbeat-secs "$PING" \
+    --sizes "$SIZES" --idle-secs "$IDLE_SECS" --publishes "$PUBLISHES" \
+    --interval-ms "$INTERVAL_MS" --payload "$PAYLOAD" --unacked --settle-secs 60 \
+    >"$TMP/pl.out" 2>"$TMP/pl.err" &
+PL_PID=$!
+wait_line "$TMP/pl.out" 'phase=idle_start' 300
+# Past the first round of PINGs, which pushload spreads over one interval.
+sleep 1
+T0=$(date +%s.%N)
+C0=$(cpu_ticks "$GW_PID")
+wait_line "$TMP/pl.out" 'phase=idle_end' $((IDLE_SECS + 60))
+T1=$(date +%s.%N)
+C1=$(cpu_ticks "$GW_PID")
+RSS1=$(rss_kib "$GW_PID")
+wait_line "$TMP/pl.out" '^summary' 900
+wait "$PL_PID" || true
+PL_PID=""
+sleep 1.5 # one more stats line after the last ACKs
+STATS=$(grep '^stats' "$TMP/gw.out" | tail -n1)
+kill "$GW_PID" 2>/dev/null || true
+wait "$GW_PID" 2>/dev/null || true
+GW_PID=""
+
+field() { grep -o "$1=[0-9.]*" | head -n1 | cut -d= -f2; }
+echo
+echo "push gateway: $CONNS connections, $LOOPS loops, client PING every ${PING} s (gateway heartbeat ${HEARTBEAT} s), rooms all + $SIZES"
+echo
+grep '^phase=connected' "$TMP/pl.out"
+echo "session state: $STATE bytes (size_of::<Session>)"
+awk -v a="$RSS1" -v b="$RSS0" -v n="$CONNS" \
+    'BEGIN { printf "gateway RSS: %d KiB idle, %d KiB with the connections: %.0f bytes per connection (each in %s rooms)\n", b, a, (a - b) * 1024 / n, "'"$(($(echo "$SIZES" | tr ',' '\n' | wc -l) + 1))"'" }'
+awk -v c=$((C1 - C0)) -v hz="$HZ" -v t0="$T0" -v t1="$T1" \
+    'BEGIN { printf "gateway CPU while idle (heartbeats only): %.2f %% of one core over %.1f s\n", c / hz / (t1 - t0) * 100, t1 - t0 }'
+grep '^pings=' "$TMP/pl.out"
+echo
+echo "| room | members | mode | delivered / expected | p50 µs | p99 µs | max µs | publish RTT p50 µs |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+grep '^result' "$TMP/pl.out" | while read -r line; do
+    room=$(echo "$line" | grep -o 'room=[^ ]*' | cut -d= -f2)
+    mode=$(echo "$line" | grep -o 'mode=[^ ]*' | cut -d= -f2)
+    echo "| $room | $(echo "$line" | field members) | $mode | $(echo "$line" | field delivered) / $(echo "$line" | field expected) | $(echo "$line" | field p50_us) | $(echo "$line" | field p99_us) | $(echo "$line" | field max_us) | $(echo "$line" | field publish_rtt_p50_us) |"
+done
+echo
+grep '^summary' "$TMP/pl.out"
+echo "gateway $STATS"
+echo "uptime after: $(uptime)"

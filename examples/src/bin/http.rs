@@ -1,0 +1,73 @@
+//! HTTP/1.1 plaintext server (TechEmpower's "plaintext" test): `GET /plaintext` answers
+//! `Hello, World!`, with keep-alive, pipelining and request limits; see
+//! `loopwire_examples::http`.
+//!
+//! ```sh
+//! cargo run --release -p loopwire-examples --bin http -- --addr 127.0.0.1:8080 --loops 2
+//! wrk -t1 -c100 -d10s http://127.0.0.1:8080/plaintext
+//! ```
+//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Parser;
+use loopwire::{Engine, LoadBalance};
+use loopwire_examples::http::{Http, Limits};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(about = "loopwire HTTP/1.1 plaintext server")]
+struct Args {
+    /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Event loops (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    loops: usize,
+    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
+    #[arg(long, default_value = "round-robin")]
+    lb: LoadBalance,
+    /// Every loop accepts on its own SO_REUSEPORT listener.
+    #[arg(long)]
+    reuse_port: bool,
+    /// Largest request body accepted (and discarded), in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body)]
+    max_body: u64,
+    /// Seconds a started request may take to arrive completely (slow-loris guard).
+    #[arg(long, default_value_t = Limits::default().request_timeout.as_secs())]
+    request_timeout: u64,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let url = if args.addr.contains("://") {
+        args.addr.clone()
+    } else {
+        format!("tcp://{}", args.addr)
+    };
+    let server = Http::new(Limits {
+        max_body: args.max_body,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        ..Limits::default()
+    });
+    let engine = Engine::builder()
+        .addr(url)
+        .loops(args.loops)
+        .load_balance(args.lb)
+        .reuse_port(args.reuse_port)
+        .start(server)?;
+    loopwire_examples::stop_on_signals(&engine)?;
+    let mut out = std::io::stdout().lock();
+    for a in engine.addrs() {
+        writeln!(out, "listening on {a}")?;
+    }
+    out.flush()?;
+    drop(out);
+    engine.wait();
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! [`Http`]: the plaintext server as an [`EventHandler`]: parse every complete request that
+//! arrived, answer each in order, guard against slow and greedy peers.
+//!
+//! Pipelining: each `on_traffic` parses as many complete requests as the unread bytes hold,
+//! writes their responses in order and consumes exactly their bytes; a partial request is
+//! left unread, shown again with the bytes that follow, and its head's scan resumes where it
+//! stopped. A request's body (`Content-Length`, up to [`Limits::max_body`]) is discarded as it
+//! arrives, and its response is written once the body is complete, so responses never
+//! overtake requests.
+//!
+//! Errors: a head that cannot be parsed is answered with its status (400, 413, 431, 501, 505;
+//! see [`ParseError`](super::parse::ParseError)) and `Connection: close`, and the connection
+//! closes once that is sent: after a bad head there is no telling where the next request
+//! would start.
+//!
+//! Slow-loris guard: when a callback ends inside a request (its head or its body incomplete),
+//! a read deadline of [`Limits::request_timeout`] is set, once per request: bytes trickling
+//! in do not move it, so the whole request must arrive in time or the engine closes the
+//! connection (`CloseReason::ReadTimeout`). It is cleared as soon as no request is pending,
+//! so an idle keep-alive connection is not closed by it.
+//!
+//! Backpressure: before each request the handler asks [`Conn::is_writable`]. Once the
+//! responses waiting for the peer pass the engine's high watermark it stops, leaves the
+//! remaining requests unread and pauses reading, so a client that pipelines without reading
+//! is slowed down by TCP instead of growing the server's buffers;
+//! `on_writability_changed(true)` resumes reading, and the engine shows the requests left
+//! unread again.
+//!
+//! Nothing is allocated per request: the parser borrows the inbound bytes, responses are
+//! static bytes plus the cached `Date` ([`date::current`], read once per callback).
+
+use loopwire::{Action, Conn, EventHandler};
+
+use super::date;
+use super::parse::{Limits, Progress, parse};
+use super::response::Response;
+use super::route::route;
+
+/// Per-connection state: where the current request stands.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    /// How far the scan of a partial head got.
+    progress: Progress,
+    /// Bytes of the current request's body still to discard.
+    skip: u64,
+    /// The current request's response, written once its body has been discarded.
+    pending: Option<Response>,
+    /// Whether a read deadline is set (a request is incomplete).
+    deadline_set: bool,
+}
+
+/// The HTTP/1.1 plaintext server. One value serves every loop.
+#[derive(Debug, Default)]
+pub struct Http {
+    limits: Limits,
+}
+
+impl Http {
+    /// A server with these request limits.
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+impl EventHandler for Http {
+    type State = ConnState;
+
+    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
+        // Read the clock at most once per callback, and only if something is answered.
+        let mut now: Option<[u8; date::LEN]> = None;
+        let mut answered = false;
+        let incomplete = loop {
+            let skip = c.state().skip;
+            if skip > 0 {
+                let n = c.discard(usize::try_from(skip).unwrap_or(usize::MAX));
+                // `n <= skip`: `discard` takes at most what it was asked for.
+                let left = skip.saturating_sub(n as u64);
+                c.state_mut().skip = left;
+                if left > 0 {
+                    break true;
+                }
+            }
+            if let Some(response) = c.state_mut().pending.take() {
+                response.write(c, now.get_or_insert_with(date::current));
+                answered = true;
+                if response.closes() {
+                    c.discard(usize::MAX);
+                    return Action::Close;
+                }
+            }
+            if c.inbound_len() == 0 {
+                break false;
+            }
+            if !c.is_writable() {
+                // The peer is behind: leave the rest unread until it catches up.
+                c.pause_reading();
+                break false;
+            }
+            let buf = c.inbound();
+            match parse(buf, &mut c.state_mut().progress, &self.limits) {
+                Ok(Some(req)) => {
+                    c.discard(req.head_len);
+                    let st = c.state_mut();
+                    st.skip = req.content_length;
+                    st.pending = Some(route(&req));
+                }
+                Ok(None) => break true,
+                Err(e) => {
+                    tracing::debug!(peer = ?c.peer_addr(), error = %e, "bad request");
+                    Response::error(e).write(c, now.get_or_insert_with(date::current));
+                    c.discard(usize::MAX);
+                    return Action::Close;
+                }
+            }
+        };
+
+        let st = c.state_mut();
+        if incomplete && (!st.deadline_set || answered) {
+            // A request began since the deadline was last set (or none was): it must be
+            // complete within the timeout from now.
+            st.deadline_set = true;
+            c.set_read_deadline(Some(self.limits.request_timeout));
+        } else if !incomplete && st.deadline_set {
+            st.deadline_set = false;
+            c.set_read_deadline(None);
+        }
+        Action::None
+    }
+
+    fn on_writability_changed(&self, c: &mut Conn<'_, ConnState>, writable: bool) -> Action {
+        if writable {
+            c.resume_reading();
+        } else {
+            c.pause_reading();
+        }
+        Action::None
+    }
+}
