@@ -37,19 +37,9 @@ cargo build --release -q -p loopwire-examples --bin http --example tokio_http
 BIN=${CARGO_TARGET_DIR:-target}/release
 
 WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=examples/bench/lib.sh
+. examples/bench/lib.sh
+AT_EXIT+=("rm -rf '$WORK'")
 
 # TechEmpower's pipeline.lua: every write carries DEPTH requests (wrk counts each response).
 cat >"$WORK/pipeline.lua" <<'LUA'
@@ -94,36 +84,12 @@ start_server() {
     esac
     SRV_PID=$!
     PIDS+=("$SRV_PID")
-    for _ in $(seq 1 200); do
-        grep -q 'listening on' "$out" && break
-        sleep 0.05
-    done
-    SRV_PORT=$(sed -n 's#.*listening on tcp://127.0.0.1:##p' "$out" | head -n1)
+    SRV_PORT=$(announced_port "$out")
     [ -n "$SRV_PORT" ] && wait_ready "$SRV_PORT" "$SRV_PID" || {
         echo "server $1 did not start" >&2
         exit 1
     }
 }
-
-# Stops process $1: SIGTERM, at most 5 s, then SIGKILL.
-stop() {
-    local keep=() p
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-
-# CPU time (user, system) the process has used so far, in clock ticks (fields 14 and 15 of
-# /proc/PID/stat, counted after the command name, which may contain spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 
 # wrk against port $1 with pipeline depth $2 for $3 seconds; prints wrk's report.
 run_wrk() {

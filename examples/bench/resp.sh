@@ -34,18 +34,8 @@ fi
 
 cargo build --release -q -p loopwire-examples --bin resp
 BIN=${CARGO_TARGET_DIR:-target}/release
-
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=examples/bench/lib.sh
+. examples/bench/lib.sh
 
 # A TCP port on 127.0.0.1 that nothing answers on (the server's own bind then confirms it).
 free_port() {
@@ -77,11 +67,7 @@ start_loopwire() { # -> LW_PID, LW_PORT
     "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" >"$out" 2>/dev/null &
     LW_PID=$!
     PIDS+=("$LW_PID")
-    for _ in $(seq 1 200); do
-        grep -q 'listening on' "$out" && break
-        sleep 0.05
-    done
-    LW_PORT=$(sed -n 's#.*listening on tcp://127.0.0.1:##p' "$out" | head -n1)
+    LW_PORT=$(announced_port "$out")
     rm -f "$out"
     [ -n "$LW_PORT" ] && wait_ready "$LW_PORT" "$LW_PID" || {
         echo "loopwire resp did not start" >&2
@@ -102,20 +88,6 @@ start_redis() { # -> RD_PID, RD_PORT
     echo "redis-server did not start" >&2
     exit 1
 }
-
-stop() {
-    local keep=() p
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-
-# CPU time (user, system) the process has used so far, in clock ticks (fields 14 and 15 of
-# /proc/PID/stat, counted after the command name, which may contain spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 
 # One redis-benchmark run: server pid, port, test, pipeline -> one result line.
 measure() {

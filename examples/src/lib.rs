@@ -14,6 +14,38 @@ use std::sync::OnceLock;
 
 use loopwire::EngineHandle;
 
+/// Sets up `tracing` as every example program does: to stderr, filtered by `RUST_LOG`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `host:port` as a `tcp://` URL; a URL (anything containing `://`) as it is.
+pub fn tcp_url(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("tcp://{addr}")
+    }
+}
+
+/// Makes SIGINT and SIGTERM stop `engine` gracefully ([`stop_on_signals`]) and prints
+/// `listening on <url><suffix>` for every bound address, the line the bench scripts wait for.
+///
+/// # Errors
+/// As [`stop_on_signals`], or when stdout cannot be written.
+pub fn announce(engine: &EngineHandle, suffix: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    stop_on_signals(engine)?;
+    let mut out = std::io::stdout().lock();
+    for a in engine.addrs() {
+        writeln!(out, "listening on {a}{suffix}")?;
+    }
+    out.flush()
+}
+
 /// Write end of the self-pipe the signal handler pokes.
 static SIGNAL_PIPE: OnceLock<libc::c_int> = OnceLock::new();
 

@@ -7,58 +7,20 @@
 //! time, each error status followed by a close, the slow-loris deadline (and that an idle
 //! keep-alive connection outlives it), and backpressure against a client that does not read.
 
+mod util;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use loopwire::{Action, CloseReason, Conn, Engine, EngineHandle, EventHandler, Network};
+use loopwire::{Action, CloseReason, Conn, EventHandler};
 use loopwire_examples::http::{ConnState, Http, Limits};
-
-/// Upper bound of any single read or write in these tests.
-const WAIT: Duration = Duration::from_secs(20);
+use util::Server;
 
 /// What every `Date` value is replaced with before comparing.
 const MASK: &str = "Xxx, 00 Xxx 0000 00:00:00 GMT";
-
-/// Runs `handler` on two loops; stops the engine when dropped.
-struct Server(EngineHandle);
-
-impl Server {
-    fn start(handler: impl EventHandler) -> Self {
-        Self(
-            Engine::builder()
-                .addr("tcp://127.0.0.1:0")
-                .loops(2)
-                .start(handler)
-                .expect("engine starts"),
-        )
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.0
-            .addrs()
-            .iter()
-            .find(|a| a.network == Network::Tcp)
-            .and_then(|a| a.addr)
-            .expect("a TCP address")
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr()).expect("connect");
-        s.set_read_timeout(Some(WAIT)).expect("timeout");
-        s.set_write_timeout(Some(WAIT)).expect("timeout");
-        s.set_nodelay(true).expect("nodelay");
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
 
 /// `got` with every `Date` value checked for the IMF-fixdate shape and replaced by [`MASK`].
 fn mask_dates(got: &[u8]) -> String {

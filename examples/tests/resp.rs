@@ -1,54 +1,16 @@
 //! The RESP server end to end: the handler runs in-process on an engine bound to
 //! 127.0.0.1 port 0, and each test talks RESP to it over a `TcpStream` with timeouts.
 
+mod util;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use loopwire::{Action, Conn, Engine, EngineHandle, EventHandler, Network};
+use loopwire::{Action, Conn, EventHandler};
 use loopwire_examples::resp::{ConnState, Limits, Resp};
-
-/// Upper bound of any single read or write in these tests.
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Runs `handler` on two loops; stops the engine when dropped.
-struct Server(EngineHandle);
-
-impl Server {
-    fn start(handler: impl EventHandler) -> Self {
-        Self(
-            Engine::builder()
-                .addr("tcp://127.0.0.1:0")
-                .loops(2)
-                .start(handler)
-                .expect("engine starts"),
-        )
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.0
-            .addrs()
-            .iter()
-            .find(|a| a.network == Network::Tcp)
-            .and_then(|a| a.addr)
-            .expect("a TCP address")
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr()).expect("connect");
-        s.set_read_timeout(Some(WAIT)).expect("timeout");
-        s.set_write_timeout(Some(WAIT)).expect("timeout");
-        s.set_nodelay(true).expect("nodelay");
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
+use util::Server;
 
 /// Reads exactly `expected.len()` bytes and compares them with `expected`.
 fn expect(s: &mut TcpStream, expected: &[u8]) {

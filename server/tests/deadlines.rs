@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler};
-use socket2::{Domain, Socket, Type};
-use util::{WAIT, connect, eventually, tcp_addr};
+
+use util::{connect, eventually, small_window_client, tcp_addr};
 
 const DEADLINE: Duration = Duration::from_millis(200);
 
@@ -154,16 +154,6 @@ impl EventHandler for Greeter {
             .push((format!("{reason:?}"), Instant::now()));
         Action::None
     }
-}
-
-/// A client with small kernel buffers (set before connecting), so a stalled reader shows.
-fn small_window_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(32 * 1024).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let stream = std::net::TcpStream::from(socket);
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    stream
 }
 
 const WRITE_TIMEOUT: Duration = Duration::from_millis(300);

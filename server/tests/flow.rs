@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler};
-use socket2::{Domain, Socket, Type};
-use util::{Rng, WAIT, eventually, tcp_addr};
+
+use util::{Rng, eventually, small_window_client, tcp_addr};
 
 const LOW: usize = 16 * 1024;
 const HIGH: usize = 64 * 1024;
@@ -20,18 +20,6 @@ const STEP: usize = 4096;
 
 /// An echo server that honours backpressure: it echoes only while the connection is writable
 /// and otherwise leaves the bytes unread and pauses; it resumes when told the backlog drained.
-/// A client whose kernel buffers are small (set before connecting, so the window is small
-/// from the start): loopback's autotuning would otherwise soak up megabytes.
-fn small_window_client(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
-    socket.set_send_buffer_size(32 * 1024).expect("SO_SNDBUF");
-    socket.set_recv_buffer_size(32 * 1024).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let stream = std::net::TcpStream::from(socket);
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    stream.set_write_timeout(Some(WAIT)).expect("timeout");
-    stream
-}
 
 #[derive(Default)]
 struct PoliteEcho {

@@ -5,8 +5,6 @@
 //! ```
 //! Prints `listening on <url>` per bound address once ready; SIGINT/SIGTERM stop it gracefully.
 
-use std::io::Write;
-
 use clap::Parser;
 use loopwire::{Action, Conn, Engine, EventHandler, LoadBalance};
 
@@ -42,10 +40,7 @@ impl EventHandler for Echo {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    loopwire_examples::init_tracing();
     let args = Args::parse();
     let mut builder = Engine::builder();
     for a in &args.addrs {
@@ -56,13 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .load_balance(args.lb)
         .reuse_port(args.reuse_port)
         .start(Echo)?;
-    loopwire_examples::stop_on_signals(&engine)?;
-    let mut out = std::io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}")?;
-    }
-    out.flush()?;
-    drop(out);
+    loopwire_examples::announce(&engine, "")?;
     engine.wait();
     Ok(())
 }

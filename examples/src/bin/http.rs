@@ -8,7 +8,6 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
-use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser;
@@ -40,16 +39,9 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    loopwire_examples::init_tracing();
     let args = Args::parse();
-    let url = if args.addr.contains("://") {
-        args.addr.clone()
-    } else {
-        format!("tcp://{}", args.addr)
-    };
+    let url = loopwire_examples::tcp_url(&args.addr);
     let server = Http::new(Limits {
         max_body: args.max_body,
         request_timeout: Duration::from_secs(args.request_timeout),
@@ -61,13 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .load_balance(args.lb)
         .reuse_port(args.reuse_port)
         .start(server)?;
-    loopwire_examples::stop_on_signals(&engine)?;
-    let mut out = std::io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}")?;
-    }
-    out.flush()?;
-    drop(out);
+    loopwire_examples::announce(&engine, "")?;
     engine.wait();
     Ok(())
 }

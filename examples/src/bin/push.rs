@@ -9,7 +9,6 @@
 //! a `stats key=value ...` line every so often; a last `stats` line when SIGINT/SIGTERM stop
 //! it gracefully.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -49,16 +48,9 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    loopwire_examples::init_tracing();
     let args = Args::parse();
-    let url = if args.addr.contains("://") {
-        args.addr.clone()
-    } else {
-        format!("tcp://{}", args.addr)
-    };
+    let url = loopwire_examples::tcp_url(&args.addr);
     if !(args.heartbeat_secs > 0.0 && args.heartbeat_secs.is_finite()) {
         return Err("--heartbeat-secs must be positive".into());
     }
@@ -71,18 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     builder.addr(url).loops(args.loops).load_balance(args.lb);
     gateway.configure(&mut builder);
     let engine = builder.start(Arc::clone(&gateway))?;
-    loopwire_examples::stop_on_signals(&engine)?;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "session_state_bytes={}",
-        std::mem::size_of::<Session>()
-    )?;
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}")?;
-    }
-    out.flush()?;
-    drop(out);
+    println!("session_state_bytes={}", std::mem::size_of::<Session>());
+    loopwire_examples::announce(&engine, "")?;
 
     let done = Arc::new(AtomicBool::new(false));
     let reporter = (args.stats_secs > 0.0 && args.stats_secs.is_finite()).then(|| {

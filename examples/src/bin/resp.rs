@@ -8,8 +8,6 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
-use std::io::Write;
-
 use clap::Parser;
 use loopwire::{Engine, LoadBalance};
 use loopwire_examples::resp::{Limits, Resp};
@@ -36,16 +34,9 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    loopwire_examples::init_tracing();
     let args = Args::parse();
-    let url = if args.addr.contains("://") {
-        args.addr.clone()
-    } else {
-        format!("tcp://{}", args.addr)
-    };
+    let url = loopwire_examples::tcp_url(&args.addr);
     let server = Resp::new(Limits {
         max_bulk: args.max_bulk,
         ..Limits::default()
@@ -58,13 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .reuse_port(args.reuse_port);
     server.configure(&mut builder);
     let engine = builder.start(server)?;
-    loopwire_examples::stop_on_signals(&engine)?;
-    let mut out = std::io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}")?;
-    }
-    out.flush()?;
-    drop(out);
+    loopwire_examples::announce(&engine, "")?;
     engine.wait();
     Ok(())
 }

@@ -9,7 +9,6 @@
 //! It makes a self-signed certificate for `localhost` and `127.0.0.1` at start and writes it
 //! (PEM) to `--cert-out`; SIGINT/SIGTERM stop it gracefully.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -61,10 +60,7 @@ fn self_signed() -> Result<(Arc<ServerConfig>, String), Box<dyn std::error::Erro
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    loopwire_examples::init_tracing();
     let args = Args::parse();
     let (config, pem) = self_signed()?;
     std::fs::write(&args.cert_out, pem)?;
@@ -73,17 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .loops(args.loops)
         .tls(config)
         .start(Echo)?;
-    loopwire_examples::stop_on_signals(&engine)?;
-    let mut out = std::io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(
-            out,
-            "listening on {a} (TLS; certificate in {})",
-            args.cert_out.display()
-        )?;
-    }
-    out.flush()?;
-    drop(out);
+    let note = format!(" (TLS; certificate in {})", args.cert_out.display());
+    loopwire_examples::announce(&engine, &note)?;
     engine.wait();
     Ok(())
 }

@@ -109,7 +109,7 @@ impl<H: EventHandler> EventLoop<H> {
         }
         self.update_interest(key);
         self.arm(key);
-        self.tls_flush(key);
+        self.tls_send(key, &[]);
     }
 
     /// A TLS connection is readable: one `recv` of ciphertext, then as many rounds of "the
@@ -145,7 +145,7 @@ impl<H: EventHandler> EventLoop<H> {
                 }
             };
             pos += taken;
-            if !self.tls_flush(key) || !self.tls_open(key) {
+            if !self.tls_send(key, &[]) || !self.tls_open(key) {
                 return;
             }
             let mut delivered = false;
@@ -200,35 +200,22 @@ impl<H: EventHandler> EventLoop<H> {
         self.conns.contains(key)
     }
 
-    /// Sends what the session of connection `key` wants to send. Returns false when the
-    /// connection was closed in the attempt.
-    fn tls_flush(&mut self, key: usize) -> bool {
+    /// Encrypts `data` for connection `key` and sends the records, with whatever else the
+    /// session has pending (handshake records, alerts); with no `data`, sends just that.
+    /// Returns false when the connection is gone or was closed in the attempt.
+    pub(super) fn tls_send(&mut self, key: usize, data: &[u8]) -> bool {
         let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
             return self.conns.contains(key);
         };
         let mut out = std::mem::take(&mut self.tls.output);
         out.clear();
-        let alive = match tls.output(&mut out) {
+        let made = if data.is_empty() {
+            tls.output(&mut out)
+        } else {
+            tls.encrypt(data, &mut out)
+        };
+        let alive = match made {
             Ok(()) if out.is_empty() => true,
-            Ok(()) => self.send_raw(key, &out),
-            Err(e) => {
-                self.close_now(key, CloseReason::Error(e));
-                false
-            }
-        };
-        self.tls.output = out;
-        alive
-    }
-
-    /// Encrypts `data` for connection `key` and sends the records. Returns false when the
-    /// connection was closed in the attempt.
-    pub(super) fn tls_send(&mut self, key: usize, data: &[u8]) -> bool {
-        let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
-            return false;
-        };
-        let mut out = std::mem::take(&mut self.tls.output);
-        out.clear();
-        let alive = match tls.encrypt(data, &mut out) {
             Ok(()) => self.send_raw(key, &out),
             Err(e) => {
                 self.close_now(key, CloseReason::Error(e));

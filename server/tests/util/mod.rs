@@ -39,6 +39,24 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// A client whose kernel buffers are small (set before connecting, so the window is small
+/// from the start): loopback's autotuning would otherwise soak up megabytes.
+pub fn small_window_client(addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    socket.set_send_buffer_size(32 * 1024).expect("SO_SNDBUF");
+    socket.set_recv_buffer_size(32 * 1024).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.set_write_timeout(Some(WAIT)).expect("timeout");
+    stream
+}
+
 /// Reads exactly `n` bytes.
 pub fn read_n(s: &mut impl Read, n: usize) -> Vec<u8> {
     let mut buf = vec![0; n];
