@@ -1,7 +1,7 @@
 //! TLS inside the loop (feature `tls`): the handshake before `on_open`, plaintext for the
 //! handler both ways, large transfers, garbage and stalled handshakes.
 
-#![cfg(feature = "tls")]
+#![cfg(all(feature = "tls", target_os = "linux"))]
 
 mod util;
 
