@@ -390,7 +390,9 @@ impl EngineHandle {
     /// Called by each engine thread as it exits; the last one runs `on_shutdown` and wakes
     /// the threads waiting in [`wait`](Self::wait).
     pub(crate) fn thread_exited<H: EventHandler>(&self, handler: &H) {
-        self.inner.stop.thread_exited(|| handler.on_shutdown(self));
+        self.inner.stop.thread_exited(|| {
+            crate::guard::guard("on_shutdown", || handler.on_shutdown(self));
+        });
     }
 }
 

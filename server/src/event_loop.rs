@@ -36,6 +36,7 @@ use crate::deadline::{self, Deadlines, Expiry, Timeouts, millis};
 use crate::dial::Origin;
 use crate::engine::{EngineHandle, LoopShared};
 use crate::flow::Watermarks;
+use crate::guard::guard;
 use crate::handle::ConnHandle;
 use crate::handler::{Action, CloseReason, EventHandler};
 use crate::inbound;
@@ -141,6 +142,8 @@ struct Outcome {
     pause_request: Option<bool>,
     read_deadline: Option<Option<Duration>>,
     saw_writable: Option<bool>,
+    /// The callback panicked: what it wrote is dropped and the connection closed.
+    panicked: bool,
 }
 
 impl Outcome {
@@ -151,6 +154,7 @@ impl Outcome {
             pause_request: conn.pause_request(),
             read_deadline: conn.read_deadline_request(),
             saw_writable: conn.saw_writable(),
+            panicked: false,
         }
     }
 }
@@ -481,12 +485,20 @@ impl<H: EventHandler> EventLoop<H> {
             };
             let mut conn =
                 Conn::new(bytes, write_buf, queued, state, (meta, fd), flow).with_tag(tag);
-            let action = match call {
+            let action = guard("on_open/on_traffic", || match call {
                 Call::Open(_) => handler.on_open(&mut conn),
                 Call::Traffic => handler.on_traffic(&mut conn),
-            };
-            outcome = Outcome::of(action, &conn);
-            conn.consumed()
+            });
+            match action {
+                Some(action) => {
+                    outcome = Outcome::of(action, &conn);
+                    conn.consumed()
+                }
+                None => {
+                    outcome.panicked = true;
+                    0
+                }
+            }
         };
         let overflow = match fresh {
             Some(n) => {
@@ -503,6 +515,11 @@ impl<H: EventHandler> EventLoop<H> {
     /// Applies what a callback on connection `key` did: sends its writes, then closes,
     /// pauses or resumes reading, stops the engine, as it asked; `overflow` closes instead.
     fn finish(&mut self, key: usize, outcome: Outcome, overflow: bool) {
+        if outcome.panicked {
+            self.write_buf.clear();
+            self.close_now(key, CloseReason::Panicked);
+            return;
+        }
         if let Some(seen) = outcome.saw_writable
             && let Some(slot) = self.conns.get_mut(key)
         {
@@ -561,8 +578,15 @@ impl<H: EventHandler> EventLoop<H> {
             (slot.meta, slot.stream.as_fd()),
             flow,
         );
-        let action = handler.on_writability_changed(&mut conn, writable);
-        let outcome = Outcome::of(action, &conn);
+        let outcome = match guard("on_writability_changed", || {
+            handler.on_writability_changed(&mut conn, writable)
+        }) {
+            Some(action) => Outcome::of(action, &conn),
+            None => Outcome {
+                panicked: true,
+                ..Outcome::default()
+            },
+        };
         self.finish(key, outcome, false);
     }
 
@@ -863,7 +887,8 @@ impl<H: EventHandler> EventLoop<H> {
             Flow::CLOSED,
         )
         .with_tag(tag);
-        let action = self.handler.on_close(&mut conn, reason);
+        let action =
+            guard("on_close", || self.handler.on_close(&mut conn, reason)).unwrap_or(Action::None);
         self.write_buf.clear();
         slot.inbound.release(&mut self.pool);
         slot.outbound.release(&mut self.pool);
@@ -938,7 +963,13 @@ impl<H: EventHandler> EventLoop<H> {
                 (meta, entry.socket.as_fd()),
                 Flow::DATAGRAM,
             );
-            let action = self.handler.on_traffic(&mut conn);
+            let Some(action) = guard("on_traffic (datagram)", || {
+                self.handler.on_traffic(&mut conn)
+            }) else {
+                // What the panicking callback wrote is not sent.
+                self.write_buf.clear();
+                continue;
+            };
             if !self.write_buf.is_empty() {
                 if let Err(e) = entry.socket.send_to(&self.write_buf, peer) {
                     tracing::debug!(error = %e, %peer, "send_to failed");
@@ -1045,7 +1076,8 @@ impl<H: EventHandler> EventLoop<H> {
         for ev in expired.drain(..) {
             match ev {
                 TimerEvent::Tick => {
-                    let (delay, action) = self.handler.on_tick(&self.engine);
+                    let (delay, action) = guard("on_tick", || self.handler.on_tick(&self.engine))
+                        .unwrap_or((Duration::from_secs(1), Action::None));
                     let next = now
                         .checked_add(delay)
                         .unwrap_or(now + Duration::from_secs(86400));

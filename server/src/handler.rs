@@ -31,6 +31,10 @@ pub enum CloseReason {
     Shutdown,
     /// No traffic for longer than the idle timeout.
     IdleTimeout,
+    /// A callback of the handler panicked while serving this connection. The loop caught
+    /// the panic (the panic hook reported it as usual), dropped what that callback wrote, and
+    /// closed the connection; the loop and its other connections go on.
+    Panicked,
     /// A dialed connection could not be established (refused, unreachable, or not within
     /// the connect timeout: `ErrorKind::TimedOut`). `on_open` never ran for it.
     ConnectFailed(io::Error),

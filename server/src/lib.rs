@@ -52,6 +52,7 @@ mod error;
 mod event_loop;
 mod flow;
 mod gen_table;
+mod guard;
 mod handle;
 mod handler;
 mod inbound;
