@@ -6,7 +6,8 @@
 # Usage: examples/bench/echo.sh [ROUNDS] [SECONDS]
 # Env:   THREADS (server threads, default 2), CONNS (50), SIZE (512), PIPELINE (1),
 #        IDLE (idle connections for the memory probe, default 10000; 0 skips it),
-#        LOADGEN_THREADS (default THREADS), PIN=1 (servers on core 0, load generator on core 1)
+#        LOADGEN_THREADS (default THREADS), PIN=1 (servers on core 0, load generator on core 1),
+#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off)
 # Besides throughput and latency it reports the server process's CPU time per message (from
 # /proc/PID/stat, user + system): what the server costs, whatever the load generator takes.
 set -euo pipefail
@@ -31,11 +32,11 @@ if [ "${PIN:-0}" = 1 ]; then
 fi
 
 cargo build --release -q -p loopwire-examples --bins --examples
-BIN=target/release
-EX=target/release/examples
+BIN=${CARGO_TARGET_DIR:-target}/release
+EX=$BIN/examples
 
 declare -A CMD=(
-    [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops $THREADS"
+    [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops $THREADS --busy-poll-us ${BUSY_POLL_US:-0}"
     [tokio]="$EX/tokio_echo --addr 127.0.0.1:0 --threads $THREADS"
     [mio]="$EX/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
 )

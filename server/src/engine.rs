@@ -226,10 +226,10 @@ impl EngineHandle {
             return Err(Error::Stopped);
         }
         let mut acc = dial::start(url, tag)?;
-        acc.client_tls = Some(crate::tls::ClientTls {
+        acc.client_tls = Some(Box::new(crate::tls::ClientTls {
             config,
             name: server_name,
-        });
+        }));
         self.hand_off(acc)
     }
 

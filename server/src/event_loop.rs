@@ -112,6 +112,8 @@ struct LoopConfig {
     timeouts: Timeouts,
     /// How long a dialed connection may take to connect, in ms.
     connect_timeout: u64,
+    /// How long the loop polls without blocking after it last saw an event.
+    busy_poll: Duration,
     read_buffer: usize,
     ticker: bool,
 }
@@ -222,6 +224,7 @@ impl<H: EventHandler> EventLoop<H> {
                 write: opts.write_timeout.map(deadline::duration_millis),
             },
             connect_timeout: deadline::duration_millis(opts.connect_timeout),
+            busy_poll: opts.busy_poll,
             read_buffer: opts.read_buffer,
             ticker: opts.ticker && id == 0,
         };
@@ -279,13 +282,15 @@ impl<H: EventHandler> EventLoop<H> {
             self.timers.insert(self.now, TimerEvent::Tick);
         }
         let mut events = Events::with_capacity(EVENTS);
+        // Until when the loop keeps polling without blocking (see `EngineBuilder::busy_poll`).
+        let mut spin_until = self.now;
         loop {
-            let timeout = if self.deferred.is_empty() {
+            let timeout = if !self.deferred.is_empty() || spin_until > self.now {
+                Some(Duration::ZERO)
+            } else {
                 self.timers
                     .next_deadline()
                     .map(|d| d.saturating_duration_since(Instant::now()))
-            } else {
-                Some(Duration::ZERO)
             };
             if let Err(e) = self.poller.poll(&mut events, timeout) {
                 // The poller retries EINTR itself: anything else means the loop cannot go on.
@@ -294,6 +299,9 @@ impl<H: EventHandler> EventLoop<H> {
                 break;
             }
             self.now = Instant::now();
+            if !events.is_empty() && !self.cfg.busy_poll.is_zero() {
+                spin_until = self.now + self.cfg.busy_poll;
+            }
             for ev in events.iter() {
                 self.on_event(ev);
             }
@@ -394,23 +402,18 @@ impl<H: EventHandler> EventLoop<H> {
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        let meta = ConnMeta {
-            handle: ConnHandle::new(self.id, key, generation),
-            network: acc.network,
-            peer: acc.peer,
-        };
         let entry = self.conns.vacant_entry();
         entry.insert(Slot {
             stream: acc.stream,
             state: H::State::default(),
-            meta,
+            generation,
+            network: acc.network,
+            peer: acc.peer,
             inbound: Spill::default(),
             outbound: Spill::default(),
             write_armed: connecting,
             read_armed: !connecting,
             connecting,
-            #[cfg(feature = "tls")]
-            tls: None,
             reading: true,
             paused: false,
             writability: Default::default(),
@@ -459,6 +462,7 @@ impl<H: EventHandler> EventLoop<H> {
             pool,
             read_buf,
             cfg,
+            id,
             ..
         } = self;
         let Some(slot) = conns.get_mut(key) else {
@@ -468,15 +472,15 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         }
         let flow = slot_flow(slot, cfg.marks);
+        let meta = slot.meta(*id, key);
         let Slot {
             inbound,
             outbound,
             state,
-            meta,
             stream,
             ..
         } = slot;
-        let (queued, meta, fd) = (outbound.len(), *meta, stream.as_fd());
+        let (queued, fd) = (outbound.len(), stream.as_fd());
         let mut outcome = Outcome::default();
         let run = |bytes: &[u8]| {
             let tag = match call {
@@ -526,7 +530,8 @@ impl<H: EventHandler> EventLoop<H> {
             slot.writability.saw(seen);
             if slot.writability.is_owed() && self.write_buf.is_empty() {
                 // The flush below would notice; without one, note it here.
-                self.deferred.push((slot.meta.handle, Deferred::Announce));
+                self.deferred
+                    .push((slot.handle(self.id, key), Deferred::Announce));
             }
         }
         if !self.flush(key) {
@@ -557,6 +562,7 @@ impl<H: EventHandler> EventLoop<H> {
             handler,
             write_buf,
             cfg,
+            id,
             ..
         } = self;
         let Some(slot) = conns.get_mut(key) else {
@@ -565,6 +571,7 @@ impl<H: EventHandler> EventLoop<H> {
         if slot.closing.is_some() {
             return;
         }
+        let meta = slot.meta(*id, key);
         let Some(writable) = slot.writability.take_owed() else {
             return;
         };
@@ -575,7 +582,7 @@ impl<H: EventHandler> EventLoop<H> {
             write_buf,
             queued,
             &mut slot.state,
-            (slot.meta, slot.stream.as_fd()),
+            (meta, slot.stream.as_fd()),
             flow,
         );
         let outcome = match guard("on_writability_changed", || {
@@ -600,7 +607,8 @@ impl<H: EventHandler> EventLoop<H> {
         }
         slot.paused = paused;
         if !paused && !slot.inbound.is_empty() {
-            self.deferred.push((slot.meta.handle, Deferred::Redeliver));
+            self.deferred
+                .push((slot.handle(self.id, key), Deferred::Redeliver));
         }
         self.update_interest(key);
     }
@@ -658,7 +666,7 @@ impl<H: EventHandler> EventLoop<H> {
         slot.deadlines.set_read(None);
         slot.deadlines.active(millis(self.epoch, self.now, true));
         #[cfg(feature = "tls")]
-        if slot.tls.is_some() {
+        if self.tls.has(key) {
             self.tls_connected(key);
             return;
         }
@@ -676,7 +684,7 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         }
         #[cfg(feature = "tls")]
-        if slot.tls.is_some() {
+        if self.tls.has(key) {
             self.tls_readable(key);
             return;
         }
@@ -731,7 +739,7 @@ impl<H: EventHandler> EventLoop<H> {
     /// the connection was closed in the attempt.
     fn send(&mut self, key: usize, data: &[u8]) -> bool {
         #[cfg(feature = "tls")]
-        if self.conns.get(key).is_some_and(|s| s.tls.is_some()) {
+        if self.tls.has(key) {
             return self.tls_send(key, data);
         }
         self.send_raw(key, data)
@@ -754,7 +762,8 @@ impl<H: EventHandler> EventLoop<H> {
             Ok(()) => {
                 let backlog = slot.outbound.len();
                 if slot.writability.update(backlog, self.cfg.marks) {
-                    self.deferred.push((slot.meta.handle, Deferred::Announce));
+                    self.deferred
+                        .push((slot.handle(self.id, key), Deferred::Announce));
                 }
                 let now = millis(self.epoch, self.now, true);
                 let progressed = backlog < before + data.len();
@@ -797,7 +806,8 @@ impl<H: EventHandler> EventLoop<H> {
         // Progress only moves the stall deadline later: the timer stays as it is.
         slot.deadlines.wrote(now, slot.outbound.len(), progressed);
         if slot.writability.update(slot.outbound.len(), self.cfg.marks) {
-            self.deferred.push((slot.meta.handle, Deferred::Announce));
+            self.deferred
+                .push((slot.handle(self.id, key), Deferred::Announce));
         }
         if slot.outbound.is_empty()
             && let Some(closing) = slot.closing.take()
@@ -872,18 +882,19 @@ impl<H: EventHandler> EventLoop<H> {
         self.shared().gens.set(key, 0);
         let _ = self.poller.deregister(slot.stream.as_fd().as_raw_fd());
         #[cfg(feature = "tls")]
-        tls_io::close_notify(&mut slot);
+        self.tls.close_notify(key, &slot.stream);
         if let Some(t) = slot.timer.take() {
             self.timers.cancel(t);
         }
         self.write_buf.clear();
         let tag = self.dialing.remove(&key);
+        let meta = slot.meta(self.id, key);
         let mut conn = Conn::new(
             &[],
             &mut self.write_buf,
             0,
             &mut slot.state,
-            (slot.meta, slot.stream.as_fd()),
+            (meta, slot.stream.as_fd()),
             Flow::CLOSED,
         )
         .with_tag(tag);
@@ -1043,7 +1054,7 @@ impl<H: EventHandler> EventLoop<H> {
     fn live(&self, h: ConnHandle) -> bool {
         self.conns
             .get(h.slot())
-            .is_some_and(|s| s.meta.handle.generation == h.generation && s.closing.is_none())
+            .is_some_and(|s| s.generation == h.generation && s.closing.is_none())
     }
 
     fn broadcast(
@@ -1055,7 +1066,7 @@ impl<H: EventHandler> EventLoop<H> {
         keys.extend(
             self.conns
                 .iter()
-                .filter(|(_, s)| filter.is_none_or(|f| f(s.meta.handle)))
+                .filter(|(k, s)| filter.is_none_or(|f| f(s.handle(self.id, *k))))
                 .map(|(k, _)| k),
         );
         for &k in &keys {
@@ -1119,12 +1130,12 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        if slot.meta.handle.generation != generation {
+        if slot.generation != generation {
             return;
         }
         slot.timer = None;
         #[cfg(feature = "tls")]
-        let handshaking = slot.tls.as_ref().is_some_and(|t| t.is_handshaking());
+        let handshaking = self.tls.get(key).is_some_and(|t| t.is_handshaking());
         #[cfg(not(feature = "tls"))]
         let handshaking = false;
         match slot.deadlines.expired(now, timeouts) {
@@ -1184,7 +1195,7 @@ impl<H: EventHandler> EventLoop<H> {
             (Some(at), None) => {
                 let event = TimerEvent::Conn {
                     slot: key,
-                    generation: slot.meta.handle.generation,
+                    generation: slot.generation,
                 };
                 slot.timer = Some(self.timers.insert(at, event));
             }

@@ -2,9 +2,13 @@
 
 use loopwire_timer::TimerKey;
 
+use std::net::SocketAddr;
+
+use crate::addr::Network;
 use crate::conn::ConnMeta;
 use crate::deadline::Deadlines;
 use crate::flow::Writability;
+use crate::handle::ConnHandle;
 use crate::handler::CloseReason;
 use crate::socket::Stream;
 use crate::spill::Spill;
@@ -15,7 +19,10 @@ use crate::spill::Spill;
 pub(crate) struct Slot<S> {
     pub(crate) stream: Stream,
     pub(crate) state: S,
-    pub(crate) meta: ConnMeta,
+    /// The connection's generation: with its loop and slot, its [`ConnHandle`].
+    pub(crate) generation: u64,
+    pub(crate) network: Network,
+    pub(crate) peer: Option<SocketAddr>,
     /// Bytes read but left unread by the handler; kept contiguous while shown to it.
     pub(crate) inbound: Spill,
     /// Bytes written but not yet taken by the socket.
@@ -24,9 +31,6 @@ pub(crate) struct Slot<S> {
     pub(crate) write_armed: bool,
     /// Whether the poller watches the socket for readability.
     pub(crate) read_armed: bool,
-    /// The TLS session, for connections accepted on a TLS engine.
-    #[cfg(feature = "tls")]
-    pub(crate) tls: Option<Box<crate::tls::TlsSession>>,
     /// Whether a dialed connection's `connect` is still in progress (no `on_open` yet).
     pub(crate) connecting: bool,
     /// Whether the connection is still read at all (false once closing).
@@ -41,6 +45,23 @@ pub(crate) struct Slot<S> {
     pub(crate) deadlines: Deadlines,
     /// The one timer serving them, set for the earliest (see [`crate::deadline`]).
     pub(crate) timer: Option<TimerKey>,
+}
+
+impl<S> Slot<S> {
+    /// The handle of this connection, in slot `key` of loop `loop_id`.
+    pub(crate) fn handle(&self, loop_id: usize, key: usize) -> ConnHandle {
+        ConnHandle::new(loop_id, key, self.generation)
+    }
+
+    /// What a callback's [`Conn`](crate::Conn) knows of this connection, in slot `key` of
+    /// loop `loop_id` (kept apart in the slot so that it stays small).
+    pub(crate) fn meta(&self, loop_id: usize, key: usize) -> ConnMeta {
+        ConnMeta {
+            handle: self.handle(loop_id, key),
+            network: self.network,
+            peer: self.peer,
+        }
+    }
 }
 
 /// Why a connection waits for its outbound bytes to drain before closing.

@@ -17,9 +17,10 @@ pub(crate) struct Accepted {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
     pub(crate) origin: Origin,
-    /// For a dial over TLS: the client session's configuration and the server's name.
+    /// For a dial over TLS: the client session's configuration and the server's name (boxed:
+    /// every queued task is as large as this struct, and TLS dials are the rare case).
     #[cfg(feature = "tls")]
-    pub(crate) client_tls: Option<crate::tls::ClientTls>,
+    pub(crate) client_tls: Option<Box<crate::tls::ClientTls>>,
 }
 
 /// Selects the connections a filtered broadcast reaches.
@@ -71,5 +72,18 @@ impl std::fmt::Debug for Task {
                 .finish(),
             Task::Stop => f.write_str("Stop"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_stays_small() {
+        // Queues hold tasks by value: an accept burst keeps this many bytes per connection
+        // in the queue's buffer, which idle-memory figures include.
+        let size = size_of::<Task>();
+        assert!(size <= 72, "Task grew to {size} bytes");
     }
 }

@@ -24,6 +24,9 @@ struct Args {
     /// Every loop accepts on its own SO_REUSEPORT listener.
     #[arg(long)]
     reuse_port: bool,
+    /// Keep polling this many microseconds after each burst before sleeping (0: off).
+    #[arg(long, default_value_t = 0)]
+    busy_poll_us: u64,
 }
 
 /// Writes back what arrives.
@@ -50,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .loops(args.loops)
         .load_balance(args.lb)
         .reuse_port(args.reuse_port)
+        .busy_poll(std::time::Duration::from_micros(args.busy_poll_us))
         .start(Echo)?;
     loopwire_examples::announce(&engine, "")?;
     engine.wait();

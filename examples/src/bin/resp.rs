@@ -8,6 +8,8 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
+use std::time::Duration;
+
 use clap::Parser;
 use loopwire::{Engine, LoadBalance};
 use loopwire_examples::resp::{Limits, Resp};
@@ -31,6 +33,9 @@ struct Args {
     /// Longest bulk string (argument) accepted, in bytes (Redis: 512 MiB).
     #[arg(long, default_value_t = Limits::default().max_bulk)]
     max_bulk: usize,
+    /// Keep polling this many microseconds after each burst before sleeping (0: off).
+    #[arg(long, default_value_t = 0)]
+    busy_poll_us: u64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,7 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .addr(url)
         .loops(args.loops)
         .load_balance(args.lb)
-        .reuse_port(args.reuse_port);
+        .reuse_port(args.reuse_port)
+        .busy_poll(Duration::from_micros(args.busy_poll_us));
     server.configure(&mut builder);
     let engine = builder.start(server)?;
     loopwire_examples::announce(&engine, "")?;

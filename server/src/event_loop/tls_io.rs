@@ -1,6 +1,7 @@
 //! The event loop's TLS paths (feature `tls`): the handshake before `on_open`, decrypting
 //! into the shared read buffer, encrypting on the way out (see [`crate::tls`]).
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -11,14 +12,19 @@ use super::{Call, EventLoop};
 use crate::deadline::millis;
 use crate::handler::{CloseReason, EventHandler};
 use crate::options::EngineBuilder;
-use crate::slot::Slot;
-use crate::socket::SockIo;
+use crate::socket::{SockIo, Stream};
 use crate::tls::{ClientTls, TlsSession};
 
-/// A loop's TLS configuration and ciphertext buffers (allocated only when TLS is on).
+/// A loop's TLS configuration, its connections' sessions and its ciphertext buffers
+/// (allocated only when TLS is on).
+///
+/// The sessions live here, by slot, rather than in the connection slots, so that a plain
+/// connection's slot carries no TLS field at all (idle memory per connection is a goal), and
+/// a plain connection costs no lookup while no connection of the loop runs TLS.
 #[derive(Debug)]
 pub(super) struct LoopTls {
     config: Option<Arc<ServerConfig>>,
+    sessions: HashMap<usize, Box<TlsSession>>,
     /// Ciphertext read from a socket, before the session takes it.
     input: Vec<u8>,
     /// Ciphertext the session produced, on its way to the outbound path.
@@ -35,19 +41,41 @@ impl LoopTls {
         };
         Self {
             config,
+            sessions: HashMap::new(),
             input,
             output: Vec::new(),
         }
     }
-}
 
-/// Sends a connection's `close_notify` before its socket closes, if it has a session (best
-/// effort: one non-blocking write).
-pub(super) fn close_notify<S>(slot: &mut Slot<S>) {
-    if let Some(tls) = slot.tls.as_mut() {
-        let mut out = Vec::new();
-        tls.close(&mut out);
-        let _ = io::Write::write(&mut SockIo(slot.stream.as_fd()), &out);
+    /// Whether connection `key` runs TLS.
+    pub(super) fn has(&self, key: usize) -> bool {
+        !self.sessions.is_empty() && self.sessions.contains_key(&key)
+    }
+
+    /// Connection `key`'s session.
+    pub(super) fn get(&self, key: usize) -> Option<&TlsSession> {
+        if self.sessions.is_empty() {
+            return None;
+        }
+        self.sessions.get(&key).map(|b| &**b)
+    }
+
+    fn get_mut(&mut self, key: usize) -> Option<&mut TlsSession> {
+        self.sessions.get_mut(&key).map(|b| &mut **b)
+    }
+
+    /// Ends connection `key`'s session, if it has one: its `close_notify` (after any alert
+    /// still queued) goes out on `stream`, best effort, one non-blocking write, before the
+    /// socket closes.
+    pub(super) fn close_notify(&mut self, key: usize, stream: &Stream) {
+        if self.sessions.is_empty() {
+            return;
+        }
+        if let Some(mut tls) = self.sessions.remove(&key) {
+            let mut out = Vec::new();
+            tls.close(&mut out);
+            let _ = io::Write::write(&mut SockIo(stream.as_fd()), &out);
+        }
     }
 }
 
@@ -69,7 +97,7 @@ impl<H: EventHandler> EventLoop<H> {
         let now = millis(self.epoch, self.now, true);
         let limit = self.cfg.connect_timeout;
         if let Some(slot) = self.conns.get_mut(key) {
-            slot.tls = Some(session);
+            self.tls.sessions.insert(key, session);
             slot.deadlines.set_read(Some(now.saturating_add(limit)));
         }
         self.arm(key);
@@ -90,7 +118,7 @@ impl<H: EventHandler> EventLoop<H> {
         let now = millis(self.epoch, self.now, true);
         let limit = self.cfg.connect_timeout;
         if let Some(slot) = self.conns.get_mut(key) {
-            slot.tls = Some(session);
+            self.tls.sessions.insert(key, session);
             slot.deadlines.set_read(Some(now.saturating_add(limit)));
         }
         self.arm(key);
@@ -133,10 +161,13 @@ impl<H: EventHandler> EventLoop<H> {
         slot.deadlines.active(millis(self.epoch, self.now, true));
         let mut pos = 0;
         loop {
-            let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+            let LoopTls {
+                sessions, input, ..
+            } = &mut self.tls;
+            let Some(tls) = sessions.get_mut(&key) else {
                 return;
             };
-            let taken = match tls.feed(&self.tls.input[pos..n]) {
+            let taken = match tls.feed(&input[pos..n]) {
                 Ok(taken) => taken,
                 Err(e) => {
                     // `close_now` sends the alert the session queued, with its close_notify.
@@ -150,10 +181,8 @@ impl<H: EventHandler> EventLoop<H> {
             }
             let mut delivered = false;
             loop {
-                let Self {
-                    conns, read_buf, ..
-                } = self;
-                let Some(tls) = conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+                let Self { tls, read_buf, .. } = self;
+                let Some(tls) = tls.get_mut(key) else {
                     return;
                 };
                 let m = match tls.read_plain(read_buf) {
@@ -186,7 +215,7 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return false;
         };
-        let Some(tls) = slot.tls.as_ref() else {
+        let Some(tls) = self.tls.get(key) else {
             return true;
         };
         if tls.is_handshaking() || !slot.deadlines.has_read() {
@@ -204,10 +233,13 @@ impl<H: EventHandler> EventLoop<H> {
     /// session has pending (handshake records, alerts); with no `data`, sends just that.
     /// Returns false when the connection is gone or was closed in the attempt.
     pub(super) fn tls_send(&mut self, key: usize, data: &[u8]) -> bool {
-        let Some(tls) = self.conns.get_mut(key).and_then(|s| s.tls.as_mut()) else {
+        let LoopTls {
+            sessions, output, ..
+        } = &mut self.tls;
+        let Some(tls) = sessions.get_mut(&key) else {
             return self.conns.contains(key);
         };
-        let mut out = std::mem::take(&mut self.tls.output);
+        let mut out = std::mem::take(output);
         out.clear();
         let made = if data.is_empty() {
             tls.output(&mut out)
