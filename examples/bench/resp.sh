@@ -8,7 +8,8 @@
 # Env:   LOOPS (loopwire event loops, default 2), CLIENTS (redis-benchmark -c, default 50),
 #        PIPELINES (default "1 16": redis-benchmark -P values), TESTS (default
 #        "ping_inline ping_mbulk set get": what `-t ping,set,get` runs, one test per run so
-#        each gets its own CPU figure), BENCH_TIMEOUT (seconds per redis-benchmark run, 300).
+#        each gets its own CPU figure), BENCH_TIMEOUT (seconds per redis-benchmark run, 300),
+#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off).
 # Besides requests per second and latency it reports each server process's CPU time per
 # request (from /proc/PID/stat, user + system, 10 ms ticks: use more REQUESTS for finer
 # figures). Installs redis-server and redis-tools with apt-get when they are missing.
@@ -64,7 +65,7 @@ wait_ready() {
 start_loopwire() { # -> LW_PID, LW_PORT
     local out
     out=$(mktemp)
-    "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" >"$out" 2>/dev/null &
+    "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" --busy-poll-us "${BUSY_POLL_US:-0}" >"$out" 2>/dev/null &
     LW_PID=$!
     PIDS+=("$LW_PID")
     LW_PORT=$(announced_port "$out")
