@@ -9,10 +9,50 @@
 pub mod http;
 pub mod push;
 pub mod resp;
+pub mod sink;
 
 use std::sync::OnceLock;
 
-use loopwire::EngineHandle;
+use loopwire::{EngineBuilder, EngineHandle};
+
+/// The engine options every example server takes on its command line (flattened into each
+/// program's own `Args`; the address stays with the program, whose default differs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Event loops (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub loops: usize,
+    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
+    #[arg(long, default_value = "round-robin")]
+    pub lb: loopwire::LoadBalance,
+    /// Every loop accepts on its own SO_REUSEPORT listener.
+    #[arg(long)]
+    pub reuse_port: bool,
+    /// Keep polling this many microseconds after each burst before sleeping (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub busy_poll_us: u64,
+}
+
+impl EngineArgs {
+    /// Sets these options on `builder`.
+    pub fn apply<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
+        builder
+            .loops(self.loops)
+            .load_balance(self.lb.clone())
+            .reuse_port(self.reuse_port)
+            .busy_poll(std::time::Duration::from_micros(self.busy_poll_us))
+    }
+}
+
+/// The `p` quantile (0 to 1) of `sorted` (ascending), nearest rank; 0 for no samples. The load
+/// generators report their latency percentiles with it.
+pub fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
 
 /// Sets up `tracing` as every example program does: to stderr, filtered by `RUST_LOG`.
 pub fn init_tracing() {

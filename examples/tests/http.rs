@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use loopwire::{Action, CloseReason, Conn, EventHandler};
 use loopwire_examples::http::{ConnState, Http, Limits};
-use util::Server;
+use util::{Probe, Server};
 
 /// What every `Date` value is replaced with before comparing.
 const MASK: &str = "Xxx, 00 Xxx 0000 00:00:00 GMT";
@@ -404,35 +404,9 @@ fn a_slow_request_is_closed_an_idle_connection_is_not() {
     roundtrip(&mut idle, GET, &hello());
 }
 
-/// `Http` plus a record of the largest unsent backlog any callback left behind.
-#[derive(Default)]
-struct Probe {
-    inner: Http,
-    max_backlog: AtomicUsize,
-    paused: AtomicUsize,
-}
-
-impl EventHandler for Probe {
-    type State = ConnState;
-
-    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
-        let a = self.inner.on_traffic(c);
-        self.max_backlog
-            .fetch_max(c.outbound_len(), Ordering::Relaxed);
-        if c.is_reading_paused() {
-            self.paused.fetch_add(1, Ordering::Relaxed);
-        }
-        a
-    }
-
-    fn on_writability_changed(&self, c: &mut Conn<'_, ConnState>, writable: bool) -> Action {
-        self.inner.on_writability_changed(c, writable)
-    }
-}
-
 #[test]
 fn a_client_that_does_not_read_is_not_buffered_without_bound() {
-    let probe = Arc::new(Probe::default());
+    let probe = Arc::new(Probe::<Http>::default());
     let server = Server::start(probe.clone());
     let mut s = server.connect();
     roundtrip(&mut s, GET, &hello());

@@ -5,12 +5,11 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use loopwire::{Action, Conn, EventHandler};
-use loopwire_examples::resp::{ConnState, Limits, Resp};
-use util::Server;
+use loopwire_examples::resp::{Limits, Resp};
+use util::{Probe, Server};
 
 /// Reads exactly `expected.len()` bytes and compares them with `expected`.
 fn expect(s: &mut TcpStream, expected: &[u8]) {
@@ -216,35 +215,9 @@ fn quit_replies_then_closes_and_ignores_the_rest() {
     expect_eof(&mut s);
 }
 
-/// `Resp` plus a record of the largest unsent backlog any callback left behind.
-#[derive(Default)]
-struct Probe {
-    inner: Resp,
-    max_backlog: AtomicUsize,
-    paused: AtomicUsize,
-}
-
-impl EventHandler for Probe {
-    type State = ConnState;
-
-    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
-        let a = self.inner.on_traffic(c);
-        self.max_backlog
-            .fetch_max(c.outbound_len(), Ordering::Relaxed);
-        if c.is_reading_paused() {
-            self.paused.fetch_add(1, Ordering::Relaxed);
-        }
-        a
-    }
-
-    fn on_writability_changed(&self, c: &mut Conn<'_, ConnState>, writable: bool) -> Action {
-        self.inner.on_writability_changed(c, writable)
-    }
-}
-
 #[test]
 fn a_client_that_does_not_read_is_not_buffered_without_bound() {
-    let probe = std::sync::Arc::new(Probe::default());
+    let probe = std::sync::Arc::new(Probe::<Resp>::default());
     let server = Server::start(probe.clone());
     let value = vec![b'x'; 16 * 1024];
     let mut s = server.connect();

@@ -22,25 +22,18 @@
 //!   `FrameTooLong`, no later than `max + delimiter length` bytes into it (line, delimiter)
 //!   or once its header is in (length field).
 
+mod engine_support;
+
+use engine_support::pool;
 use loopwire::codec::{
     ByteOrder, CodecError, Decoder, DelimiterCodec, Encoder, FixedLengthCodec, LengthFieldCodec,
     LineCodec, LineEnding, frames,
 };
-use loopwire::internals::{Spill, SpillPool, deliver};
-use loopwire_ringbuf::Config;
+use loopwire::internals::{Spill, deliver};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
 // ---- the engine's inbound path ------------------------------------------------------------
-
-fn pool() -> SpillPool {
-    let config = Config::builder()
-        .initial(64)
-        .max(1 << 20)
-        .build()
-        .expect("valid ring config");
-    SpillPool::new(config, 4)
-}
 
 /// What decoding a stream gave.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -13,20 +13,13 @@
 //!   the socket out of turn; with a limit, a send overflows exactly when the part the socket
 //!   refused would pass it.
 
+mod engine_support;
+
 use std::io::{self, IoSlice, Write};
 
+use engine_support::pool;
 use loopwire::internals::{Overflow, SendError, Spill, SpillPool, deliver, drain, redeliver, send};
-use loopwire_ringbuf::Config;
 use proptest::prelude::*;
-
-fn pool() -> SpillPool {
-    let config = Config::builder()
-        .initial(64)
-        .max(1 << 20)
-        .build()
-        .expect("valid ring config");
-    SpillPool::new(config, 4)
-}
 
 /// How much of what it is shown a handler consumes.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use loopwire::{Engine, LoadBalance};
+use loopwire::Engine;
 use loopwire_examples::http::{Http, Limits};
 
 /// Command-line options.
@@ -21,15 +21,8 @@ struct Args {
     /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: String,
-    /// Event loops (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    loops: usize,
-    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
-    #[arg(long, default_value = "round-robin")]
-    lb: LoadBalance,
-    /// Every loop accepts on its own SO_REUSEPORT listener.
-    #[arg(long)]
-    reuse_port: bool,
+    #[command(flatten)]
+    engine: loopwire_examples::EngineArgs,
     /// Largest request body accepted (and discarded), in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: u64,
@@ -47,11 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         request_timeout: Duration::from_secs(args.request_timeout),
         ..Limits::default()
     });
-    let engine = Engine::builder()
-        .addr(url)
-        .loops(args.loops)
-        .load_balance(args.lb)
-        .reuse_port(args.reuse_port)
+    let engine = args
+        .engine
+        .apply(Engine::builder().addr(url))
         .start(server)?;
     loopwire_examples::announce(&engine, "")?;
     engine.wait();

@@ -161,14 +161,6 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
     Ok(report)
 }
 
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 fn hold_idle(args: &Args, n: usize) -> io::Result<()> {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
@@ -218,9 +210,9 @@ fn main() -> io::Result<()> {
         "msgs_per_sec={:.0} bytes_per_sec={:.0} p50_us={} p99_us={} p999_us={} errors={}",
         total.msgs as f64 / secs,
         total.msgs as f64 * args.size as f64 / secs,
-        percentile(&total.latencies_us, 0.50),
-        percentile(&total.latencies_us, 0.99),
-        percentile(&total.latencies_us, 0.999),
+        loopwire_examples::percentile(&total.latencies_us, 0.50),
+        loopwire_examples::percentile(&total.latencies_us, 0.99),
+        loopwire_examples::percentile(&total.latencies_us, 0.999),
         total.errors
     );
     Ok(())

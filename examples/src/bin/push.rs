@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use loopwire::{Engine, LoadBalance};
+use loopwire::Engine;
 use loopwire_examples::push::{Config, Gateway, Session};
 
 /// Command-line options.
@@ -24,12 +24,8 @@ struct Args {
     /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: String,
-    /// Event loops (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    loops: usize,
-    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
-    #[arg(long, default_value = "round-robin")]
-    lb: LoadBalance,
+    #[command(flatten)]
+    engine: loopwire_examples::EngineArgs,
     /// Heartbeat interval clients must keep, in seconds (closed after 1.5 times that).
     #[arg(long, default_value_t = 30.0)]
     heartbeat_secs: f64,
@@ -60,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.admin = args.admin;
     let gateway = Arc::new(Gateway::new(config)?);
     let mut builder = Engine::builder();
-    builder.addr(url).loops(args.loops).load_balance(args.lb);
+    args.engine.apply(builder.addr(url));
     gateway.configure(&mut builder);
     let engine = builder.start(Arc::clone(&gateway))?;
     println!("session_state_bytes={}", std::mem::size_of::<Session>());

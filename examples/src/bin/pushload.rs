@@ -321,14 +321,6 @@ fn run_thread(
     Ok(report)
 }
 
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 /// The blocking admin connection that publishes.
 struct Admin {
     s: StdStream,
@@ -489,8 +481,8 @@ fn main() -> io::Result<()> {
     println!(
         "pings={} ping_rtt_p50_us={} ping_rtt_p99_us={}",
         total.ping_rtt.len(),
-        percentile(&total.ping_rtt, 0.5),
-        percentile(&total.ping_rtt, 0.99)
+        loopwire_examples::percentile(&total.ping_rtt, 0.5),
+        loopwire_examples::percentile(&total.ping_rtt, 0.99)
     );
     for &unacked in modes {
         for (class, room) in classes.rooms.iter().enumerate() {
@@ -507,10 +499,10 @@ fn main() -> io::Result<()> {
                 args.publishes,
                 lat.len(),
                 classes.members[class] * args.publishes,
-                percentile(lat, 0.5),
-                percentile(lat, 0.99),
+                loopwire_examples::percentile(lat, 0.5),
+                loopwire_examples::percentile(lat, 0.99),
                 lat.last().copied().unwrap_or(0),
-                percentile(&publish_rtt[slot], 0.5),
+                loopwire_examples::percentile(&publish_rtt[slot], 0.5),
             );
         }
     }

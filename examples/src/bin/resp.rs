@@ -8,10 +8,8 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
-use std::time::Duration;
-
 use clap::Parser;
-use loopwire::{Engine, LoadBalance};
+use loopwire::Engine;
 use loopwire_examples::resp::{Limits, Resp};
 
 /// Command-line options.
@@ -21,21 +19,11 @@ struct Args {
     /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:6380")]
     addr: String,
-    /// Event loops (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    loops: usize,
-    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
-    #[arg(long, default_value = "round-robin")]
-    lb: LoadBalance,
-    /// Every loop accepts on its own SO_REUSEPORT listener.
-    #[arg(long)]
-    reuse_port: bool,
+    #[command(flatten)]
+    engine: loopwire_examples::EngineArgs,
     /// Longest bulk string (argument) accepted, in bytes (Redis: 512 MiB).
     #[arg(long, default_value_t = Limits::default().max_bulk)]
     max_bulk: usize,
-    /// Keep polling this many microseconds after each burst before sleeping (0: off).
-    #[arg(long, default_value_t = 0)]
-    busy_poll_us: u64,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,12 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Limits::default()
     });
     let mut builder = Engine::builder();
-    builder
-        .addr(url)
-        .loops(args.loops)
-        .load_balance(args.lb)
-        .reuse_port(args.reuse_port)
-        .busy_poll(Duration::from_micros(args.busy_poll_us));
+    args.engine.apply(builder.addr(url));
     server.configure(&mut builder);
     let engine = builder.start(server)?;
     loopwire_examples::announce(&engine, "")?;

@@ -24,9 +24,8 @@ struct Args {
     /// Address to serve: tcp://host:port or unix:///path.
     #[arg(long, default_value = "tcp://127.0.0.1:9443")]
     addr: String,
-    /// Event loops (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    loops: usize,
+    #[command(flatten)]
+    engine: loopwire_examples::EngineArgs,
     /// Where to write the self-signed certificate, for clients to trust.
     #[arg(long, default_value = "/tmp/loopwire-tls-echo.pem")]
     cert_out: PathBuf,
@@ -64,9 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let (config, pem) = self_signed()?;
     std::fs::write(&args.cert_out, pem)?;
-    let engine = Engine::builder()
-        .addr(args.addr.as_str())
-        .loops(args.loops)
+    let engine = args
+        .engine
+        .apply(Engine::builder().addr(args.addr.as_str()))
         .tls(config)
         .start(Echo)?;
     let note = format!(" (TLS; certificate in {})", args.cert_out.display());

@@ -5,29 +5,10 @@
 //! A keep-alive `200` is four copies into the outbound buffer: the fixed head up to `Date: `,
 //! the date, the blank line, the body.
 
-use loopwire::Conn;
-
 use super::date;
 use super::parse::ParseError;
 
-/// Where responses go: a [`Conn`] in the loopwire server, a `Vec<u8>` in the tokio peer and in
-/// tests.
-pub trait Sink {
-    /// Appends `bytes` to the response stream.
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl<S> Sink for Conn<'_, S> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.write(bytes);
-    }
-}
-
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
+pub use crate::sink::Sink;
 
 /// The statuses this server answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,25 +2,7 @@
 //! fixed replies are constants, numbers are formatted on the stack, bulk data is copied once
 //! from where it lies (the store or the request).
 
-use loopwire::Conn;
-
-/// Where replies go: a [`Conn`] in the server, a `Vec<u8>` in tests.
-pub trait Sink {
-    /// Appends `bytes` to the reply stream.
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl<S> Sink for Conn<'_, S> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.write(bytes);
-    }
-}
-
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
+pub use crate::sink::Sink;
 
 /// `+OK`
 pub const OK: &[u8] = b"+OK\r\n";

@@ -94,14 +94,28 @@ impl<H: EventHandler> EventLoop<H> {
                 return true;
             }
         };
+        self.start_session(key, session);
+        true
+    }
+
+    /// Gives connection `key` its session and the handshake's deadline (the connect timeout
+    /// from now), with `on_open` held back until the handshake is done.
+    fn start_session(&mut self, key: usize, session: Box<TlsSession>) {
+        if self.conns.contains(key) {
+            self.tls.sessions.insert(key, session);
+            self.start_handshake_clock(key);
+        }
+    }
+
+    /// Sets connection `key`'s handshake deadline: the connect timeout from now. The read
+    /// deadline carries it; `tls_open` clears it, which also marks the connection open.
+    fn start_handshake_clock(&mut self, key: usize) {
         let now = millis(self.epoch, self.now, true);
         let limit = self.cfg.connect_timeout;
         if let Some(slot) = self.conns.get_mut(key) {
-            self.tls.sessions.insert(key, session);
             slot.deadlines.set_read(Some(now.saturating_add(limit)));
         }
         self.arm(key);
-        true
     }
 
     /// Starts the client session of a TLS dial on connection `key`: the ClientHello goes out
@@ -115,13 +129,7 @@ impl<H: EventHandler> EventLoop<H> {
                 return;
             }
         };
-        let now = millis(self.epoch, self.now, true);
-        let limit = self.cfg.connect_timeout;
-        if let Some(slot) = self.conns.get_mut(key) {
-            self.tls.sessions.insert(key, session);
-            slot.deadlines.set_read(Some(now.saturating_add(limit)));
-        }
-        self.arm(key);
+        self.start_session(key, session);
         if !connecting {
             self.tls_connected(key);
         }
@@ -130,13 +138,8 @@ impl<H: EventHandler> EventLoop<H> {
     /// The TCP connect of a TLS dial finished: send the ClientHello and wait for the
     /// handshake (within the connect timeout, counted again from now).
     pub(super) fn tls_connected(&mut self, key: usize) {
-        let now = millis(self.epoch, self.now, true);
-        let limit = self.cfg.connect_timeout;
-        if let Some(slot) = self.conns.get_mut(key) {
-            slot.deadlines.set_read(Some(now.saturating_add(limit)));
-        }
+        self.start_handshake_clock(key);
         self.update_interest(key);
-        self.arm(key);
         self.tls_send(key, &[]);
     }
 

@@ -284,6 +284,20 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(10);
 
+    /// Submits a job that blocks its worker until the returned sender sends (or `WAIT`
+    /// passes), and waits until a worker has started it.
+    fn occupy_a_worker(pool: &WorkerPool) -> mpsc::Sender<()> {
+        let (release, gate) = mpsc::channel::<()>();
+        let (started_tx, started) = mpsc::channel();
+        pool.try_submit(move || {
+            started_tx.send(()).unwrap();
+            gate.recv_timeout(WAIT).unwrap();
+        })
+        .unwrap();
+        started.recv_timeout(WAIT).unwrap();
+        release
+    }
+
     #[test]
     fn zero_threads_or_capacity_is_an_error() {
         assert!(matches!(
@@ -299,15 +313,8 @@ mod tests {
     #[test]
     fn a_full_queue_gives_the_job_back_and_it_still_runs_later() {
         let pool = WorkerPool::new(1, 1).unwrap();
-        let (release, gate) = mpsc::channel::<()>();
-        let (started_tx, started) = mpsc::channel();
         // Occupy the only worker, then fill the one queue slot.
-        pool.try_submit(move || {
-            started_tx.send(()).unwrap();
-            gate.recv_timeout(WAIT).unwrap();
-        })
-        .unwrap();
-        started.recv_timeout(WAIT).unwrap();
+        let release = occupy_a_worker(&pool);
         let (done_tx, done) = mpsc::channel();
         let tx = done_tx.clone();
         pool.try_submit(move || tx.send(1).unwrap()).unwrap();
@@ -354,14 +361,7 @@ mod tests {
         pool.shutdown(); // idempotent
 
         let pool = Arc::new(WorkerPool::new(1, 8).unwrap());
-        let (release, gate) = mpsc::channel::<()>();
-        let (started_tx, started) = mpsc::channel();
-        pool.try_submit(move || {
-            started_tx.send(()).unwrap();
-            gate.recv_timeout(WAIT).unwrap();
-        })
-        .unwrap();
-        started.recv_timeout(WAIT).unwrap();
+        let release = occupy_a_worker(&pool);
         for _ in 0..3 {
             let ran = Arc::clone(&ran);
             pool.try_submit(move || {
