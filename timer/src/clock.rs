@@ -1,191 +1,57 @@
 //! Conversion between `Instant`s and the wheel's tick counts.
 //!
-//! The wheel counts time in ticks since its `start`. A deadline is rounded **up** to a tick
-//! (so it never fires early) and the present is rounded **down** (so a tick is only reached
-//! once it has fully begun). Both saturate instead of overflowing:
+//! The wheel itself counts time in `u64` ticks; only the `Instant` methods of
+//! [`TimerWheel`](crate::TimerWheel) come through here. A [`Clock`] is a start instant and a
+//! tick length, as in tokio's `runtime/time/source.rs`: an instant is turned into an offset
+//! from `start` with `Instant::checked_duration_since`, and that `Duration` into ticks with
+//! integer arithmetic on its public seconds and nanoseconds. Nothing reads a std type's
+//! private representation.
 //!
-//! - a deadline before `start` is tick 0, which is always due;
+//! A deadline is rounded **up** to a tick (so it never fires early) and the present is
+//! rounded **down** (so a tick is only reached once it has fully begun). Both saturate instead
+//! of overflowing:
+//!
+//! - an instant before `start` is tick 0 (a deadline there is always due; the present there
+//!   has reached nothing the wheel has not);
 //! - a deadline more than `u64::MAX` ticks after `start` becomes [`NEVER`];
-//! - the present is capped at `NEVER - 1`, so a timer at [`NEVER`] is kept but never fires.
+//! - the present is capped at [`LAST_TICK`], so a timer at [`NEVER`] is kept but never fires.
 //!
 //! With the default 1 ms tick, `NEVER` is about 585 million years after `start`; with a 1 ns
 //! tick it is about 584 years.
 //!
-//! # Reading an `Instant` without a call into `std`
+//! # Cost
 //!
-//! `Instant::checked_duration_since` is not inlined across crates: every conversion paid a
-//! function call, a `Timespec` subtraction and an `Option<Duration>` return, about 3 ns and a
-//! third of a heartbeat `reset`. `Instant` does not expose its fields, but it does implement
-//! `Hash`, and on every platform std supports today that hash feeds the hasher a seconds count
-//! (`write_i64` or `write_u64`) followed by the sub-second nanoseconds (`write_u32`); the
-//! derive is inlinable. [`Parts`] is a `Hasher` that records those two words, so the offset
-//! from `start` is computed inline, with exactly the arithmetic of std's `sub_timespec`.
-//!
-//! This relies on a representation std does not promise, so it is used only where it has been
-//! proven on the running platform, and std's own subtraction remains the fallback:
-//!
-//! - [`Clock::new`] *calibrates*: the parts of `start` and of `start + d` for offsets that
-//!   exercise the nanosecond borrow and carry, whole seconds and days must differ by exactly
-//!   `d`. Otherwise the clock never uses parts.
-//! - Every read checks the pattern again (exactly one 64-bit word, then one `u32` below one
-//!   billion); anything else falls back to std for that call. After inlining this is a few
-//!   predictable branches.
-//!
-//! The unit tests compare both paths on many instants, and the wheel's property tests run on
-//! the fast path.
+//! `checked_duration_since` is not inlined across crates: each conversion is a call into std
+//! (a `timespec` subtraction returning `Option<Duration>`). What follows is inline: for the
+//! default 1 ms tick, `secs * 1000` plus the sub-second nanoseconds divided by a constant,
+//! with one comparison guarding the overflow; every other tick length goes through
+//! [`Clock::ticks_general`], out of line. Callers that count their own ticks skip all of this
+//! by using the wheel's tick methods.
 
-use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::error::TimerError;
 
 /// The tick of a deadline too far away to be counted; such a timer never fires.
-pub(crate) const NEVER: u64 = u64::MAX;
+pub(crate) use crate::NEVER;
 
 /// The latest tick the wheel's clock can reach (one before [`NEVER`]).
-const LAST_TICK: u64 = NEVER - 1;
+pub(crate) const LAST_TICK: u64 = NEVER - 1;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
-const NANOS_PER_MILLI: u64 = 1_000_000;
+const NANOS_PER_MILLI: u32 = 1_000_000;
 
 /// The most whole seconds whose milliseconds, plus up to 1 000 for the sub-second part,
 /// cannot overflow a tick count (so no overflow check is needed below it).
 const MAX_MILLI_SECS: u64 = u64::MAX / 1_000 - 1;
 
-/// The wheel's time base: its start and the length of one tick.
+/// The wheel's time base for its `Instant` methods: its start and the length of one tick.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     start: Instant,
     tick: Duration,
     /// `tick` in nanoseconds; never zero.
     tick_nanos: u64,
-    /// `start` as (seconds, nanoseconds) read through `Hash` (see the module docs), or `None`
-    /// when calibration failed and every conversion goes through std.
-    start_parts: Option<(u64, u32)>,
-}
-
-/// A `Hasher` that records the two words `Instant`'s `Hash` writes: a 64-bit seconds count and
-/// the sub-second nanoseconds (see the module docs). Any other sequence marks it invalid.
-#[derive(Debug, Clone, Copy)]
-struct Parts {
-    secs: u64,
-    nanos: u32,
-    /// Words written so far; `u8::MAX` once something unexpected was written.
-    words: u8,
-}
-
-impl Parts {
-    /// `t`'s (seconds, nanoseconds), or `None` if its `Hash` did not write exactly that.
-    #[inline(always)]
-    fn of(t: Instant) -> Option<(u64, u32)> {
-        Self::of_hash(&t)
-    }
-
-    /// What [`of`](Self::of) reads, for any `Hash`: the two words, or `None` unless it wrote
-    /// exactly a 64-bit word and then a `u32` below one billion.
-    #[inline(always)]
-    fn of_hash(t: &impl Hash) -> Option<(u64, u32)> {
-        let mut parts = Self {
-            secs: 0,
-            nanos: 0,
-            words: 0,
-        };
-        t.hash(&mut parts);
-        (parts.words == 2 && parts.nanos < NANOS_PER_SEC as u32)
-            .then_some((parts.secs, parts.nanos))
-    }
-
-    #[inline(always)]
-    fn invalid(&mut self) {
-        self.words = u8::MAX;
-    }
-}
-
-impl Hasher for Parts {
-    fn finish(&self) -> u64 {
-        0
-    }
-
-    #[inline(always)]
-    fn write(&mut self, _bytes: &[u8]) {
-        self.invalid();
-    }
-
-    #[inline(always)]
-    fn write_u64(&mut self, secs: u64) {
-        if self.words == 0 {
-            self.secs = secs;
-            self.words = 1;
-        } else {
-            self.invalid();
-        }
-    }
-
-    #[inline(always)]
-    fn write_i64(&mut self, secs: i64) {
-        // Shifting by 2^63 keeps the order of signed seconds in an unsigned word.
-        self.write_u64(secs.cast_unsigned() ^ (1 << 63));
-    }
-
-    #[inline(always)]
-    fn write_u32(&mut self, nanos: u32) {
-        if self.words == 1 {
-            self.nanos = nanos;
-            self.words = 2;
-        } else {
-            self.invalid();
-        }
-    }
-}
-
-/// Offsets at which [`Clock::new`] checks that [`Parts`] measure time exactly as std does:
-/// the nanosecond borrow and carry, whole seconds, and days.
-const CALIBRATION: [Duration; 6] = [
-    Duration::from_nanos(1),
-    Duration::from_nanos(999_999_999),
-    Duration::new(1, 0),
-    Duration::new(1, 1),
-    Duration::new(2, 999_999_999),
-    Duration::new(3 * 86_400 + 17, 123_456_789),
-];
-
-/// Reads `start`'s parts if, for every calibration offset `d`, the parts of `start + d`
-/// differ from them by exactly `d` (offsets `Instant` cannot represent are skipped, but at
-/// least one must be checked).
-fn calibrate(start: Instant) -> Option<(u64, u32)> {
-    let start_parts = Parts::of(start)?;
-    let mut checked = 0;
-    for d in CALIBRATION {
-        let Some(t) = start.checked_add(d) else {
-            continue;
-        };
-        let offset = offset_from(start_parts, Parts::of(t)?)?;
-        if offset != split(d) || t.checked_duration_since(start) != Some(d) {
-            return None;
-        }
-        checked += 1;
-    }
-    (checked > 0).then_some(start_parts)
-}
-
-/// `later - earlier` as (seconds, nanoseconds below 10^9) for instants read as parts, or
-/// `None` if `later` is before `earlier`: the arithmetic of std's `Timespec::sub_timespec`.
-#[inline(always)]
-fn offset_from(earlier: (u64, u32), later: (u64, u32)) -> Option<(u64, u32)> {
-    if later.1 >= earlier.1 {
-        Some((later.0.checked_sub(earlier.0)?, later.1 - earlier.1))
-    } else {
-        Some((
-            later.0.checked_sub(earlier.0)?.checked_sub(1)?,
-            later.1 + NANOS_PER_SEC as u32 - earlier.1,
-        ))
-    }
-}
-
-/// A `Duration` as (seconds, nanoseconds below 10^9).
-#[inline(always)]
-fn split(d: Duration) -> (u64, u32) {
-    (d.as_secs(), d.subsec_nanos())
 }
 
 impl Clock {
@@ -200,7 +66,6 @@ impl Clock {
             start,
             tick,
             tick_nanos,
-            start_parts: calibrate(start),
         })
     }
 
@@ -209,8 +74,7 @@ impl Clock {
         Self {
             start,
             tick: Duration::from_millis(1),
-            tick_nanos: NANOS_PER_MILLI,
-            start_parts: calibrate(start),
+            tick_nanos: u64::from(NANOS_PER_MILLI),
         }
     }
 
@@ -222,97 +86,71 @@ impl Clock {
         self.tick
     }
 
-    /// The first tick at or after `deadline` (rounded up), saturating at [`NEVER`].
-    ///
-    /// The common case (1 ms tick, parts usable, a deadline after `start` and less than
-    /// 584 million years away) is a handful of inline instructions; everything else goes
-    /// through [`deadline_tick_general`](Self::deadline_tick_general), out of line, so the
-    /// fast path of `insert` and `reset` carries no call and no spilled registers.
+    /// The first tick at or after `deadline` (rounded up): 0 before `start`, saturating at
+    /// [`NEVER`].
     #[inline(always)]
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        if self.tick_nanos == NANOS_PER_MILLI
-            && let Some(start) = self.start_parts
-            && let Some(parts) = Parts::of(deadline)
-            && let Some((secs, nanos)) = offset_from(start, parts)
-            && secs <= MAX_MILLI_SECS
-        {
-            return secs * 1_000 + u64::from(nanos.div_ceil(NANOS_PER_MILLI as u32));
-        }
-        self.deadline_tick_general(deadline)
-    }
-
-    /// [`deadline_tick`](Self::deadline_tick) for every case.
-    #[cold]
-    #[inline(never)]
-    fn deadline_tick_general(&self, deadline: Instant) -> u64 {
-        match self.offset(deadline) {
+        match deadline.checked_duration_since(self.start) {
             None => 0,
-            Some((secs, nanos)) => self.ticks(secs, nanos, Round::Up),
+            Some(offset) => self.ticks(offset, Round::Up),
         }
     }
 
-    /// The last tick that has begun at `now` (rounded down), capped at `NEVER - 1`.
+    /// The last tick that has begun at `now` (rounded down): 0 before `start`, capped at
+    /// [`LAST_TICK`].
     #[inline]
     pub(crate) fn now_tick(&self, now: Instant) -> u64 {
-        match self.offset(now) {
+        match now.checked_duration_since(self.start) {
             None => 0,
-            Some((secs, nanos)) => self.ticks(secs, nanos, Round::Down).min(LAST_TICK),
+            Some(offset) => self.ticks(offset, Round::Down).min(LAST_TICK),
         }
-    }
-
-    /// `t - start` as (seconds, nanoseconds below 10^9), or `None` if `t` is before `start`:
-    /// `t.checked_duration_since(start)`, computed inline from the instants' parts when
-    /// calibration allowed it.
-    #[inline(always)]
-    fn offset(&self, t: Instant) -> Option<(u64, u32)> {
-        if let Some(start) = self.start_parts
-            && let Some(parts) = Parts::of(t)
-        {
-            return offset_from(start, parts);
-        }
-        self.offset_std(t)
-    }
-
-    /// [`offset`](Self::offset) through std, for platforms where the parts are not usable.
-    #[inline(never)]
-    fn offset_std(&self, t: Instant) -> Option<(u64, u32)> {
-        t.checked_duration_since(self.start).map(split)
     }
 
     /// The instant at which `tick` begins, or `None` if `Instant` cannot represent it.
     pub(crate) fn instant_of(&self, tick: u64) -> Option<Instant> {
+        self.start.checked_add(self.duration_of(tick)?)
+    }
+
+    /// How long `tick` ticks last, or `None` beyond what `Duration` can hold.
+    fn duration_of(&self, tick: u64) -> Option<Duration> {
         let nanos = u128::from(tick) * u128::from(self.tick_nanos);
         let secs = u64::try_from(nanos / u128::from(NANOS_PER_SEC)).ok()?;
         // The remainder is below one billion, so it fits a `u32`.
         let subsec = (nanos % u128::from(NANOS_PER_SEC)) as u32;
-        self.start.checked_add(Duration::new(secs, subsec))
+        Some(Duration::new(secs, subsec))
     }
 
-    /// An offset of `secs` seconds and `sub < 10^9` nanoseconds in ticks, saturating at
-    /// [`NEVER`].
-    #[inline]
-    fn ticks(&self, secs: u64, sub: u32, round: Round) -> u64 {
-        debug_assert!(sub < NANOS_PER_SEC as u32);
-        if self.tick_nanos == NANOS_PER_MILLI {
-            // The default tick: whole seconds are whole milliseconds, so only the sub-second
-            // part is divided, in `u32` by a constant (a multiplication).
+    /// An offset from `start` in ticks, rounded as asked, saturating at [`NEVER`].
+    ///
+    /// The default 1 ms tick, for offsets below 584 million years, is inline: whole seconds
+    /// are whole milliseconds, so only the sub-second nanoseconds are divided, in `u32` by a
+    /// constant (a multiplication). Everything else is [`ticks_general`](Self::ticks_general).
+    #[inline(always)]
+    fn ticks(&self, offset: Duration, round: Round) -> u64 {
+        let secs = offset.as_secs();
+        if self.tick_nanos == u64::from(NANOS_PER_MILLI) && secs <= MAX_MILLI_SECS {
+            let sub = offset.subsec_nanos();
             let sub_ms = match round {
-                Round::Up => sub.div_ceil(NANOS_PER_MILLI as u32),
-                Round::Down => sub / NANOS_PER_MILLI as u32,
+                Round::Up => sub.div_ceil(NANOS_PER_MILLI),
+                Round::Down => sub / NANOS_PER_MILLI,
             };
-            return secs
-                .checked_mul(1_000)
-                .and_then(|ms| ms.checked_add(u64::from(sub_ms)))
-                .unwrap_or(NEVER);
+            return secs * 1_000 + u64::from(sub_ms);
         }
-        let nanos = u128::from(secs) * u128::from(NANOS_PER_SEC) + u128::from(sub);
-        let tick = u128::from(self.tick_nanos);
+        self.ticks_general(offset, round)
+    }
+
+    /// [`ticks`](Self::ticks) for every tick length and offset, exactly, in `u128` where a
+    /// `u64` does not suffice.
+    #[cold]
+    #[inline(never)]
+    fn ticks_general(&self, offset: Duration, round: Round) -> u64 {
+        let nanos = offset.as_nanos();
         let ticks = match (u64::try_from(nanos), round) {
             // Offsets under 584 years fit a u64, whose division is much cheaper.
             (Ok(n), Round::Up) => u128::from(n.div_ceil(self.tick_nanos)),
             (Ok(n), Round::Down) => u128::from(n / self.tick_nanos),
-            (Err(_), Round::Up) => nanos.div_ceil(tick),
-            (Err(_), Round::Down) => nanos / tick,
+            (Err(_), Round::Up) => nanos.div_ceil(u128::from(self.tick_nanos)),
+            (Err(_), Round::Down) => nanos / u128::from(self.tick_nanos),
         };
         u64::try_from(ticks).unwrap_or(NEVER)
     }
@@ -329,61 +167,21 @@ enum Round {
 
 #[cfg(test)]
 mod tests {
-    use std::hash::{Hash, Hasher};
-
-    /// Hashes as a fixed script of writes, standing in for an `Instant` whose `Hash` differs.
-    enum Fake {
-        Parts(u64, u32),
-        SignedParts(i64, u32),
-        SecsOnly(u64),
-        Bytes,
-        Three(u64, u32, u32),
-    }
-
-    impl Hash for Fake {
-        fn hash<H: Hasher>(&self, h: &mut H) {
-            match *self {
-                Fake::Parts(s, n) => {
-                    h.write_u64(s);
-                    h.write_u32(n);
-                }
-                Fake::SignedParts(s, n) => {
-                    h.write_i64(s);
-                    h.write_u32(n);
-                }
-                Fake::SecsOnly(s) => h.write_u64(s),
-                Fake::Bytes => h.write(&[1, 2, 3]),
-                Fake::Three(s, n, m) => {
-                    h.write_u64(s);
-                    h.write_u32(n);
-                    h.write_u32(m);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn parts_are_read_only_from_exactly_the_expected_writes() {
-        assert_eq!(
-            Parts::of_hash(&Fake::Parts(7, 999_999_999)),
-            Some((7, 999_999_999))
-        );
-        assert_eq!(Parts::of_hash(&Fake::Parts(7, 1_000_000_000)), None);
-        assert_eq!(Parts::of_hash(&Fake::SecsOnly(7)), None);
-        assert_eq!(Parts::of_hash(&Fake::Bytes), None);
-        assert_eq!(Parts::of_hash(&Fake::Three(7, 1, 2)), None);
-        // Signed seconds keep their order once shifted into an unsigned word.
-        let (a, _) = Parts::of_hash(&Fake::SignedParts(-1, 0)).unwrap();
-        let (b, _) = Parts::of_hash(&Fake::SignedParts(0, 0)).unwrap();
-        let (c, _) = Parts::of_hash(&Fake::SignedParts(1, 0)).unwrap();
-        assert!(a < b && b < c && b - a == 1 && c - b == 1);
-    }
-
     use super::*;
 
     fn clock(tick: Duration) -> (Instant, Clock) {
         let start = Instant::now();
         (start, Clock::new(start, tick).expect("valid tick"))
+    }
+
+    /// The rounding rule computed the slow, obvious way, for comparison.
+    fn exact(offset: Duration, tick_nanos: u64, round: Round) -> u64 {
+        let nanos = offset.as_nanos();
+        let ticks = match round {
+            Round::Up => nanos.div_ceil(u128::from(tick_nanos)),
+            Round::Down => nanos / u128::from(tick_nanos),
+        };
+        u64::try_from(ticks).unwrap_or(NEVER)
     }
 
     #[test]
@@ -397,6 +195,11 @@ mod tests {
             Clock::new(start, Duration::MAX).unwrap_err(),
             TimerError::TickTooLong(Duration::MAX)
         );
+        let just_too_long = Duration::from_nanos(u64::MAX) + Duration::from_nanos(1);
+        assert_eq!(
+            Clock::new(start, just_too_long).unwrap_err(),
+            TimerError::TickTooLong(just_too_long)
+        );
         assert!(Clock::new(start, Duration::from_nanos(u64::MAX)).is_ok());
         assert!(Clock::new(start, Duration::from_nanos(1)).is_ok());
     }
@@ -409,9 +212,15 @@ mod tests {
         assert_eq!(c.deadline_tick(at(1)), 1);
         assert_eq!(c.deadline_tick(at(1000)), 1);
         assert_eq!(c.deadline_tick(at(1001)), 2);
+        assert_eq!(c.now_tick(at(0)), 0);
         assert_eq!(c.now_tick(at(999)), 0);
         assert_eq!(c.now_tick(at(1000)), 1);
         assert_eq!(c.now_tick(at(1999)), 1);
+        // Across a second: the sub-second part is what gets rounded.
+        let t = start + Duration::new(3, 999_999_999);
+        assert_eq!((c.deadline_tick(t), c.now_tick(t)), (4_000, 3_999));
+        let t = start + Duration::new(3, 1);
+        assert_eq!((c.deadline_tick(t), c.now_tick(t)), (3_001, 3_000));
     }
 
     #[test]
@@ -422,14 +231,24 @@ mod tests {
         assert_eq!(c.now_tick(at(7)), 2);
         assert_eq!(c.deadline_tick(at(9)), 3);
         assert_eq!(c.now_tick(at(9)), 3);
+        // A tick longer than a second.
+        let (start, c) = clock(Duration::from_millis(1_500));
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!((c.deadline_tick(at(1_500)), c.now_tick(at(1_500))), (1, 1));
+        assert_eq!((c.deadline_tick(at(1_501)), c.now_tick(at(1_501))), (2, 1));
+        assert_eq!((c.deadline_tick(at(2_999)), c.now_tick(at(2_999))), (2, 1));
     }
 
     #[test]
-    fn the_past_is_tick_zero() {
-        let (start, c) = clock(Duration::from_millis(1));
-        if let Some(before) = start.checked_sub(Duration::from_secs(5)) {
-            assert_eq!(c.deadline_tick(before), 0);
-            assert_eq!(c.now_tick(before), 0);
+    fn before_start_is_tick_zero() {
+        for tick in [Duration::from_millis(1), Duration::from_nanos(7)] {
+            let (start, c) = clock(tick);
+            for back in [Duration::from_nanos(1), Duration::from_secs(5)] {
+                if let Some(before) = start.checked_sub(back) {
+                    assert_eq!(c.deadline_tick(before), 0, "{tick:?} {back:?}");
+                    assert_eq!(c.now_tick(before), 0, "{tick:?} {back:?}");
+                }
+            }
         }
     }
 
@@ -439,39 +258,71 @@ mod tests {
         // 2^40 seconds is about 34,800 years: more than u64::MAX nanoseconds.
         if let Some(far) = start.checked_add(Duration::from_secs(1 << 40)) {
             assert_eq!(c.deadline_tick(far), NEVER);
-            assert_eq!(c.now_tick(far), NEVER - 1);
+            assert_eq!(c.now_tick(far), LAST_TICK);
         }
-        // Just inside the u64 nanosecond range, the fast path still applies.
-        let near_limit = Duration::from_nanos(u64::MAX - 1);
-        if let Some(t) = start.checked_add(near_limit) {
+        // Just inside the u64 nanosecond range.
+        if let Some(t) = start.checked_add(Duration::from_nanos(u64::MAX - 1)) {
             assert_eq!(c.deadline_tick(t), u64::MAX - 1);
+            assert_eq!(c.now_tick(t), u64::MAX - 1);
+        }
+        if let Some(t) = start.checked_add(Duration::from_nanos(u64::MAX)) {
+            assert_eq!(c.deadline_tick(t), NEVER);
+            assert_eq!(
+                c.now_tick(t),
+                LAST_TICK,
+                "the present stops one short of NEVER"
+            );
         }
     }
 
     #[test]
-    fn millisecond_ticks_saturate_too() {
+    fn millisecond_ticks_saturate_at_the_edge_of_the_fast_path() {
         let (start, c) = clock(Duration::from_millis(1));
         // 2^62 seconds is more than u64::MAX milliseconds.
         if let Some(far) = start.checked_add(Duration::from_secs(1 << 62)) {
             assert_eq!(c.deadline_tick(far), NEVER);
-            assert_eq!(c.now_tick(far), NEVER - 1);
+            assert_eq!(c.now_tick(far), LAST_TICK);
         }
-        let t = start + Duration::new(3, 999_999_999);
-        assert_eq!((c.deadline_tick(t), c.now_tick(t)), (4_000, 3_999));
-        // Both sides of the fast path's limit agree with exact arithmetic.
+        // Both sides of the inline path's limit agree with exact arithmetic, directly on the
+        // offset (an `Instant` this far from `start` may not exist on this platform).
         for secs in [
             MAX_MILLI_SECS - 1,
             MAX_MILLI_SECS,
             MAX_MILLI_SECS + 1,
             u64::MAX / 1_000,
+            u64::MAX / 1_000 + 1,
+            u64::MAX,
         ] {
-            for nanos in [0, 1, 999_999_999] {
-                let Some(t) = start.checked_add(Duration::new(secs, nanos)) else {
-                    continue;
-                };
-                let exact = u128::from(secs) * 1_000 + u128::from(nanos.div_ceil(1_000_000));
-                let expected = u64::try_from(exact).unwrap_or(NEVER);
-                assert_eq!(c.deadline_tick(t), expected, "{secs} s {nanos} ns");
+            for nanos in [0, 1, 999_999, 1_000_000, 999_999_999] {
+                let d = Duration::new(secs, nanos);
+                for round in [Round::Up, Round::Down] {
+                    assert_eq!(
+                        c.ticks(d, round),
+                        exact(d, 1_000_000, round),
+                        "{secs} s {nanos} ns {round:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(c.ticks(Duration::MAX, Round::Up), NEVER);
+        assert_eq!(c.ticks(Duration::MAX, Round::Down), NEVER);
+    }
+
+    #[test]
+    fn inline_and_general_paths_agree_with_exact_arithmetic() {
+        let start = Instant::now();
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15_u64);
+        let rounds = if cfg!(miri) { 200 } else { 10_000 };
+        for tick_nanos in [1, 7, 999_999, 1_000_000, 1_000_001, 3_000_000, u64::MAX] {
+            let c = Clock::new(start, Duration::from_nanos(tick_nanos)).expect("valid tick");
+            for _ in 0..rounds {
+                let r = next();
+                // Up to 2^(64 - r % 64) seconds, and any sub-second part.
+                let d = Duration::new(next() >> (r % 64), (next() % NANOS_PER_SEC) as u32);
+                for round in [Round::Up, Round::Down] {
+                    assert_eq!(c.ticks(d, round), exact(d, tick_nanos, round), "{d:?}");
+                    assert_eq!(c.ticks_general(d, round), exact(d, tick_nanos, round));
+                }
             }
         }
     }
@@ -485,103 +336,13 @@ mod tests {
         let tick = c.deadline_tick(deadline);
         let fires_at = c.instant_of(tick).expect("representable");
         assert!(fires_at >= deadline && fires_at - deadline < c.tick());
+        assert_eq!(c.now_tick(fires_at), tick);
 
         let (_, huge) = clock(Duration::from_nanos(u64::MAX));
-        // u64::MAX ticks of u64::MAX ns: about 1.08e20 years, beyond any `Instant`.
+        // u64::MAX ticks of u64::MAX ns: about 1.08e20 years, beyond any `Duration`.
+        assert_eq!(huge.duration_of(NEVER), None);
         assert_eq!(huge.instant_of(NEVER), None);
-    }
-
-    /// The offset std computes, for comparison.
-    fn std_offset(c: &Clock, t: Instant) -> Option<Duration> {
-        t.checked_duration_since(c.start)
-    }
-
-    #[test]
-    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
-    fn parts_calibrate_on_the_major_platforms() {
-        // If std changes `Instant`'s representation this fails, and the clock falls back to
-        // std's subtraction (correct, about 3 ns slower per conversion) until `Parts` is
-        // adapted.
-        let (start, c) = clock(Duration::from_millis(1));
-        assert!(
-            c.start_parts.is_some(),
-            "Instant's Hash is no longer (secs, nanos)"
-        );
-        assert!(Clock::with_millisecond_tick(start).start_parts.is_some());
-    }
-
-    #[test]
-    fn parts_measure_exactly_what_std_measures() {
-        let (start, c) = clock(Duration::from_nanos(7));
-        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15_u64);
-        for _ in 0..10_000 {
-            let r = next();
-            // Up to 2^(64 - r % 64) nanoseconds in either direction, plus whole seconds.
-            let d = Duration::from_nanos(next() >> (r % 64)) + Duration::from_secs(r % 3);
-            for t in [start.checked_add(d), start.checked_sub(d)]
-                .into_iter()
-                .flatten()
-            {
-                assert_eq!(c.offset(t), std_offset(&c, t).map(split), "offset {d:?}");
-                if let Some(parts) = c.start_parts {
-                    let p = Parts::of(t).expect("an Instant always reads as parts");
-                    assert_eq!(offset_from(parts, p), std_offset(&c, t).map(split));
-                }
-            }
-        }
-        if let Some(far) = start.checked_add(Duration::from_secs(1 << 40)) {
-            assert_eq!(c.offset(far), std_offset(&c, far).map(split));
-        }
-    }
-
-    #[test]
-    fn offset_from_borrows_and_refuses_the_past() {
-        assert_eq!(offset_from((5, 10), (5, 10)), Some((0, 0)));
-        assert_eq!(offset_from((5, 10), (6, 9)), Some((0, 999_999_999)));
-        assert_eq!(offset_from((5, 10), (7, 11)), Some((2, 1)));
-        assert_eq!(offset_from((5, 10), (5, 9)), None);
-        assert_eq!(offset_from((5, 10), (4, 999_999_999)), None);
-        assert_eq!(
-            offset_from((0, 0), (u64::MAX, 999_999_999)),
-            Some(split(Duration::MAX))
-        );
-    }
-
-    #[test]
-    fn an_unexpected_hash_is_not_read_as_parts() {
-        let mut p = Parts {
-            secs: 0,
-            nanos: 0,
-            words: 0,
-        };
-        p.write_u32(3); // nanoseconds before seconds
-        assert_eq!(p.words, u8::MAX);
-        let mut p = Parts {
-            secs: 0,
-            nanos: 0,
-            words: 0,
-        };
-        p.write_u64(1);
-        p.write(&[0]);
-        assert_eq!(p.words, u8::MAX);
-        assert_eq!(p.finish(), 0);
-    }
-
-    #[test]
-    fn the_std_fallback_converts_the_same() {
-        let (start, c) = clock(Duration::from_millis(1));
-        let fallback = Clock {
-            start_parts: None,
-            ..c
-        };
-        for us in [0, 1, 999, 1_000, 1_001, 123_456_789] {
-            let t = start + Duration::from_micros(us);
-            assert_eq!(fallback.deadline_tick(t), c.deadline_tick(t));
-            assert_eq!(fallback.now_tick(t), c.now_tick(t));
-        }
-        if let Some(before) = start.checked_sub(Duration::from_secs(1)) {
-            assert_eq!(fallback.deadline_tick(before), 0);
-        }
+        assert_eq!(huge.duration_of(1), Some(Duration::from_nanos(u64::MAX)));
     }
 
     #[test]
@@ -590,7 +351,9 @@ mod tests {
         let a = Clock::with_millisecond_tick(start);
         let b = Clock::new(start, Duration::from_millis(1)).expect("valid");
         let t = start + Duration::from_micros(123_456);
+        assert_eq!(a.deadline_tick(t), 124);
         assert_eq!(a.deadline_tick(t), b.deadline_tick(t));
+        assert_eq!(a.now_tick(t), 123);
         assert_eq!(a.now_tick(t), b.now_tick(t));
         assert_eq!(a.tick(), b.tick());
         assert_eq!(a.start(), start);

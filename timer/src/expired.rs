@@ -1,4 +1,4 @@
-//! [`Expired`]: the iterator returned by [`TimerWheel::advance`].
+//! [`Expired`]: the iterator returned by [`TimerWheel::advance_to`] and [`TimerWheel::advance`].
 
 use std::fmt;
 use std::iter::FusedIterator;
@@ -6,8 +6,8 @@ use std::iter::FusedIterator;
 use crate::key::TimerKey;
 use crate::wheel::TimerWheel;
 
-/// Yields the timers that expired by the `now` given to [`TimerWheel::advance`], as
-/// `(key, value)` pairs.
+/// Yields the timers that expired by the tick given to [`TimerWheel::advance_to`] (or the
+/// `now` given to [`TimerWheel::advance`]), as `(key, value)` pairs.
 ///
 /// The wheel does its work lazily as the iterator is consumed and allocates nothing. Dropping
 /// the iterator early leaves the remaining due timers in the wheel, where the next `advance`
@@ -17,20 +17,18 @@ use crate::wheel::TimerWheel;
 /// example to re-arm a heartbeat), take one at a time:
 ///
 /// ```
-/// use std::time::{Duration, Instant};
 /// use loopwire_timer::TimerWheel;
 ///
-/// let start = Instant::now();
-/// let mut wheel = TimerWheel::new(start);
-/// wheel.insert(start + Duration::from_millis(5), 3_u32);
+/// let mut wheel = TimerWheel::new_ticks();
+/// wheel.insert_at(5, 3_u32);
 ///
-/// let now = start + Duration::from_millis(5);
+/// let now = 5;
 /// let mut fired = 0;
 /// loop {
-///     let Some((_, rounds_left)) = wheel.advance(now).next() else { break };
+///     let Some((_, rounds_left)) = wheel.advance_to(now).next() else { break };
 ///     fired += 1;
 ///     if rounds_left > 0 {
-///         wheel.insert(now + Duration::from_millis(5), rounds_left - 1);
+///         wheel.insert_at(now + 5, rounds_left - 1);
 ///     }
 /// }
 /// assert_eq!((fired, wheel.len()), (1, 1));

@@ -8,7 +8,8 @@ use std::num::NonZeroU64;
 /// Generations come from a 64-bit counter that never repeats, so once a timer has fired or
 /// been cancelled its key is *stale* forever: even after the slab slot is reused, a stale key
 /// matches nothing, and [`cancel`](crate::TimerWheel::cancel),
-/// [`reset`](crate::TimerWheel::reset) and [`get`](crate::TimerWheel::get) do nothing with it.
+/// [`reset_at`](crate::TimerWheel::reset_at), [`reset`](crate::TimerWheel::reset) and
+/// [`get`](crate::TimerWheel::get) do nothing with it.
 ///
 /// Keys are only meaningful to the wheel that made them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,8 +2,34 @@
 //! keys, and expiry whose cost does not depend on how many timers are waiting.
 //!
 //! Each loopwire event loop owns one [`TimerWheel`] for idle timeouts, read and write
-//! deadlines, heartbeats and user timers. The loop asks [`TimerWheel::next_deadline`] for its
-//! poll timeout and calls [`TimerWheel::advance`] after every poll to collect what expired.
+//! deadlines, heartbeats and user timers. The loop asks the wheel for its poll timeout and,
+//! after every poll, advances it to the present to collect what expired.
+//!
+//! # Ticks or `Instant`s
+//!
+//! The wheel counts time in `u64` ticks, and its core API takes them directly: a caller that
+//! keeps its own clock, such as an event loop counting milliseconds since its epoch, never
+//! converts anything.
+//!
+//! ```
+//! use loopwire_timer::TimerWheel;
+//!
+//! let mut wheel = TimerWheel::new_ticks(); // tick 0 is now; the caller counts from there
+//! let ping = wheel.insert_at(15, "ping");
+//! let close = wheel.insert_at(10_000, "close");
+//!
+//! // The loop sleeps at most until the next due tick...
+//! assert_eq!(wheel.next_due_tick(), Some(15));
+//!
+//! // ...then hands the wheel the tick it has reached and handles what expired.
+//! let expired: Vec<_> = wheel.advance_to(16).collect();
+//! assert_eq!(expired, [(ping, "ping")]);
+//! assert_eq!(wheel.cancel(close), Some("close"));
+//! ```
+//!
+//! The `Instant` methods wrap the tick methods: a wheel built with [`TimerWheel::new`]`(start)`
+//! counts 1 ms ticks from `start` (or another length with [`TimerWheel::with_tick`]), rounds
+//! deadlines up and the present down, and converts with `Instant::checked_duration_since`.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -14,15 +40,17 @@
 //! let ping = wheel.insert(start + Duration::from_millis(15), "ping");
 //! let close = wheel.insert(start + Duration::from_secs(10), "close");
 //!
-//! // The loop sleeps at most until the next deadline...
 //! let timeout = wheel.next_deadline().map(|at| at.saturating_duration_since(start));
 //! assert_eq!(timeout, Some(Duration::from_millis(15)));
 //!
-//! // ...then hands the wheel the time and handles what expired.
 //! let expired: Vec<_> = wheel.advance(start + Duration::from_millis(16)).collect();
 //! assert_eq!(expired, [(ping, "ping")]);
+//! assert_eq!(wheel.deadline_tick(close), Some(10_000)); // the same wheel, seen in ticks
 //! assert_eq!(wheel.cancel(close), Some("close"));
 //! ```
+//!
+//! Nothing in the crate reads the private representation of a std type; see
+//! [`TimerWheel`]'s "Time" section for the rounding and saturation rules.
 //!
 //! # Heartbeats and idle timeouts without a timer operation per packet
 //!
@@ -125,6 +153,13 @@ pub use wheel::TimerWheel;
 ///
 /// Entries link to each other by `u32` slab index to keep their overhead at 24 bytes.
 pub const MAX_TIMERS: usize = u32::MAX as usize;
+
+/// The tick meaning "never" (`u64::MAX`): a timer inserted there is kept but never fires, and
+/// the wheel's clock stops one tick short of it, at `u64::MAX - 1`.
+///
+/// The `Instant` methods map a deadline more than `u64::MAX` ticks after the wheel's start
+/// here (585 million years at the default 1 ms tick).
+pub const NEVER: u64 = u64::MAX;
 
 /// The link value meaning "no entry"; never a valid slab index because of [`MAX_TIMERS`].
 pub(crate) const NIL: u32 = u32::MAX;

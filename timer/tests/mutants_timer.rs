@@ -61,3 +61,34 @@ fn a_wheel_with_a_timer_is_not_empty_until_it_fires() {
     assert!(wheel.is_empty());
     assert!(!wheel.contains(key));
 }
+
+/// The same bracket through the tick API, including an advance to `u64::MAX` (capped one short
+/// of "never"), which must not promise the never-firing timer.
+#[test]
+fn expired_size_hint_brackets_what_advance_to_yields() {
+    let mut wheel = TimerWheel::new_ticks();
+    for i in 0..3 {
+        wheel.insert_at(5, i);
+    }
+    wheel.insert_at(loopwire_timer::NEVER, 9);
+    let due = wheel.advance_to(u64::MAX);
+    let (lo, hi) = due.size_hint();
+    assert_eq!(lo, 0);
+    assert!(hi.is_some_and(|hi| hi >= 3), "{hi:?}");
+    assert_eq!(due.count(), 3);
+    assert_eq!(wheel.len(), 1, "the NEVER timer stays");
+    assert_eq!(wheel.current_tick(), u64::MAX - 1);
+}
+
+#[test]
+fn a_tick_wheel_with_a_timer_is_not_empty_until_it_fires() {
+    let mut wheel = TimerWheel::default();
+    assert!(wheel.is_empty());
+    let key = wheel.insert_at(3, ());
+    assert!(!wheel.is_empty());
+    assert_eq!(wheel.advance_to(2).count(), 0);
+    assert!(!wheel.is_empty(), "a timer not yet due still counts");
+    assert_eq!(wheel.advance_to(3).count(), 1);
+    assert!(wheel.is_empty());
+    assert!(!wheel.contains(key));
+}

@@ -1,5 +1,6 @@
-//! Checks that insert, cancel, reset, next_deadline and advance allocate nothing once the
-//! wheel has capacity, by counting this thread's allocations with a wrapping global allocator.
+//! Checks that insert, cancel, reset, next_deadline and advance, and their tick forms
+//! (insert_at, reset_at, next_due_tick, advance_to), allocate nothing once the wheel has
+//! capacity, by counting this thread's allocations with a wrapping global allocator.
 //!
 //! It lives in its own test binary because the library forbids `unsafe` and a global
 //! allocator needs it.
@@ -80,4 +81,42 @@ fn operations_do_not_allocate_once_there_is_capacity() {
 
     assert_eq!(fired as u64, N - N.div_ceil(3));
     assert_eq!(after - before, 0, "the wheel allocated during operations");
+}
+
+#[test]
+fn tick_operations_do_not_allocate_once_there_is_capacity() {
+    const N: u64 = 10_000;
+    let mut wheel = TimerWheel::with_capacity_ticks(N as usize);
+    let mut keys = Vec::with_capacity(N as usize);
+
+    let before = allocations();
+    for i in 0..N {
+        // Spread over about 17 minutes of 1 ms ticks: levels 0 to 3.
+        keys.push(wheel.insert_at(i * 101 % 1_000_000, i));
+    }
+    for (i, &key) in keys.iter().enumerate() {
+        match i % 3 {
+            0 => assert!(wheel.cancel(key).is_some()),
+            1 => assert!(wheel.reset_at(key, i as u64 * 7)),
+            _ => {}
+        }
+    }
+    let mut fired = 0;
+    let mut now = 0;
+    while let Some(tick) = wheel.next_due_tick() {
+        now = now.max(tick);
+        fired += wheel.advance_to_with(now, |_, _| {});
+        fired += wheel.advance_to(now).count();
+    }
+    for i in 0..N {
+        wheel.try_insert_at(i, i).expect("room");
+    }
+    let after = allocations();
+
+    assert_eq!(fired as u64, N - N.div_ceil(3));
+    assert_eq!(
+        after - before,
+        0,
+        "the wheel allocated during tick operations"
+    );
 }

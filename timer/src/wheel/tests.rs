@@ -397,8 +397,15 @@ fn capacity_and_debug_are_reported() {
         text.contains("len: 1") && text.contains("TimerWheel"),
         "{text}"
     );
+    assert!(text.contains("current_tick: 0"), "{text}");
+    assert!(text.contains("next_due_tick: Some(1)"), "{text}");
     let expired = wheel.advance(start);
     assert!(format!("{expired:?}").contains("now_tick: 0"));
+    let expired = wheel.advance_to(u64::MAX);
+    assert!(
+        format!("{expired:?}").contains(&format!("now_tick: {}", u64::MAX - 1)),
+        "advance_to caps its tick"
+    );
 }
 
 /// A seeded xorshift: the same sequence on every run, no dependency.
@@ -430,21 +437,38 @@ fn random_operations_keep_the_lists_consistent() {
         let horizon = [64, 4_096, 1 << 20, 1 << 36][rng.below(4) as usize];
         let deadline = (now + rng.below(horizon)).saturating_sub(rng.below(3));
         match rng.below(10) {
-            0..=3 => keys.push(wheel.insert(start + ms(deadline), deadline)),
+            // The tick and `Instant` methods are interchangeable here (1 ms ticks from `start`).
+            0 | 1 => keys.push(wheel.insert(start + ms(deadline), deadline)),
+            2 | 3 => keys.push(wheel.insert_at(deadline, deadline)),
             4 | 5 if !keys.is_empty() => {
                 let key = keys.swap_remove(rng.below(keys.len() as u64) as usize);
                 let _ = wheel.cancel(key);
             }
             6 | 7 if !keys.is_empty() => {
                 let key = keys[rng.below(keys.len() as u64) as usize];
-                let _ = wheel.reset(key, start + ms(deadline));
+                let moved = if rng.below(2) == 0 {
+                    wheel.reset(key, start + ms(deadline))
+                } else {
+                    wheel.reset_at(key, deadline)
+                };
+                // The value records the deadline, for the check at expiry.
+                if let Some(value) = wheel.get_mut(key) {
+                    assert!(moved);
+                    *value = deadline;
+                }
             }
             _ => {
                 now += [1, 7, 64, 5_000, 1 << 22][rng.below(5) as usize];
-                let now_at = start + ms(now);
-                for (key, _) in wheel.advance(now_at) {
+                let fired: Vec<_> = if rng.below(2) == 0 {
+                    wheel.advance(start + ms(now)).collect()
+                } else {
+                    wheel.advance_to(now).collect()
+                };
+                for (key, when) in fired {
                     assert!(keys.contains(&key), "fired an unknown key");
+                    assert!(when <= now, "fired early: {when} at {now}");
                 }
+                assert_eq!(wheel.current_tick(), now);
                 keys.retain(|&k| wheel.contains(k));
             }
         }
@@ -509,5 +533,266 @@ fn same_list_agrees_with_list_of() {
             list_of(elapsed, old) == list_of(elapsed, new),
             "elapsed {elapsed}, old {old}, new {new}"
         );
+    }
+}
+
+// ---- the tick API ----------------------------------------------------------------------------
+
+fn drain_to<T>(wheel: &mut TimerWheel<T>, tick: u64) -> Vec<T> {
+    let out = wheel.advance_to(tick).map(|(_, v)| v).collect();
+    check(wheel);
+    out
+}
+
+#[test]
+fn a_tick_fires_on_the_first_advance_that_reaches_it() {
+    let mut wheel = TimerWheel::new_ticks();
+    assert_eq!(wheel.current_tick(), 0);
+    let key = wheel.insert_at(5, "a");
+    check(&wheel);
+    assert_eq!(wheel.deadline_tick(key), Some(5));
+    assert_eq!(wheel.next_due_tick(), Some(5));
+    assert!(drain_to(&mut wheel, 4).is_empty());
+    assert_eq!(wheel.current_tick(), 4);
+    assert_eq!(drain_to(&mut wheel, 5), ["a"]);
+    assert_eq!(wheel.current_tick(), 5);
+    assert_eq!(wheel.deadline_tick(key), None);
+    assert_eq!(wheel.next_due_tick(), None);
+    // Overshooting fires it just the same.
+    wheel.insert_at(70, "b");
+    assert_eq!(drain_to(&mut wheel, 1_000), ["b"]);
+    assert_eq!(wheel.current_tick(), 1_000);
+}
+
+#[test]
+fn past_ticks_are_due_on_the_next_advance_whatever_its_tick() {
+    let mut wheel = TimerWheel::new_ticks();
+    assert!(drain_to(&mut wheel, 100).is_empty());
+    let behind = wheel.insert_at(40, "behind");
+    wheel.insert_at(0, "zero");
+    wheel.insert_at(100, "current");
+    check(&wheel);
+    // Stored as given, due now: a zero poll timeout.
+    assert_eq!(wheel.deadline_tick(behind), Some(40));
+    assert_eq!(wheel.next_due_tick(), Some(100));
+    // An advance to an earlier tick yields them and moves nothing backwards.
+    let mut fired = drain_to(&mut wheel, 50);
+    fired.sort_unstable();
+    assert_eq!(fired, ["behind", "current", "zero"]);
+    assert_eq!(wheel.current_tick(), 100);
+    // The next tick is in the future again.
+    wheel.insert_at(101, "next");
+    assert!(drain_to(&mut wheel, 99).is_empty());
+    assert_eq!(wheel.current_tick(), 100, "ticks never go backwards");
+    assert_eq!(drain_to(&mut wheel, 101), ["next"]);
+}
+
+#[test]
+fn never_is_kept_but_never_fires_and_the_clock_stops_short_of_it() {
+    let mut wheel = TimerWheel::new_ticks();
+    let never = wheel.insert_at(NEVER, "never");
+    let last = wheel.insert_at(NEVER - 1, "last");
+    check(&wheel);
+    assert_eq!(wheel.deadline_tick(never), Some(NEVER));
+    assert!(wheel.next_due_tick().is_some_and(|t| t < NEVER));
+    let mut hops = 0;
+    let mut fired = Vec::new();
+    while let Some(tick) = wheel.next_due_tick() {
+        fired.extend(drain_to(&mut wheel, tick));
+        hops += 1;
+        assert!(
+            hops <= LEVELS + 1,
+            "too many wake-ups to reach the last tick"
+        );
+    }
+    assert_eq!(fired, ["last"]);
+    assert_eq!(wheel.current_tick(), NEVER - 1);
+    assert!(!wheel.contains(last));
+    // Nothing can fire any more, so there is no wake-up to schedule.
+    assert_eq!(wheel.next_due_tick(), None);
+    assert!(drain_to(&mut wheel, u64::MAX).is_empty());
+    assert_eq!(
+        wheel.current_tick(),
+        NEVER - 1,
+        "advance_to(u64::MAX) stops short"
+    );
+    assert!(wheel.contains(never));
+    // It can still be moved to a tick that fires: the past, now.
+    assert!(wheel.reset_at(never, 3));
+    assert_eq!(wheel.next_due_tick(), Some(NEVER - 1));
+    assert_eq!(drain_to(&mut wheel, 0), ["never"]);
+}
+
+#[test]
+fn advance_to_u64_max_fires_everything_but_never() {
+    let mut wheel = TimerWheel::new_ticks();
+    for tick in [1, 64, 1 << 20, 1 << 40, 1 << 62, NEVER - 1, NEVER] {
+        wheel.insert_at(tick, tick);
+    }
+    let fired = drain_to(&mut wheel, u64::MAX);
+    assert_eq!(fired, [1, 64, 1 << 20, 1 << 40, 1 << 62, NEVER - 1]);
+    assert_eq!(wheel.len(), 1);
+}
+
+#[test]
+fn reset_at_moves_timers_both_ways_and_keeps_the_key() {
+    let mut wheel = TimerWheel::new_ticks();
+    let key = wheel.insert_at(5_000, "k");
+    assert!(wheel.reset_at(key, 5_001)); // same slot: only the tick changes
+    check(&wheel);
+    assert!(wheel.reset_at(key, 30)); // earlier, another level
+    check(&wheel);
+    assert_eq!(wheel.next_due_tick(), Some(30));
+    assert!(wheel.reset_at(key, 70_000)); // later, a higher level
+    check(&wheel);
+    assert_eq!(wheel.deadline_tick(key), Some(70_000));
+    assert!(drain_to(&mut wheel, 69_999).is_empty());
+    assert!(wheel.reset_at(key, 69_999)); // into the past: due now
+    check(&wheel);
+    assert_eq!(wheel.next_due_tick(), Some(69_999));
+    assert!(wheel.reset_at(key, 80_000)); // and back out again
+    check(&wheel);
+    assert!(drain_to(&mut wheel, 79_999).is_empty());
+    assert_eq!(wheel.advance_to(80_000).next(), Some((key, "k")));
+    assert!(!wheel.reset_at(key, 90_000), "a fired key is stale");
+    assert_eq!(wheel.deadline_tick(key), None);
+}
+
+#[test]
+fn next_due_tick_reaches_every_level_one_wake_up_at_a_time() {
+    for level in 0..LEVELS as u32 {
+        let mut wheel = TimerWheel::new_ticks();
+        // Digit 5 at `level` and every level below, so it cascades through all of them.
+        let tick: u64 = (0..=level).map(|l| 5 * 64_u64.pow(l)).sum();
+        wheel.insert_at(tick, level);
+        let mut hops = 0;
+        loop {
+            let at = wheel.next_due_tick().expect("timer pending");
+            assert!(at <= tick, "level {level}: next_due_tick {at} after {tick}");
+            let fired = drain_to(&mut wheel, at);
+            hops += 1;
+            if !fired.is_empty() {
+                assert_eq!(at, tick, "level {level} fired at {at}");
+                break;
+            }
+        }
+        assert_eq!(hops, level as usize + 1, "one wake-up per level");
+    }
+}
+
+#[test]
+fn advance_to_with_counts_and_hands_over_every_pair() {
+    let mut wheel = TimerWheel::new_ticks();
+    let keys: Vec<_> = (1..=3).map(|i| wheel.insert_at(i, i)).collect();
+    let mut seen = Vec::new();
+    assert_eq!(wheel.advance_to_with(2, |k, v| seen.push((k, v))), 2);
+    assert_eq!(seen, [(keys[0], 1), (keys[1], 2)]);
+    assert_eq!(wheel.advance_to_with(2, |_, _| unreachable!()), 0);
+    assert_eq!(wheel.advance_to_with(3, |_, v| assert_eq!(v, 3)), 1);
+}
+
+#[test]
+fn try_insert_at_inserts_like_insert_at() {
+    let mut wheel = TimerWheel::new_ticks();
+    let key = wheel.try_insert_at(7, 'x').expect("room");
+    assert_eq!(wheel.deadline_tick(key), Some(7));
+    let start = wheel.start();
+    let other = wheel.try_insert(start + ms(7), 'y').expect("room");
+    assert_eq!(wheel.deadline_tick(other), Some(7));
+    let mut fired = drain_to(&mut wheel, 7);
+    fired.sort_unstable();
+    assert_eq!(fired, ['x', 'y']);
+}
+
+// ---- the Instant wrappers over the tick API --------------------------------------------------
+
+#[test]
+fn instant_methods_are_the_tick_methods_on_converted_ticks() {
+    let start = Instant::now();
+    let us = Duration::from_micros;
+    let mut wheel = TimerWheel::new(start);
+    // 5.3 ms rounds up to tick 6; 5 ms is tick 5 exactly.
+    let by_instant = wheel.insert(start + us(5_300), "instant");
+    let by_tick = wheel.insert_at(6, "tick");
+    assert_eq!(wheel.deadline_tick(by_instant), Some(6));
+    assert_eq!(wheel.deadline(by_tick), Some(start + ms(6)));
+    assert_eq!(wheel.next_due_tick(), Some(6));
+    assert_eq!(wheel.next_deadline(), Some(start + ms(6)));
+    assert!(wheel.reset(by_tick, start + ms(5)));
+    assert_eq!(wheel.deadline_tick(by_tick), Some(5));
+    // The present rounds down: 5.999 ms has reached tick 5 only.
+    assert_eq!(drain(&mut wheel, start + us(5_999)), ["tick"]);
+    assert_eq!(wheel.current_tick(), 5);
+    assert!(wheel.reset_at(by_instant, 9));
+    assert_eq!(wheel.deadline(by_instant), Some(start + ms(9)));
+    assert_eq!(wheel.advance_with(start + ms(9), |_, _| {}), 1);
+    assert_eq!(wheel.current_tick(), 9);
+    // And the other way round: advancing by tick, deadlines by instant.
+    wheel.insert(start + ms(12), "twelve");
+    assert!(drain_to(&mut wheel, 11).is_empty());
+    assert_eq!(drain_to(&mut wheel, 12), ["twelve"]);
+}
+
+#[test]
+fn instants_before_start_are_tick_zero() {
+    let start = Instant::now();
+    let Some(before) = start.checked_sub(ms(10)) else {
+        return; // this platform's clock cannot go back that far from `start`
+    };
+    let mut wheel = TimerWheel::new(start);
+    let key = wheel.insert(before, "before");
+    assert_eq!(wheel.deadline_tick(key), Some(0));
+    assert_eq!(wheel.deadline(key), Some(start));
+    // The present before start is tick 0 too: the timer is due there.
+    assert_eq!(drain(&mut wheel, before), ["before"]);
+    assert_eq!(wheel.current_tick(), 0);
+    let key = wheel.insert(start + ms(1), "one");
+    assert!(wheel.reset(key, before));
+    assert_eq!(wheel.deadline_tick(key), Some(0));
+}
+
+#[test]
+fn instants_beyond_the_tick_range_saturate_to_never() {
+    let start = Instant::now();
+    let mut wheel = TimerWheel::with_tick(start, Duration::from_nanos(1)).expect("valid tick");
+    let Some(far) = start.checked_add(Duration::from_secs(1 << 40)) else {
+        return;
+    };
+    let key = wheel.insert(far, "far");
+    assert_eq!(wheel.deadline_tick(key), Some(NEVER));
+    let other = wheel.insert(start, "now");
+    assert!(wheel.reset(other, far));
+    assert_eq!(wheel.deadline_tick(other), Some(NEVER));
+    // The present there saturates to the last tick, which NEVER is beyond.
+    assert!(drain(&mut wheel, far).is_empty());
+    assert_eq!(wheel.current_tick(), NEVER - 1);
+    assert_eq!(wheel.next_due_tick(), None);
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+#[test]
+fn tick_wheels_count_instants_from_their_construction() {
+    let before = Instant::now();
+    let wheels: [TimerWheel<&str>; 3] = [
+        TimerWheel::new_ticks(),
+        TimerWheel::with_capacity_ticks(32),
+        TimerWheel::default(),
+    ];
+    let after = Instant::now();
+    assert!(wheels[1].capacity() >= 32);
+    for mut wheel in wheels {
+        let start = wheel.start();
+        assert!(before <= start && start <= after);
+        assert_eq!(wheel.tick(), MS);
+        assert_eq!(wheel.current_tick(), 0);
+        // The Instant methods work, without panicking, on the same 1 ms ticks.
+        let key = wheel.insert(start + Duration::from_micros(4_500), "instant");
+        assert_eq!(wheel.deadline_tick(key), Some(5));
+        assert_eq!(wheel.next_deadline(), Some(start + ms(5)));
+        wheel.insert_at(5, "tick");
+        let mut fired = drain(&mut wheel, start + ms(5));
+        fired.sort_unstable();
+        assert_eq!(fired, ["instant", "tick"]);
+        assert_eq!(wheel.current_tick(), 5);
     }
 }
