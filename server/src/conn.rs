@@ -293,7 +293,7 @@ impl<'a, S> Conn<'a, S> {
 
     /// The socket, for socket options (`set_nodelay`, `set_recv_buffer_size`, ...).
     pub fn socket(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(&self.fd)
+        crate::sys::socket_ref(&self.fd)
     }
 }
 

@@ -1,115 +1,56 @@
-//! Starting and stopping an engine, and [`EngineHandle`], its thread-safe remote control.
+//! [`EngineHandle`]: a running engine's thread-safe remote control, and the state every thread
+//! of an engine shares.
+//!
+//! Starting an engine is the launch module's job; running its loops the reactor's. This module
+//! only queues requests for the loops (through [`crate::shared`]) and never touches a loop's
+//! own state.
 
 use std::cell::Cell;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use loopwire_loadbalance::{AnyBalancer, Balancer};
-use loopwire_poller::{Mode, Poller, Waker};
+use loopwire_poller::Waker;
 
-use crate::acceptor::Acceptor;
-use crate::addr::{BoundAddr, ListenAddr, Network};
-use crate::dial;
+use crate::addr::BoundAddr;
 use crate::error::{Error, Result};
-use crate::event_loop::{EventLoop, LoopInit, LoopSockets};
-use crate::gen_table::GenTable;
 use crate::handle::ConnHandle;
-use crate::handler::{Action, EventHandler};
-use crate::options::EngineBuilder;
-use crate::queue::{Notify, TaskQueue};
-use crate::socket::{self, Listener, Stream};
-use crate::stop::StopState;
-use crate::sync::{Mutex, lock};
-use crate::task::{Accepted, BroadcastFilter, Task};
-
-/// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
-/// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
-const RING_INITIAL: usize = 4096;
-
-/// Entry point: `Engine::builder()`.
-#[derive(Debug)]
-pub struct Engine(());
-
-impl Engine {
-    /// A builder with every option at its default.
-    pub fn builder() -> EngineBuilder {
-        EngineBuilder::default()
-    }
-}
-
-impl Notify for Waker {
-    fn notify(&self) {
-        if let Err(e) = self.wake() {
-            tracing::warn!(error = %e, "waking an event loop failed");
-        }
-    }
-}
-
-/// What other threads share with one loop: its task queue and its slots' generations.
-///
-/// Generic over the task and the waker only so that the loom model `loom_handle_path` in
-/// `loopwire-verify` can run [`send`](Self::send) with its own; the engine uses the defaults.
-// `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`; they always
-// name their own task type, so the crate-private default does not leak.
-#[derive(Debug)]
-#[cfg_attr(not(loom), allow(unreachable_pub))]
-#[cfg_attr(loom, allow(private_interfaces))]
-pub struct LoopShared<T = Task, W = Waker> {
-    /// The loop's task queue.
-    pub queue: TaskQueue<T, W>,
-    /// Generation of the connection in each of the loop's slots (written by the loop only).
-    pub gens: GenTable,
-}
-
-#[cfg_attr(not(loom), allow(unreachable_pub))]
-impl<T, W: Notify> LoopShared<T, W> {
-    /// An open queue waking `waker`, and `slots` vacant slots.
-    pub fn new(waker: W, slots: usize) -> Self {
-        Self {
-            queue: TaskQueue::new(waker),
-            gens: GenTable::new(slots),
-        }
-    }
-
-    /// The caller's check of a request about connection `h`: refused once the engine is
-    /// stopping, or once `h`'s connection has left its slot.
-    ///
-    /// # Errors
-    /// [`Error::Stopped`], then [`Error::Closed`].
-    pub fn check(&self, stop: &StopState, h: ConnHandle) -> Result<()> {
-        if stop.is_stopping() {
-            return Err(Error::Stopped);
-        }
-        if !self.gens.is_live(h.slot(), h.generation()) {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    /// The caller's side of a request about connection `h` ([`EngineHandle::async_write`],
-    /// [`close`](EngineHandle::close), ...): [`check`](Self::check), then queue `task` for the
-    /// loop. The connection may close before the loop runs it, so the loop checks `h`'s
-    /// generation again against the slot's occupant (and drops the task if it differs).
-    ///
-    /// # Errors
-    /// As [`check`](Self::check); [`Error::Stopped`] when the loop has exited (closed queue).
-    pub fn send(&self, stop: &StopState, h: ConnHandle, task: T) -> Result<()> {
-        self.check(stop, h)?;
-        self.queue.push(task).map_err(|_| Error::Stopped)
-    }
-}
+use crate::shared::LoopShared;
+use crate::shared::stop::StopState;
+use crate::shared::sync::{Mutex, lock};
+use crate::shared::task::{BroadcastFilter, NewConn, Task};
+use crate::sys::{self, Stream};
+use crate::time::{EngineClock, Subscriber};
 
 /// What every thread of an engine shares.
 #[derive(Debug)]
 pub(crate) struct EngineShared {
     pub(crate) loops: Vec<LoopShared>,
     /// Picks the loop for connections handed over from outside (dialed, enrolled).
-    balancer: Arc<AnyBalancer>,
-    acceptor_waker: Option<Waker>,
-    addrs: Vec<BoundAddr>,
-    stop: StopState,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) balancer: Arc<AnyBalancer>,
+    pub(crate) acceptor_waker: Option<Waker>,
+    pub(crate) addrs: Vec<BoundAddr>,
+    pub(crate) stop: StopState,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The engine's time: every loop counts milliseconds from the same zero.
+    pub(crate) clock: EngineClock,
+    /// What a test clock calls to wake every thread of the engine when it moves (the clock
+    /// holds only a weak reference).
+    pub(crate) _clock_wake: Option<ClockWake>,
+}
+
+/// The engine's subscription to a test clock.
+pub(crate) struct ClockWake {
+    /// Held only to keep the subscription alive.
+    pub(crate) _wake: Arc<Subscriber>,
+}
+
+impl std::fmt::Debug for ClockWake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockWake")
+    }
 }
 
 thread_local! {
@@ -137,6 +78,13 @@ impl EngineHandle {
     /// Number of event loops.
     pub fn loops(&self) -> usize {
         self.inner.loops.len()
+    }
+
+    /// The engine's time: since it started on the system clock, or the
+    /// [`TestClock`](crate::TestClock)'s reading. Inside a callback prefer
+    /// [`Conn::now`](crate::Conn::now), the time the loop read at the start of its turn.
+    pub fn now(&self) -> Duration {
+        Duration::from_millis(self.inner.clock.now_ms())
     }
 
     /// Whether [`stop`](Self::stop) has been called (or a callback returned
@@ -203,7 +151,7 @@ impl EngineHandle {
         if self.is_stopping() {
             return Err(Error::Stopped);
         }
-        self.hand_off(dial::start(url, tag)?)
+        self.hand_off(NewConn::dialed(sys::dial::start(url)?, tag))
     }
 
     /// [`dial`](Self::dial) over TLS (feature `tls`): once connected, the loop runs a client
@@ -225,7 +173,7 @@ impl EngineHandle {
         if self.is_stopping() {
             return Err(Error::Stopped);
         }
-        let mut acc = dial::start(url, tag)?;
+        let mut acc = NewConn::dialed(sys::dial::start(url)?, tag);
         acc.client_tls = Some(Box::new(crate::tls::ClientTls {
             config,
             name: server_name,
@@ -241,7 +189,10 @@ impl EngineHandle {
     /// [`Error::Io`] when the stream is not connected or cannot be made non-blocking,
     /// [`Error::Stopped`].
     pub fn enroll(&self, stream: std::net::TcpStream, tag: u64) -> Result<()> {
-        self.hand_off(dial::enrolled(Stream::Tcp(stream), tag)?)
+        self.hand_off(NewConn::enrolled(
+            sys::dial::enrolled(Stream::Tcp(stream))?,
+            tag,
+        ))
     }
 
     /// [`enroll`](Self::enroll) for a connected Unix stream.
@@ -249,11 +200,14 @@ impl EngineHandle {
     /// # Errors
     /// As [`enroll`](Self::enroll).
     pub fn enroll_unix(&self, stream: std::os::unix::net::UnixStream, tag: u64) -> Result<()> {
-        self.hand_off(dial::enrolled(Stream::Unix(stream), tag)?)
+        self.hand_off(NewConn::enrolled(
+            sys::dial::enrolled(Stream::Unix(stream))?,
+            tag,
+        ))
     }
 
     /// Hands a connection to the loop the load balancer picks.
-    fn hand_off(&self, acc: Accepted) -> Result<()> {
+    fn hand_off(&self, acc: NewConn) -> Result<()> {
         if self.is_stopping() {
             return Err(Error::Stopped);
         }
@@ -386,188 +340,4 @@ impl EngineHandle {
     pub(crate) fn enter_thread(&self) {
         ENGINE_THREAD.with(|c| c.set(Arc::as_ptr(&self.inner) as usize));
     }
-
-    /// Called by each engine thread as it exits; the last one runs `on_shutdown` and wakes
-    /// the threads waiting in [`wait`](Self::wait).
-    pub(crate) fn thread_exited<H: EventHandler>(&self, handler: &H) {
-        self.inner.stop.thread_exited(|| {
-            crate::guard::guard("on_shutdown", || handler.on_shutdown(self));
-        });
-    }
-}
-
-/// Everything bound for one engine, before its threads start.
-struct Bound {
-    per_loop: Vec<LoopSockets>,
-    acceptor: Vec<(Listener, Network)>,
-    addrs: Vec<BoundAddr>,
-}
-
-fn bind_all(opts: &EngineBuilder, loops: usize) -> Result<Bound> {
-    let mut bound = Bound {
-        per_loop: (0..loops).map(|_| LoopSockets::default()).collect(),
-        acceptor: Vec::new(),
-        addrs: Vec::new(),
-    };
-    let mut udp_count = 0;
-    for url in &opts.addrs {
-        let addr = ListenAddr::parse(url)?;
-        let bind_err = |source| Error::Bind {
-            url: url.clone(),
-            source,
-        };
-        match &addr {
-            ListenAddr::Unix(path) => {
-                let l = socket::bind_unix(path, opts.backlog, url)?;
-                bound.addrs.push(BoundAddr {
-                    network: Network::Unix,
-                    addr: None,
-                    path: Some(path.clone()),
-                });
-                bound.acceptor.push((l, Network::Unix));
-            }
-            ListenAddr::Inet { network, .. } => {
-                let mut sa = addr.resolve()?[0];
-                let network = *network;
-                let copies = if opts.reuse_port { loops } else { 1 };
-                for i in 0..copies {
-                    if network.is_udp() {
-                        let s = socket::bind_udp(sa, opts.reuse_port).map_err(bind_err)?;
-                        sa = s.local_addr().map_err(bind_err)?;
-                        let target = if opts.reuse_port {
-                            i
-                        } else {
-                            udp_count % loops
-                        };
-                        bound.per_loop[target].udp.push((s, network));
-                    } else {
-                        let l = socket::bind_tcp(sa, opts.reuse_port, opts.backlog)
-                            .map_err(bind_err)?;
-                        sa = l.local_addr().map_err(bind_err)?;
-                        if opts.reuse_port {
-                            bound.per_loop[i]
-                                .listeners
-                                .push((Listener::Tcp(l), network));
-                        } else {
-                            bound.acceptor.push((Listener::Tcp(l), network));
-                        }
-                    }
-                }
-                if network.is_udp() {
-                    udp_count += 1;
-                }
-                bound.addrs.push(BoundAddr {
-                    network,
-                    addr: Some(sa),
-                    path: None,
-                });
-            }
-        }
-    }
-    Ok(bound)
-}
-
-pub(crate) fn start<H: EventHandler>(opts: EngineBuilder, handler: H) -> Result<EngineHandle> {
-    opts.validate()?;
-    let loops = opts.loop_count();
-    let balancer = Arc::new(opts.load_balance.build(loops)?);
-    let ring = loopwire_ringbuf::Config::builder()
-        .initial(RING_INITIAL)
-        .max(opts.max_inbound.max(opts.max_outbound))
-        .build()
-        .map_err(|_| Error::InvalidOption {
-            option: "max_inbound/max_outbound",
-            reason: "not a usable buffer size",
-        })?;
-    let bound = bind_all(&opts, loops)?;
-
-    let mut pollers = Vec::with_capacity(loops);
-    let mut shared = Vec::with_capacity(loops);
-    for _ in 0..loops {
-        let poller = Poller::with_backend(opts.backend)?;
-        if !poller.supports_mode(Mode::Level) {
-            return Err(Error::InvalidOption {
-                option: "backend",
-                reason: "the engine drives sockets level-triggered, which this backend cannot do",
-            });
-        }
-        let waker = poller.waker()?;
-        shared.push(LoopShared::new(waker, opts.max_connections));
-        pollers.push(poller);
-    }
-    let acceptor = if bound.acceptor.is_empty() {
-        None
-    } else {
-        let poller = Poller::with_backend(opts.backend)?;
-        let waker = poller.waker()?;
-        Some((poller, waker))
-    };
-
-    let threads = loops + usize::from(acceptor.is_some());
-    let engine = EngineHandle {
-        inner: Arc::new(EngineShared {
-            loops: shared,
-            balancer: Arc::clone(&balancer),
-            acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
-            addrs: bound.addrs,
-            stop: StopState::new(threads),
-            threads: Mutex::new(Vec::with_capacity(threads)),
-        }),
-    };
-    let handler = Arc::new(handler);
-    if handler.on_boot(&engine) == Action::Shutdown {
-        engine.signal_stop();
-    }
-
-    let mut spawned = Vec::with_capacity(threads);
-    let mut spawn_error = None;
-    for (id, (poller, sockets)) in pollers.into_iter().zip(bound.per_loop).enumerate() {
-        let init = LoopInit {
-            handler: Arc::clone(&handler),
-            engine: engine.clone(),
-            balancer: Arc::clone(&balancer),
-            ring,
-            opts: &opts,
-        };
-        let el = EventLoop::new(id, init, poller, sockets);
-        let pin = opts.pin_cores.then_some(id);
-        let res = std::thread::Builder::new()
-            .name(format!("loopwire-loop-{id}"))
-            .spawn(move || el.run(pin));
-        match res {
-            Ok(t) => spawned.push(t),
-            Err(e) => {
-                spawn_error = Some(e);
-                break;
-            }
-        }
-    }
-    if spawn_error.is_none()
-        && let Some((poller, _)) = acceptor
-    {
-        let acc = Acceptor::new(
-            poller,
-            bound.acceptor,
-            engine.clone(),
-            Arc::clone(&handler),
-            balancer,
-        );
-        match std::thread::Builder::new()
-            .name("loopwire-acceptor".into())
-            .spawn(move || acc.run())
-        {
-            Ok(t) => spawned.push(t),
-            Err(e) => spawn_error = Some(e),
-        }
-    }
-    if let Some(e) = spawn_error {
-        // Threads that never started will never report their exit: account for them.
-        engine.inner.stop.never_started(threads - spawned.len());
-        *lock(&engine.inner.threads) = spawned;
-        engine.signal_stop();
-        engine.wait();
-        return Err(Error::Io(e));
-    }
-    *lock(&engine.inner.threads) = spawned;
-    Ok(engine)
 }

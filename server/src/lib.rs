@@ -41,43 +41,39 @@
 
 #![cfg(unix)]
 
-mod acceptor;
+// The public API.
 mod addr;
+mod backend;
+mod builder;
 pub mod codec;
 mod conn;
-mod deadline;
-mod dial;
 mod engine;
 mod error;
-mod event_loop;
 mod flow;
-mod gen_table;
-mod guard;
 mod handle;
 mod handler;
-mod inbound;
-mod options;
-mod outbound;
-mod queue;
-mod slot;
-mod socket;
-mod spill;
-mod stop;
-mod sync;
-mod task;
+pub mod time;
+mod workers;
+
+// How an engine runs: its validated settings, its start, its loops, the state its threads
+// share, and the socket layer under all of them.
+mod config;
+mod launch;
+mod reactor;
+mod shared;
+mod sys;
 #[cfg(feature = "tls")]
 mod tls;
-mod workers;
 
 /// Internals exposed only to the loom models in `loopwire-verify` (built with `--cfg loom`),
 /// so the models check the engine's real code rather than a copy.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_api {
-    pub use crate::engine::LoopShared;
-    pub use crate::gen_table::GenTable;
-    pub use crate::queue::{Notify, TaskQueue};
-    pub use crate::stop::StopState;
+    pub use crate::shared::LoopShared;
+    pub use crate::shared::gen_table::GenTable;
+    pub use crate::shared::queue::{Notify, TaskQueue};
+    pub use crate::shared::stop::StopState;
     pub use crate::workers::queue::{JobQueue, Refused};
 
     use crate::ConnHandle;
@@ -94,25 +90,26 @@ pub mod loom_api {
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::inbound::{Overflow, deliver, redeliver};
-    pub use crate::outbound::{SendError, drain, send};
-    pub use crate::spill::{Spill, SpillPool};
+    pub use crate::reactor::inbound::{Overflow, deliver, redeliver};
+    pub use crate::reactor::outbound::{SendError, drain, send};
+    pub use crate::reactor::spill::{Spill, SpillPool};
 }
 
 pub use addr::{BoundAddr, ListenAddr, Network};
+pub use backend::Backend;
+pub use builder::{
+    DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_BUFFER, Engine, EngineBuilder,
+};
 pub use bytes::Bytes;
 pub use conn::Conn;
-pub use engine::{Engine, EngineHandle};
+pub use engine::EngineHandle;
 pub use error::{Error, Result};
 pub use flow::{DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK};
 pub use handle::ConnHandle;
 pub use handler::{Action, CloseReason, EventHandler};
 pub use loopwire_loadbalance::LoadBalance;
-pub use loopwire_poller::Backend;
-pub use options::{
-    DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_READ_BUFFER, EngineBuilder,
-};
 #[cfg(feature = "tls")]
 pub use rustls;
+pub use time::{Clock, TestClock};
 pub use workers::{RejectReason, Rejected, WorkerPool};

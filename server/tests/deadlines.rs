@@ -1,22 +1,36 @@
-//! The handler's read deadline and the engine's write stall timeout, end to end.
+//! The handler's read deadline and the engine's write stall timeout, end to end, on the
+//! engine's test clock: time moves only when the test says, so each test asserts in which
+//! order things happen (and at which clock reading), never how long the machine took.
 
 mod util;
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler};
+use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler, TestClock};
 
 use util::{connect, eventually, small_window_client, tcp_addr};
 
 const DEADLINE: Duration = Duration::from_millis(200);
 
+/// Why and when (on the test clock) each connection closed, by the peer's port.
+type Closes = Mutex<Vec<(String, Duration, u16)>>;
+
 /// A line protocol with a slow-loris guard: each line must be complete within [`DEADLINE`]
 /// of its first byte (of the connection's opening, for the first).
-#[derive(Default)]
 struct Lines {
-    closes: Mutex<Vec<(String, Instant)>>,
+    clock: TestClock,
+    closes: Closes,
+}
+
+impl Lines {
+    fn new(clock: &TestClock) -> Self {
+        Self {
+            clock: clock.clone(),
+            closes: Mutex::default(),
+        }
+    }
 }
 
 impl EventHandler for Lines {
@@ -44,21 +58,26 @@ impl EventHandler for Lines {
         Action::None
     }
 
-    fn on_close(&self, _c: &mut Conn<'_, bool>, reason: CloseReason) -> Action {
+    fn on_close(&self, c: &mut Conn<'_, bool>, reason: CloseReason) -> Action {
+        let port = c.peer_addr().map_or(0, |a| a.port());
         self.closes
             .lock()
             .unwrap()
-            .push((format!("{reason:?}"), Instant::now()));
+            .push((format!("{reason:?}"), self.clock.now(), port));
         Action::None
     }
 }
 
 fn start<H: EventHandler>(
     handler: H,
+    clock: &TestClock,
     configure: impl Fn(&mut loopwire::EngineBuilder),
 ) -> loopwire::EngineHandle {
     let mut builder = Engine::builder();
-    builder.addr("tcp://127.0.0.1:0").loops(1);
+    builder
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .clock(clock.clone());
     configure(&mut builder);
     builder.start(handler).expect("start")
 }
@@ -77,59 +96,83 @@ fn read_until_closed(s: &mut impl Read) -> Vec<u8> {
     }
 }
 
+/// One line's round trip on a fresh connection: once it is answered, the loop has finished
+/// every turn that began before it (the loop serves one connection's events at a time).
+fn settle(addr: std::net::SocketAddr) {
+    let mut s = connect(addr);
+    s.write_all(b"sync\n").expect("write");
+    let mut reply = [0; 3];
+    s.read_exact(&mut reply).expect("reply");
+    assert_eq!(&reply, b"ok\n");
+}
+
 #[test]
-fn a_trickling_peer_misses_the_read_deadline() {
-    let handler = Arc::new(Lines::default());
-    let engine = start(Arc::clone(&handler), |_| {});
-    let opened = Instant::now();
-    let mut slow = connect(tcp_addr(&engine));
-    // One byte every 40 ms: the connection sees traffic all the time, yet the line never
-    // completes within the deadline, and reads do not move it.
-    let mut trickle = slow.try_clone().expect("clone");
-    let writer = std::thread::spawn(move || {
-        for _ in 0..25 {
-            if trickle.write_all(b"x").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(40));
-        }
-    });
+fn a_trickling_peer_misses_the_read_deadline_exactly_when_it_passes() {
+    let clock = TestClock::new();
+    let handler = Arc::new(Lines::new(&clock));
+    let engine = start(Arc::clone(&handler), &clock, |_| {});
+    let addr = tcp_addr(&engine);
+    let mut slow = connect(addr);
+    // Opened at 0: its deadline is 200. One byte every 40 ms: the connection sees traffic all
+    // the time, yet the line never completes, and reads do not move the deadline.
+    settle(addr);
+    for _ in 0..4 {
+        slow.write_all(b"x").expect("write");
+        clock.advance(Duration::from_millis(40));
+        settle(addr);
+    }
+    assert_eq!(clock.now(), Duration::from_millis(160));
+    assert!(
+        !handler
+            .closes
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.0 == "ReadTimeout"),
+        "not closed before the deadline"
+    );
+    slow.write_all(b"x").expect("write");
+    clock.advance(Duration::from_millis(40));
     assert_eq!(read_until_closed(&mut slow), b"");
     let closes = handler.closes.lock().unwrap().clone();
-    assert_eq!(closes.len(), 1);
-    assert_eq!(closes[0].0, "ReadTimeout");
-    let after = closes[0].1 - opened;
-    assert!(after >= DEADLINE, "never early: {after:?}");
-    assert!(after < DEADLINE * 5, "and not much later: {after:?}");
-    writer.join().expect("writer");
+    let timeouts: Vec<_> = closes.iter().filter(|c| c.0 == "ReadTimeout").collect();
+    assert_eq!(timeouts.len(), 1, "{closes:?}");
+    assert_eq!(
+        timeouts[0].1, DEADLINE,
+        "closed on the turn the deadline passed"
+    );
     engine.stop();
-    engine.wait();
 }
 
 #[test]
 fn a_prompt_peer_keeps_its_connection() {
-    let handler = Arc::new(Lines::default());
-    let engine = start(Arc::clone(&handler), |_| {});
-    let mut fast = connect(tcp_addr(&engine));
+    let clock = TestClock::new();
+    let handler = Arc::new(Lines::new(&clock));
+    let engine = start(Arc::clone(&handler), &clock, |_| {});
+    let addr = tcp_addr(&engine);
+    let mut fast = connect(addr);
     fast.write_all(b"hello\n").expect("write");
     let mut reply = [0; 3];
     fast.read_exact(&mut reply).expect("reply");
     assert_eq!(&reply, b"ok\n");
-    // The deadline was cleared: quiet for well past it, then another line.
-    std::thread::sleep(DEADLINE * 2);
-    assert!(handler.closes.lock().unwrap().is_empty());
+    // The deadline was cleared: quiet for twice the deadline, then another line.
+    clock.advance(DEADLINE * 2);
+    settle(addr);
     fast.write_all(b"again\n").expect("write");
     fast.read_exact(&mut reply).expect("reply");
     assert_eq!(&reply, b"ok\n");
     engine.stop();
-    engine.wait();
-    assert_eq!(handler.closes.lock().unwrap()[0].0, "Shutdown");
+    let port = fast.local_addr().expect("addr").port();
+    let closes = handler.closes.lock().unwrap().clone();
+    let mine: Vec<_> = closes.iter().filter(|c| c.2 == port).collect();
+    assert_eq!(mine.len(), 1, "{closes:?}");
+    assert_eq!(mine[0].0, "Shutdown", "alive until the engine stopped");
 }
 
 /// Sends a large greeting and never reads.
-#[derive(Default)]
 struct Greeter {
-    closes: Mutex<Vec<(String, Instant)>>,
+    clock: TestClock,
+    closes: Closes,
 }
 
 const GREETING: usize = 4 * 1024 * 1024;
@@ -147,62 +190,77 @@ impl EventHandler for Greeter {
         Action::None
     }
 
-    fn on_close(&self, _c: &mut Conn<'_, ()>, reason: CloseReason) -> Action {
+    fn on_close(&self, c: &mut Conn<'_, ()>, reason: CloseReason) -> Action {
+        let port = c.peer_addr().map_or(0, |a| a.port());
         self.closes
             .lock()
             .unwrap()
-            .push((format!("{reason:?}"), Instant::now()));
+            .push((format!("{reason:?}"), self.clock.now(), port));
         Action::None
     }
 }
 
 const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
+/// More than the kernel can hold between the server's send buffer (16 KiB asked, doubled)
+/// and a small-window client's receive buffer: reading this much means the server sent some
+/// of it after the read began.
+const STEP: usize = 256 * 1024;
 
 #[test]
 fn a_peer_that_stops_reading_hits_the_write_timeout_a_slow_one_does_not() {
-    let handler = Arc::new(Greeter::default());
-    let engine = start(Arc::clone(&handler), |b| {
+    let clock = TestClock::new();
+    let handler = Arc::new(Greeter {
+        clock: clock.clone(),
+        closes: Mutex::default(),
+    });
+    let engine = start(Arc::clone(&handler), &clock, |b| {
         b.send_buffer(16 * 1024).write_timeout(Some(WRITE_TIMEOUT));
     });
     let addr = tcp_addr(&engine);
 
-    // Slow but steady: 16 KiB every 50 ms, well past the timeout in total, never stalled
-    // for long. It gets the whole greeting.
+    // Slow but steady: a step of reading per 100 ms of clock, 16 steps (five times the
+    // timeout in all), never stalled for long. It gets the whole greeting.
     let mut slow = small_window_client(addr);
-    let mut got = 0;
-    let mut buf = vec![0; 16 * 1024];
-    let started = Instant::now();
-    while started.elapsed() < WRITE_TIMEOUT * 3 {
-        let n = slow.read(&mut buf).expect("read");
-        assert_ne!(n, 0, "not closed while it reads");
-        got += n;
-        std::thread::sleep(Duration::from_millis(50));
+    let mut buf = vec![0; STEP];
+    for _ in 0..GREETING / STEP {
+        clock.advance(Duration::from_millis(100));
+        slow.read_exact(&mut buf)
+            .expect("not closed while it reads");
     }
     assert!(
         handler.closes.lock().unwrap().is_empty(),
         "alive while it reads"
     );
-    got += read_rest(&mut slow, GREETING - got);
-    assert_eq!(got, GREETING);
 
-    // Stalled: reads nothing, so the socket takes nothing once the buffers are full.
+    // Stalled: reads nothing, so the socket takes nothing once the buffers are full. The
+    // greeting stalls at once, on the turn that opens it.
     let stalled = small_window_client(addr);
-    let opened = Instant::now();
+    let opened = clock.now();
+    let mut probe = small_window_client(addr);
+    let mut greeting = vec![0; GREETING];
+    probe
+        .read_exact(&mut greeting)
+        .expect("the probe reads its greeting");
+    clock.advance(WRITE_TIMEOUT - Duration::from_millis(1));
+    // The probe's greeting: the loop has run the turns up to here.
+    let mut probe2 = small_window_client(addr);
+    probe2.read_exact(&mut greeting).expect("a second probe");
+    assert!(
+        handler.closes.lock().unwrap().is_empty(),
+        "not before the timeout"
+    );
+    // The stall counts from the last byte the socket took, which the kernel may still have
+    // taken a little after the open: keep moving the clock until the timeout passes.
+    for _ in 0..30 {
+        clock.advance(Duration::from_millis(100));
+    }
     assert!(eventually(|| !handler.closes.lock().unwrap().is_empty()));
     let closes = handler.closes.lock().unwrap().clone();
+    assert_eq!(closes.len(), 1, "{closes:?}");
     assert_eq!(closes[0].0, "WriteTimeout");
-    let after = closes[0].1 - opened;
-    assert!(after >= WRITE_TIMEOUT, "never early: {after:?}");
-    drop(stalled);
+    assert!(closes[0].1 - opened >= WRITE_TIMEOUT, "never early");
+    drop((stalled, probe, probe2, slow));
     engine.stop();
-    engine.wait();
-}
-
-/// Reads exactly `n` more bytes.
-fn read_rest(s: &mut impl Read, n: usize) -> usize {
-    let mut rest = vec![0; n];
-    s.read_exact(&mut rest).expect("the rest of the greeting");
-    n
 }
 
 #[test]

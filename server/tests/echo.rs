@@ -172,7 +172,7 @@ fn echo_over_every_level_triggered_backend() {
             .start(Echo);
         match probe {
             Ok(e) => e.stop(),
-            Err(_) => continue, // refused with a typed error: see the lifecycle tests
+            Err(e) => panic!("{backend} is offered but does not start: {e}"),
         }
         run_matrix_case(2, LoadBalance::RoundRobin, false, *backend, 99 + i as u64);
     }

@@ -4,7 +4,7 @@
 //! when it runs the task.
 //!
 //! The loop's side is a mirror of `EventLoop` (`register`, `close_now`, `run_tasks`, `live` in
-//! `server/src/event_loop.rs`): its connection table (a slab) is the loop's own, single-threaded
+//! `server/src/reactor/`): its connection table (a slab) is the loop's own, single-threaded
 //! state; what crosses threads is the real code above.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p loopwire-verify

@@ -5,7 +5,7 @@
 //! `StopState::thread_exited` and least-connections counters.
 //!
 //! The loop and the acceptor are mirrors of `EventLoop::{run, run_tasks, close_now, shutdown}`
-//! (`server/src/event_loop.rs`) and `Acceptor::{run, accept}` (`server/src/acceptor.rs`): what
+//! (`server/src/reactor/`) and `Acceptor::{run, accept}` (`server/src/reactor/acceptor.rs`): what
 //! they share with other threads is the real code; their own state is a few lines here. Their
 //! polls are modelled as blocking waits on an eventfd-like counter that the queue's and the
 //! stop signal's wakes raise.

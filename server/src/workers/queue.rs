@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 
-use crate::sync::{Condvar, Mutex, lock};
+use crate::shared::sync::{Condvar, Mutex, lock};
 
 /// Why a job was not queued; the job comes back in either case.
 #[derive(Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 
 use std::io;
 
-use crate::spill::{Spill, SpillPool};
+use crate::reactor::spill::{Spill, SpillPool};
 
 /// Why a send failed; the caller closes the connection.
 #[derive(Debug)]

@@ -1,32 +1,21 @@
 //! A connection's deadlines: the idle timeout, the handler's read deadline and the write stall
 //! timeout.
 //!
-//! Times are whole milliseconds since the loop's epoch (its start), so the three cost 24 bytes
-//! per connection. Recorded events are rounded up and the present is rounded down, so a
-//! deadline never passes early. One timer on the loop's wheel per connection serves all
+//! Times are whole milliseconds on the engine's clock (read once per loop turn, see
+//! [`crate::time`]), so the three cost 24 bytes per connection; timeouts are rounded up to
+//! whole milliseconds. One timer on the loop's wheel per connection serves all
 //! three: it is set for the earliest, and only moved *earlier* when a new deadline needs it;
 //! deadlines that move later (traffic pushing the idle timeout back, the peer taking bytes)
 //! touch nothing, and the timer re-arms for what is left when it fires.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// "Not set" for a time in milliseconds.
 const NONE: u64 = u64::MAX;
 
-/// Milliseconds since `epoch`, rounded up (`up`) or down, saturating below [`NONE`].
-pub(crate) fn millis(epoch: Instant, t: Instant, up: bool) -> u64 {
-    whole_millis(t.saturating_duration_since(epoch), up)
-}
-
-/// A timeout in whole milliseconds, rounded up.
+/// A timeout in whole milliseconds, rounded up, saturating below [`NONE`].
 pub(crate) fn duration_millis(d: Duration) -> u64 {
-    whole_millis(d, true)
-}
-
-fn whole_millis(d: Duration, up: bool) -> u64 {
-    let partial = !d.subsec_nanos().is_multiple_of(1_000_000);
-    let ms = d.as_millis() + u128::from(up && partial);
-    u64::try_from(ms).unwrap_or(NONE - 1).min(NONE - 1)
+    crate::time::ms_up(d).min(NONE - 1)
 }
 
 /// The engine-wide timeouts, in milliseconds.
@@ -145,15 +134,8 @@ mod tests {
     };
 
     #[test]
-    fn rounding_never_makes_a_deadline_early() {
-        let epoch = Instant::now();
-        let t = epoch + Duration::new(2, 500_001);
-        assert_eq!(millis(epoch, t, true), 2_001);
-        assert_eq!(millis(epoch, t, false), 2_000);
-        let whole = epoch + Duration::from_millis(7);
-        assert_eq!(millis(epoch, whole, true), 7);
-        assert_eq!(millis(epoch, whole, false), 7);
-        assert_eq!(millis(t, epoch, true), 0, "before the epoch is zero");
+    fn timeouts_round_up_and_saturate() {
+        assert_eq!(duration_millis(Duration::new(2, 500_001)), 2_001);
         assert_eq!(duration_millis(Duration::from_micros(1)), 1);
         assert_eq!(duration_millis(Duration::from_millis(5)), 5);
         assert_eq!(duration_millis(Duration::MAX), NONE - 1);

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 
 use crate::addr::Network;
 use crate::conn::ConnMeta;
-use crate::deadline::Deadlines;
 use crate::flow::Writability;
 use crate::handle::ConnHandle;
 use crate::handler::CloseReason;
-use crate::socket::Stream;
-use crate::spill::Spill;
+use crate::reactor::deadline::Deadlines;
+use crate::reactor::spill::Spill;
+use crate::sys::Stream;
 
 /// A connection as its loop keeps it: socket, user state inline, buffers that own no memory
 /// while empty, and the bookkeeping of interest and closing.
@@ -43,7 +43,7 @@ pub(crate) struct Slot<S> {
     pub(crate) closing: Option<Closing>,
     /// The idle timeout, the read deadline and the write stall timeout.
     pub(crate) deadlines: Deadlines,
-    /// The one timer serving them, set for the earliest (see [`crate::deadline`]).
+    /// The one timer serving them, set for the earliest (see [`crate::reactor::deadline`]).
     pub(crate) timer: Option<TimerKey>,
 }
 

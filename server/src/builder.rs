@@ -1,15 +1,22 @@
-//! [`EngineBuilder`]: every knob of the engine, with documented defaults.
+//! [`Engine`] and [`EngineBuilder`]: every knob of the engine, with documented defaults.
+//!
+//! The builder only collects settings; [`EngineBuilder::start`] validates them into a
+//! [`Config`] (the only thing the engine's threads see) and hands that to the launch code.
 
 use std::time::Duration;
 
 use loopwire_loadbalance::LoadBalance;
-use loopwire_poller::Backend;
 
-use crate::engine::{self, EngineHandle};
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::engine::EngineHandle;
 use crate::error::{Error, Result};
 use crate::flow::Watermarks;
 use crate::handler::EventHandler;
-use crate::socket::StreamOptions;
+use crate::launch;
+use crate::reactor::deadline::duration_millis;
+use crate::sys::StreamOptions;
+use crate::time::Clock;
 
 /// Default size of each loop's shared read buffer.
 pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
@@ -21,6 +28,17 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1 << 20;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on bytes a connection may hold unread (inbound) or unsent (outbound).
 pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
+
+/// Entry point: `Engine::builder()`.
+#[derive(Debug)]
+pub struct Engine(());
+
+impl Engine {
+    /// A builder with every option at its default.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+}
 
 /// Configures and starts an engine. Setters take `&mut self` and return it, so calls chain.
 ///
@@ -44,6 +62,7 @@ pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// | [`idle_timeout`](Self::idle_timeout), [`write_timeout`](Self::write_timeout) | none |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s (also the TLS handshake's limit) |
 /// | [`busy_poll`](Self::busy_poll) | off |
+/// | [`clock`](Self::clock) | the system's monotonic clock |
 /// | `tls` (feature `tls`) | off |
 ///
 /// # Examples
@@ -83,6 +102,7 @@ pub struct EngineBuilder {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) busy_poll: Duration,
+    pub(crate) clock: Clock,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
@@ -113,6 +133,7 @@ impl Default for EngineBuilder {
             write_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             busy_poll: Duration::ZERO,
+            clock: Clock::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -147,7 +168,9 @@ impl EngineBuilder {
         self
     }
 
-    /// The readiness backend of every loop.
+    /// The readiness backend of every loop (see [`Backend`]; the default is the platform's
+    /// native one). One not built for this platform fails [`start`](Self::start) with
+    /// [`Error::Poller`].
     pub fn backend(&mut self, backend: Backend) -> &mut Self {
         self.backend = backend;
         self
@@ -190,7 +213,9 @@ impl EngineBuilder {
         self
     }
 
-    /// Pins loop `i` to core `i % cores` (Linux; ignored elsewhere).
+    /// Pins loop `i` to the `i % n`-th of the `n` CPUs the process may run on (its affinity
+    /// mask, so it works under `taskset` and cpusets; Linux only). A pin that fails is logged
+    /// as a warning and the loop runs unpinned.
     pub fn pin_cores(&mut self, on: bool) -> &mut Self {
         self.pin_cores = on;
         self
@@ -259,6 +284,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Where the loops read the time: the system's monotonic clock (the default), or a
+    /// [`TestClock`](crate::TestClock) that tests move by hand so that timeouts, deadlines and
+    /// ticks fire in a known order whatever the machine's speed (see [`crate::time`]).
+    pub fn clock(&mut self, clock: impl Into<Clock>) -> &mut Self {
+        self.clock = clock.into();
+        self
+    }
+
     /// How long a [`dial`](crate::EngineHandle::dial) may take to connect before it fails
     /// with [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed)
     /// (`ErrorKind::TimedOut`).
@@ -277,7 +310,11 @@ impl EngineBuilder {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Checks every option and resolves the defaults: what the engine runs with.
+    ///
+    /// # Errors
+    /// [`Error::NoAddress`], or [`Error::InvalidOption`] naming the option.
+    pub(crate) fn config(&self) -> Result<Config> {
         if self.addrs.is_empty() {
             return Err(Error::NoAddress);
         }
@@ -330,11 +367,33 @@ impl EngineBuilder {
                 reason: "must be positive (use None to disable)",
             });
         }
-        Ok(())
+        Ok(Config {
+            addrs: self.addrs.clone(),
+            loops: self.loop_count(),
+            load_balance: self.load_balance.clone(),
+            reuse_port: self.reuse_port,
+            backend: self.backend,
+            read_buffer: self.read_buffer,
+            stream: self.stream,
+            ticker: self.ticker,
+            pin_cores: self.pin_cores,
+            backlog: self.backlog,
+            max_connections: self.max_connections,
+            max_inbound: self.max_inbound,
+            max_outbound: self.max_outbound,
+            marks: self.watermarks()?,
+            idle_timeout: self.idle_timeout.map(duration_millis),
+            write_timeout: self.write_timeout.map(duration_millis),
+            connect_timeout: duration_millis(self.connect_timeout),
+            busy_poll: self.busy_poll,
+            clock: self.clock.clone(),
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+        })
     }
 
     /// The write watermarks in force (see [`write_watermarks`](Self::write_watermarks)).
-    pub(crate) fn watermarks(&self) -> Result<Watermarks> {
+    fn watermarks(&self) -> Result<Watermarks> {
         let Some((low, high)) = self.write_watermarks else {
             return Ok(Watermarks::defaults_under(self.max_outbound));
         };
@@ -348,7 +407,7 @@ impl EngineBuilder {
     }
 
     /// The number of loops this configuration runs.
-    pub(crate) fn loop_count(&self) -> usize {
+    fn loop_count(&self) -> usize {
         if self.loops > 0 {
             self.loops
         } else {
@@ -362,7 +421,7 @@ impl EngineBuilder {
     /// A bad URL or option, an address that cannot be bound, a poller that cannot be created,
     /// or a thread that cannot be spawned. Nothing is left running or bound on error.
     pub fn start<H: EventHandler>(&self, handler: H) -> Result<EngineHandle> {
-        engine::start(self.clone(), handler)
+        launch::start(self.config()?, handler)
     }
 
     /// Like [`start`](Self::start), then blocks until the engine stops.

@@ -1,7 +1,7 @@
 //! Outgoing connections: the socket side of [`EngineHandle::dial`] and
 //! [`EngineHandle::enroll`](crate::EngineHandle::enroll).
 //!
-//! `dial` starts a non-blocking `connect` on the calling thread and hands the socket, still
+//! [`start`] starts a non-blocking `connect` on the calling thread and hands the socket, still
 //! connecting, to the loop the load balancer picks; the loop waits for it to become writable,
 //! reads `SO_ERROR`, and then serves it like an accepted connection (`on_open`, ...), or
 //! reports the failure through `on_close` with
@@ -16,10 +16,20 @@ use std::os::unix::net::UnixStream;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::stream::Stream;
 use crate::addr::{ListenAddr, Network};
 use crate::error::{Error, Result};
-use crate::socket::Stream;
-use crate::task::Accepted;
+
+/// A stream socket connected, or still connecting, to a peer.
+#[derive(Debug)]
+pub(crate) struct Dialed {
+    pub(crate) stream: Stream,
+    /// The peer's address (TCP), or `None` (Unix).
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) network: Network,
+    /// The `connect` is still in progress: the socket turns writable when it is done.
+    pub(crate) connecting: bool,
+}
 
 /// Starts connecting to `url` (`tcp://`, `tcp4://`, `tcp6://` or `unix://`) without blocking
 /// (but for resolving a host name). The result is ready to hand to a loop: connected at once
@@ -29,7 +39,7 @@ use crate::task::Accepted;
 /// [`Error::InvalidAddr`] for a bad URL, a datagram scheme, an empty host or port 0;
 /// [`Error::Resolve`] when a host name does not resolve; [`Error::Connect`] when the connect
 /// fails at once (no route, refused by a Unix listener, a full Unix backlog).
-pub(crate) fn start(url: &str, tag: u64) -> Result<Accepted> {
+pub(crate) fn start(url: &str) -> Result<Dialed> {
     let bad = |reason| Error::InvalidAddr {
         url: url.to_owned(),
         reason,
@@ -50,16 +60,11 @@ pub(crate) fn start(url: &str, tag: u64) -> Result<Accepted> {
             let target = SockAddr::unix(path).map_err(failed)?;
             // A Unix connect completes at once or fails (EAGAIN: the listener's backlog is full).
             socket.connect(&target).map_err(failed)?;
-            Ok(Accepted {
+            Ok(Dialed {
                 stream: Stream::Unix(UnixStream::from(socket)),
                 peer: None,
                 network,
-                origin: Origin::Dialed {
-                    tag,
-                    connecting: false,
-                },
-                #[cfg(feature = "tls")]
-                client_tls: None,
+                connecting: false,
             })
         }
         ListenAddr::Inet { host, port, .. } => {
@@ -72,13 +77,11 @@ pub(crate) fn start(url: &str, tag: u64) -> Result<Accepted> {
                 .next()
                 .ok_or_else(|| bad("no address to dial"))?;
             let (stream, connecting) = connect_tcp(peer).map_err(failed)?;
-            Ok(Accepted {
+            Ok(Dialed {
                 stream: Stream::Tcp(stream),
                 peer: Some(peer),
                 network,
-                origin: Origin::Dialed { tag, connecting },
-                #[cfg(feature = "tls")]
-                client_tls: None,
+                connecting,
             })
         }
     }
@@ -96,45 +99,8 @@ fn connect_tcp(peer: SocketAddr) -> io::Result<(TcpStream, bool)> {
     Ok((TcpStream::from(socket), connecting))
 }
 
-/// Where a connection came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// A listener accepted it.
-    Accepted,
-    /// [`EngineHandle::enroll`](crate::EngineHandle::enroll) handed it over, connected.
-    Enrolled { tag: u64 },
-    /// [`EngineHandle::dial`](crate::EngineHandle::dial) opened it.
-    Dialed {
-        /// The caller's tag, shown by [`Conn::tag`](crate::Conn::tag).
-        tag: u64,
-        /// The `connect` is still in progress.
-        connecting: bool,
-    },
-}
-
-impl Origin {
-    /// The caller's tag, for enrolled and dialed connections.
-    pub(crate) fn tag(self) -> Option<u64> {
-        match self {
-            Origin::Accepted => None,
-            Origin::Enrolled { tag } | Origin::Dialed { tag, .. } => Some(tag),
-        }
-    }
-
-    /// Whether the socket is still connecting.
-    pub(crate) fn connecting(self) -> bool {
-        matches!(
-            self,
-            Origin::Dialed {
-                connecting: true,
-                ..
-            }
-        )
-    }
-}
-
 /// Prepares a connected stream given to `enroll`: non-blocking, with its addresses.
-pub(crate) fn enrolled(stream: Stream, tag: u64) -> Result<Accepted> {
+pub(crate) fn enrolled(stream: Stream) -> Result<Dialed> {
     let (peer, network) = match &stream {
         Stream::Tcp(s) => {
             s.set_nonblocking(true)?;
@@ -151,13 +117,11 @@ pub(crate) fn enrolled(stream: Stream, tag: u64) -> Result<Accepted> {
             (None, Network::Unix)
         }
     };
-    Ok(Accepted {
+    Ok(Dialed {
         stream,
         peer,
         network,
-        origin: Origin::Enrolled { tag },
-        #[cfg(feature = "tls")]
-        client_tls: None,
+        connecting: false,
     })
 }
 
@@ -174,7 +138,7 @@ mod tests {
             "nope",
         ] {
             assert!(
-                matches!(start(url, 0), Err(Error::InvalidAddr { .. })),
+                matches!(start(url), Err(Error::InvalidAddr { .. })),
                 "{url}"
             );
         }
@@ -184,19 +148,6 @@ mod tests {
     fn a_refused_unix_connect_fails_at_once() {
         let path = std::env::temp_dir().join(format!("lw-dial-none-{}.sock", std::process::id()));
         let url = format!("unix://{}", path.display());
-        assert!(matches!(start(&url, 0), Err(Error::Connect { .. })));
-    }
-
-    #[test]
-    fn origin_tags() {
-        assert_eq!(Origin::Accepted.tag(), None);
-        assert_eq!(Origin::Enrolled { tag: 3 }.tag(), Some(3));
-        let dialing = Origin::Dialed {
-            tag: 4,
-            connecting: true,
-        };
-        assert_eq!(dialing.tag(), Some(4));
-        assert!(dialing.connecting());
-        assert!(!Origin::Enrolled { tag: 3 }.connecting());
+        assert!(matches!(start(&url), Err(Error::Connect { .. })));
     }
 }

@@ -12,7 +12,7 @@
 
 #![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 
-use crate::spill::{Spill, SpillPool};
+use crate::reactor::spill::{Spill, SpillPool};
 
 /// Keeping the bytes the handler left unread would pass the connection's inbound limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@
 // `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use crate::queue::{Notify, TaskQueue};
-use crate::sync::{AtomicBool, Condvar, Mutex, Ordering, lock};
+use crate::shared::queue::{Notify, TaskQueue};
+use crate::shared::sync::{AtomicBool, Condvar, Mutex, Ordering, lock};
 
 /// Whether an engine is stopping, and who is still running.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ impl StopState {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::queue::Count;
+    use crate::shared::queue::Count;
     use std::sync::atomic::AtomicUsize;
 
     #[test]

@@ -6,13 +6,12 @@ use bytes::Bytes;
 use loopwire_loadbalance::ConnInfo;
 
 use crate::addr::Network;
-use crate::dial::Origin;
 use crate::handle::ConnHandle;
-use crate::socket::Stream;
+use crate::sys::{Dialed, Stream};
 
 /// A connection accepted, enrolled or dialed elsewhere, handed to the loop that will serve it.
 #[derive(Debug)]
-pub(crate) struct Accepted {
+pub(crate) struct NewConn {
     pub(crate) stream: Stream,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
@@ -26,7 +25,46 @@ pub(crate) struct Accepted {
 /// Selects the connections a filtered broadcast reaches.
 pub(crate) type BroadcastFilter = std::sync::Arc<dyn Fn(ConnHandle) -> bool + Send + Sync>;
 
-impl Accepted {
+impl NewConn {
+    /// A connection a listener accepted.
+    pub(crate) fn accepted(stream: Stream, peer: Option<SocketAddr>, network: Network) -> Self {
+        Self {
+            stream,
+            peer,
+            network,
+            origin: Origin::Accepted,
+            #[cfg(feature = "tls")]
+            client_tls: None,
+        }
+    }
+
+    /// A connection dialed (still connecting, or connected) for `dial` with `tag`.
+    pub(crate) fn dialed(d: Dialed, tag: u64) -> Self {
+        Self {
+            stream: d.stream,
+            peer: d.peer,
+            network: d.network,
+            origin: Origin::Dialed {
+                tag,
+                connecting: d.connecting,
+            },
+            #[cfg(feature = "tls")]
+            client_tls: None,
+        }
+    }
+
+    /// A connected stream handed over by `enroll` with `tag`.
+    pub(crate) fn enrolled(d: Dialed, tag: u64) -> Self {
+        Self {
+            stream: d.stream,
+            peer: d.peer,
+            network: d.network,
+            origin: Origin::Enrolled { tag },
+            #[cfg(feature = "tls")]
+            client_tls: None,
+        }
+    }
+
     /// What a load balancer is told about this connection.
     pub(crate) fn conn_info(&self) -> ConnInfo {
         ConnInfo {
@@ -36,10 +74,47 @@ impl Accepted {
     }
 }
 
+/// Where a connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A listener accepted it.
+    Accepted,
+    /// [`EngineHandle::enroll`](crate::EngineHandle::enroll) handed it over, connected.
+    Enrolled { tag: u64 },
+    /// [`EngineHandle::dial`](crate::EngineHandle::dial) opened it.
+    Dialed {
+        /// The caller's tag, shown by [`Conn::tag`](crate::Conn::tag).
+        tag: u64,
+        /// The `connect` is still in progress.
+        connecting: bool,
+    },
+}
+
+impl Origin {
+    /// The caller's tag, for enrolled and dialed connections.
+    pub(crate) fn tag(self) -> Option<u64> {
+        match self {
+            Origin::Accepted => None,
+            Origin::Enrolled { tag } | Origin::Dialed { tag, .. } => Some(tag),
+        }
+    }
+
+    /// Whether the socket is still connecting.
+    pub(crate) fn connecting(self) -> bool {
+        matches!(
+            self,
+            Origin::Dialed {
+                connecting: true,
+                ..
+            }
+        )
+    }
+}
+
 /// One request to a loop.
 pub(crate) enum Task {
     /// Serve this new connection (accepted, enrolled, or dialed and maybe still connecting).
-    Register(Accepted),
+    Register(NewConn),
     /// Send these bytes on a connection.
     Write(ConnHandle, Bytes),
     /// Send these buffers, in order, on a connection.
@@ -78,6 +153,19 @@ impl std::fmt::Debug for Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origin_tags() {
+        assert_eq!(Origin::Accepted.tag(), None);
+        assert_eq!(Origin::Enrolled { tag: 3 }.tag(), Some(3));
+        let dialing = Origin::Dialed {
+            tag: 4,
+            connecting: true,
+        };
+        assert_eq!(dialing.tag(), Some(4));
+        assert!(dialing.connecting());
+        assert!(!Origin::Enrolled { tag: 3 }.connecting());
+    }
 
     #[test]
     fn a_task_stays_small() {

@@ -16,7 +16,7 @@
 // `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use crate::sync::{Mutex, lock};
+use crate::shared::sync::{Mutex, lock};
 
 /// Something that interrupts the consumer's blocking wait.
 pub trait Notify {

@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
 
 use super::{Call, EventLoop};
-use crate::deadline::millis;
+use crate::config::Config;
 use crate::handler::{CloseReason, EventHandler};
-use crate::options::EngineBuilder;
-use crate::socket::{SockIo, Stream};
+use crate::sys::Stream;
 use crate::tls::{ClientTls, TlsSession};
 
 /// A loop's TLS configuration, its connections' sessions and its ciphertext buffers
@@ -32,10 +30,10 @@ pub(super) struct LoopTls {
 }
 
 impl LoopTls {
-    pub(super) fn new(opts: &EngineBuilder) -> Self {
-        let config = opts.tls.clone();
+    pub(super) fn new(cfg: &Config) -> Self {
+        let config = cfg.tls.clone();
         let input = if config.is_some() {
-            vec![0; opts.read_buffer]
+            vec![0; cfg.read_buffer]
         } else {
             Vec::new()
         };
@@ -74,7 +72,7 @@ impl LoopTls {
         if let Some(mut tls) = self.sessions.remove(&key) {
             let mut out = Vec::new();
             tls.close(&mut out);
-            let _ = io::Write::write(&mut SockIo(stream.as_fd()), &out);
+            let _ = io::Write::write(&mut stream.io(), &out);
         }
     }
 }
@@ -110,7 +108,7 @@ impl<H: EventHandler> EventLoop<H> {
     /// Sets connection `key`'s handshake deadline: the connect timeout from now. The read
     /// deadline carries it; `tls_open` clears it, which also marks the connection open.
     fn start_handshake_clock(&mut self, key: usize) {
-        let now = millis(self.epoch, self.now, true);
+        let now = self.now;
         let limit = self.cfg.connect_timeout;
         if let Some(slot) = self.conns.get_mut(key) {
             slot.deadlines.set_read(Some(now.saturating_add(limit)));
@@ -149,19 +147,19 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let n = match SockIo(slot.stream.as_fd()).read(&mut self.tls.input) {
+        let n = match slot.stream.io().read(&mut self.tls.input) {
             Ok(0) => {
                 self.peer_closed(key);
                 return;
             }
             Ok(n) => n,
-            Err(e) if crate::outbound::is_transient(&e) => return,
+            Err(e) if crate::reactor::outbound::is_transient(&e) => return,
             Err(e) => {
                 self.close_now(key, CloseReason::Error(e));
                 return;
             }
         };
-        slot.deadlines.active(millis(self.epoch, self.now, true));
+        slot.deadlines.active(self.now);
         let mut pos = 0;
         loop {
             let LoopTls {

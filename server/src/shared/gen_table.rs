@@ -8,7 +8,7 @@
 // `pub` (not `pub(crate)`) so the loom models can reach it through `loom_api`.
 #![cfg_attr(not(loom), allow(unreachable_pub))]
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::shared::sync::{AtomicU64, Ordering};
 
 /// Generations of a loop's connection slots.
 #[derive(Debug)]

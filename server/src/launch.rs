@@ -1,0 +1,246 @@
+//! Starting an engine: bind every address, build each loop's poller and shared state, then
+//! spawn the loops and (unless every loop accepts for itself) the acceptor.
+//!
+//! It receives a validated [`Config`], never the builder. Nothing is left running or bound when
+//! it fails.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loopwire_poller::Poller;
+
+use crate::addr::{BoundAddr, ListenAddr, Network};
+use crate::config::Config;
+use crate::engine::{ClockWake, EngineHandle, EngineShared};
+use crate::error::{Error, Result};
+use crate::handler::{Action, EventHandler};
+use crate::reactor::acceptor::Acceptor;
+use crate::reactor::{EventLoop, LoopInit, LoopSockets};
+use crate::shared::LoopShared;
+use crate::shared::stop::StopState;
+use crate::shared::sync::{Mutex, lock};
+use crate::sys::{self, Datagram, Listener};
+use crate::time::Subscriber;
+
+/// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
+/// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
+const RING_INITIAL: usize = 4096;
+
+/// Everything bound for one engine, before its threads start.
+struct Bound {
+    per_loop: Vec<LoopSockets>,
+    acceptor: Vec<(Listener, Network)>,
+    addrs: Vec<BoundAddr>,
+}
+
+/// Binds every address of `cfg`. A host name binds every address it resolves to (`localhost`:
+/// `127.0.0.1` and `::1`), all on one port: with port 0, the port the first one got.
+fn bind_all(cfg: &Config) -> Result<Bound> {
+    let loops = cfg.loops;
+    let mut bound = Bound {
+        per_loop: (0..loops).map(|_| LoopSockets::default()).collect(),
+        acceptor: Vec::new(),
+        addrs: Vec::new(),
+    };
+    let mut udp_count = 0;
+    for url in &cfg.addrs {
+        let addr = ListenAddr::parse(url)?;
+        let bind_err = |source| Error::Bind {
+            url: url.clone(),
+            source,
+        };
+        match &addr {
+            ListenAddr::Unix(path) => {
+                let l = sys::bind_unix(path, cfg.backlog, url)?;
+                bound.addrs.push(BoundAddr {
+                    network: Network::Unix,
+                    addr: None,
+                    path: Some(path.clone()),
+                });
+                bound.acceptor.push((l, Network::Unix));
+            }
+            ListenAddr::Inet { network, .. } => {
+                let network = *network;
+                let mut port = None;
+                for mut sa in resolved(&addr)? {
+                    if let Some(p) = port {
+                        sa.set_port(p);
+                    }
+                    let copies = if cfg.reuse_port { loops } else { 1 };
+                    for i in 0..copies {
+                        if network.is_udp() {
+                            let s =
+                                Datagram::new(sys::bind_udp(sa, cfg.reuse_port).map_err(bind_err)?);
+                            sa = s.local_addr().map_err(bind_err)?;
+                            let target = if cfg.reuse_port { i } else { udp_count % loops };
+                            udp_count += usize::from(!cfg.reuse_port);
+                            bound.per_loop[target].udp.push((s, network));
+                        } else {
+                            let l =
+                                sys::bind_tcp(sa, cfg.reuse_port, cfg.backlog).map_err(bind_err)?;
+                            sa = l.local_addr().map_err(bind_err)?;
+                            if cfg.reuse_port {
+                                bound.per_loop[i]
+                                    .listeners
+                                    .push((Listener::Tcp(l), network));
+                            } else {
+                                bound.acceptor.push((Listener::Tcp(l), network));
+                            }
+                        }
+                    }
+                    port = Some(sa.port());
+                    bound.addrs.push(BoundAddr {
+                        network,
+                        addr: Some(sa),
+                        path: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok(bound)
+}
+
+/// The addresses `addr` resolves to, each once, in the resolver's order.
+fn resolved(addr: &ListenAddr) -> Result<Vec<SocketAddr>> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for sa in addr.resolve()? {
+        if !out.contains(&sa) {
+            out.push(sa);
+        }
+    }
+    Ok(out)
+}
+
+/// The CPU each loop is pinned to, if pinning is on and the affinity mask can be read.
+fn cpus(cfg: &Config) -> Vec<Option<usize>> {
+    if !cfg.pin_cores {
+        return vec![None; cfg.loops];
+    }
+    match sys::affinity::allowed_cpus() {
+        Ok(allowed) => (0..cfg.loops)
+            .map(|i| sys::affinity::cpu_for_loop(&allowed, i))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the CPUs this process may run on; loops stay unpinned");
+            vec![None; cfg.loops]
+        }
+    }
+}
+
+pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHandle> {
+    let loops = cfg.loops;
+    let balancer = Arc::new(cfg.load_balance.build(loops)?);
+    let ring = loopwire_ringbuf::Config::builder()
+        .initial(RING_INITIAL)
+        .max(cfg.max_inbound.max(cfg.max_outbound))
+        .build()
+        .map_err(|_| Error::InvalidOption {
+            option: "max_inbound/max_outbound",
+            reason: "not a usable buffer size",
+        })?;
+    let bound = bind_all(&cfg)?;
+
+    let mut pollers = Vec::with_capacity(loops);
+    let mut shared = Vec::with_capacity(loops);
+    let mut wakers = Vec::with_capacity(loops + 1);
+    for _ in 0..loops {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        let waker = poller.waker()?;
+        wakers.push(waker.clone());
+        shared.push(LoopShared::new(waker, cfg.max_connections));
+        pollers.push(poller);
+    }
+    let acceptor = if bound.acceptor.is_empty() {
+        None
+    } else {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        let waker = poller.waker()?;
+        wakers.push(waker.clone());
+        Some((poller, waker))
+    };
+
+    let clock = cfg.clock.start();
+    let clock_wake = cfg.clock.is_test().then(|| {
+        let wake: Arc<Subscriber> = Arc::new(move || {
+            for w in &wakers {
+                if let Err(e) = w.wake() {
+                    tracing::warn!(error = %e, "waking a loop for the test clock failed");
+                }
+            }
+        });
+        clock.subscribe(&wake);
+        wake
+    });
+    let threads = loops + usize::from(acceptor.is_some());
+    let engine = EngineHandle {
+        inner: Arc::new(EngineShared {
+            loops: shared,
+            balancer: Arc::clone(&balancer),
+            acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
+            addrs: bound.addrs,
+            stop: StopState::new(threads),
+            threads: Mutex::new(Vec::with_capacity(threads)),
+            clock,
+            _clock_wake: clock_wake.map(|wake| ClockWake { _wake: wake }),
+        }),
+    };
+    let handler = Arc::new(handler);
+    if handler.on_boot(&engine) == Action::Shutdown {
+        engine.signal_stop();
+    }
+
+    let cfg = Arc::new(cfg);
+    let mut spawned = Vec::with_capacity(threads);
+    let mut spawn_error = None;
+    let pins = cpus(&cfg);
+    for (id, (poller, sockets)) in pollers.into_iter().zip(bound.per_loop).enumerate() {
+        let init = LoopInit {
+            handler: Arc::clone(&handler),
+            engine: engine.clone(),
+            balancer: Arc::clone(&balancer),
+            ring,
+            cfg: Arc::clone(&cfg),
+        };
+        let el = EventLoop::new(id, init, poller, sockets);
+        let pin = pins.get(id).copied().flatten();
+        let res = std::thread::Builder::new()
+            .name(format!("loopwire-loop-{id}"))
+            .spawn(move || el.run(pin));
+        match res {
+            Ok(t) => spawned.push(t),
+            Err(e) => {
+                spawn_error = Some(e);
+                break;
+            }
+        }
+    }
+    if spawn_error.is_none()
+        && let Some((poller, _)) = acceptor
+    {
+        let acc = Acceptor::new(
+            poller,
+            bound.acceptor,
+            engine.clone(),
+            Arc::clone(&handler),
+            balancer,
+        );
+        match std::thread::Builder::new()
+            .name("loopwire-acceptor".into())
+            .spawn(move || acc.run())
+        {
+            Ok(t) => spawned.push(t),
+            Err(e) => spawn_error = Some(e),
+        }
+    }
+    if let Some(e) = spawn_error {
+        // Threads that never started will never report their exit: account for them.
+        engine.inner.stop.never_started(threads - spawned.len());
+        *lock(&engine.inner.threads) = spawned;
+        engine.signal_stop();
+        engine.wait();
+        return Err(Error::Io(e));
+    }
+    *lock(&engine.inner.threads) = spawned;
+    Ok(engine)
+}
