@@ -1,13 +1,20 @@
 //! Running out of file descriptors never stops the engine: accepts pause and resume, and the
 //! connections already open keep being served. Lowers this process's fd limit, so it is a test
 //! binary of its own.
+//!
+//! It counts descriptors instead of timing reads: each served connection costs two (the
+//! client's and the server's), so with exactly one left the next client gets it and the server
+//! cannot accept. The back-off after that runs on the engine's test clock, so the queued
+//! connection is accepted only once the test has freed descriptors and moved the clock.
 
 mod util;
 
-use std::io::ErrorKind;
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use loopwire::Engine;
+use loopwire::{Action, Conn, Engine, EventHandler, TestClock};
 use util::*;
 
 fn set_fd_limit(soft: libc::rlim_t) -> libc::rlim_t {
@@ -29,70 +36,118 @@ fn echo_once(c: &mut TcpStream, msg: &[u8]) {
     assert_eq!(read_n(c, msg.len()), msg);
 }
 
+/// Echo, counting the connections it opened and closed.
+#[derive(Default)]
+struct CountingEcho {
+    opened: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+impl EventHandler for CountingEcho {
+    type State = ();
+    fn on_open(&self, _c: &mut Conn<'_, ()>) -> Action {
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        Action::None
+    }
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let data = c.next(usize::MAX);
+        c.write(data);
+        Action::None
+    }
+    fn on_close(&self, _c: &mut Conn<'_, ()>, _r: loopwire::CloseReason) -> Action {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+        Action::None
+    }
+}
+
+/// The open descriptors' numbers (without the one listing them).
+fn open_fds() -> Vec<usize> {
+    let mut fds: Vec<usize> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The listing's own descriptor is the lowest that was free; it is gone again.
+    let listing = (0..).find(|n: &usize| {
+        // SAFETY: F_GETFD on any number only asks whether it is open.
+        let r = unsafe { libc::fcntl(*n as libc::c_int, libc::F_GETFD) };
+        r == -1
+    });
+    if let Some(l) = listing {
+        fds.retain(|&fd| fd != l);
+    }
+    fds
+}
+
+fn max_fd() -> usize {
+    open_fds().into_iter().max().unwrap_or(0)
+}
+
+/// How many descriptors the process can still open under a limit of `limit`: the kernel hands
+/// out the lowest free number and refuses one at or above the limit.
+fn free_fds(limit: usize) -> usize {
+    limit - open_fds().into_iter().filter(|&fd| fd < limit).count()
+}
+
 #[test]
 fn accept_survives_fd_exhaustion() {
     for reuse_port in [false, true] {
+        let clock = TestClock::new();
+        let handler = Arc::new(CountingEcho::default());
         let e = Engine::builder()
             .addr("tcp://127.0.0.1:0")
             .loops(1)
             .reuse_port(reuse_port)
-            .start(Echo)
+            .clock(clock.clone())
+            .start(Arc::clone(&handler))
             .unwrap();
         let addr = tcp_addr(&e);
-        let old = set_fd_limit(fd_count() as libc::rlim_t + 24);
-        // Each served connection costs two fds (client and server side): connect one at a time
-        // until one is not served (the server is out of descriptors) or the client is.
+        // An odd number free: pairs for served connections, then exactly one.
+        let limit = max_fd() + 1 + 25;
+        let free = || free_fds(limit);
+        let old = set_fd_limit(limit as libc::rlim_t);
+        // Served connections, one at a time, while two descriptors are free.
         let mut served = Vec::new();
-        let mut unserved = Vec::new();
-        let mut placeholder = None;
-        while unserved.is_empty() {
-            let mut c = match TcpStream::connect(addr) {
-                Ok(c) => c,
-                Err(err) => {
-                    assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
-                    assert!(placeholder.is_none(), "out of fds twice: {err}");
-                    // The client ran out first. Free one connection (two fds, once the server
-                    // sees its EOF) and take one back, so that the next client gets the last
-                    // fd and the server none.
-                    served.pop();
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                    placeholder = Some(std::fs::File::open("/dev/null").unwrap());
-                    continue;
-                }
-            };
-            c.set_read_timeout(Some(std::time::Duration::from_millis(300)))
-                .unwrap();
-            write_all(&mut c, b"?");
-            let mut b = [0u8; 1];
-            match std::io::Read::read_exact(&mut c, &mut b) {
-                Ok(()) => served.push(c),
-                Err(err) => {
-                    assert!(matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut
-                    ));
-                    unserved.push(c);
-                }
-            }
+        while free() >= 2 {
+            let mut c = connect(addr);
+            echo_once(&mut c, b"?");
+            served.push(c);
         }
         assert!(!served.is_empty(), "some connections were served");
-        assert!(!unserved.is_empty(), "the server ran out of descriptors");
-        // Open connections are still served...
+        assert_eq!(free(), 1, "one descriptor left");
+        // The client takes the last descriptor; the server cannot accept it.
+        let mut unserved = connect(addr);
+        write_all(&mut unserved, b"?");
+        // Open connections are still served meanwhile...
         for c in &mut served {
-            c.set_read_timeout(Some(WAIT)).unwrap();
             echo_once(c, b"still here");
         }
-        // ...and once descriptors are freed, the waiting ones are accepted and served.
-        let freed = served.len().min(unserved.len() + 1);
-        served.truncate(served.len() - freed);
-        for c in &mut unserved {
-            c.set_read_timeout(Some(WAIT)).unwrap();
-            assert_eq!(read_n(c, 1), b"?", "queued byte echoed after the pause");
-            echo_once(c, b"late but served");
-        }
+        assert_eq!(
+            handler.opened.load(Ordering::SeqCst),
+            served.len(),
+            "nothing accepted while out of descriptors"
+        );
+        // ...and once descriptors are freed and the back-off is over, the waiting one is
+        // accepted and served, its queued byte first.
+        let closed = handler.closed.load(Ordering::SeqCst);
+        served.truncate(served.len() - 2);
+        assert!(eventually(
+            || handler.closed.load(Ordering::SeqCst) == closed + 2
+        ));
+        assert_eq!(
+            handler.opened.load(Ordering::SeqCst),
+            served.len() + 2,
+            "descriptors are free, but the back-off is not over on the engine's clock"
+        );
+        clock.advance(Duration::from_millis(50));
+        assert_eq!(
+            read_n(&mut unserved, 1),
+            b"?",
+            "queued byte echoed after the pause"
+        );
+        echo_once(&mut unserved, b"late but served");
+        assert_eq!(handler.opened.load(Ordering::SeqCst), served.len() + 3);
         drop(served);
         drop(unserved);
-        drop(placeholder);
         set_fd_limit(old);
         e.stop();
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler};
+use loopwire::{Action, CloseReason, Conn, Engine, Error, EventHandler, TestClock};
 
 use util::{Rng, eventually, small_window_client, tcp_addr};
 
@@ -105,10 +105,8 @@ fn a_peer_that_does_not_read_is_paused_not_buffered_and_loses_nothing() {
         eventually(|| *handler.known.lock().unwrap() == Some(false)),
         "the server saw or was told the connection is unwritable"
     );
-    // Give the server time to misbehave (buffer more, or overflow and close).
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(handler.closes.lock().unwrap().is_empty(), "still open");
-    assert!(!writer.is_finished(), "the writer is held back by TCP");
+    // From here the server must not buffer on: checked below by the largest backlog it ever
+    // held (a count, not a wait), and by every byte coming back over the same connection.
 
     // Now read everything back: the pauses and resumes must deliver every byte in order,
     // including bytes left unread at a pause when the writer has long finished.
@@ -143,6 +141,8 @@ fn a_peer_that_does_not_read_is_paused_not_buffered_and_loses_nothing() {
 struct Firehose {
     changes: Mutex<Vec<bool>>,
     closes: Mutex<Vec<String>>,
+    /// Asks answered so far.
+    asks: AtomicUsize,
 }
 
 impl EventHandler for Firehose {
@@ -154,9 +154,14 @@ impl EventHandler for Firehose {
     }
 
     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
-        c.discard(usize::MAX);
-        // Every message from the peer asks for 64 KiB more.
-        c.write(&[7; 64 * 1024]);
+        // Every 4-byte message from the peer asks for 64 KiB more, however the messages are
+        // batched into reads.
+        let asks = c.inbound_len() / 4;
+        c.discard(asks * 4);
+        for _ in 0..asks {
+            c.write(&[7; 64 * 1024]);
+        }
+        self.asks.fetch_add(asks, Ordering::SeqCst);
         Action::None
     }
 
@@ -183,11 +188,20 @@ fn ignoring_backpressure_still_hits_the_hard_limit() {
         .expect("start");
     let mut client = small_window_client(tcp_addr(&engine));
     // Ask, without reading, until the server gives up on this connection.
-    for _ in 0..64 {
-        if client.write_all(b"more").is_err() || !handler.closes.lock().unwrap().is_empty() {
+    // Up to 64 asks (4 MiB, sixteen times the hard limit), each answered in a callback of its
+    // own (the next is sent once the server counted the last), so announcements can come
+    // between them.
+    for i in 1..=64 {
+        if client.write_all(b"more").is_err() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        let closed = || !handler.closes.lock().unwrap().is_empty();
+        assert!(eventually(
+            || handler.asks.load(Ordering::SeqCst) == i || closed()
+        ));
+        if closed() {
+            break;
+        }
     }
     assert!(eventually(|| !handler.closes.lock().unwrap().is_empty()));
     assert_eq!(handler.closes.lock().unwrap()[0], "OutboundOverflow");
@@ -228,8 +242,13 @@ impl EventHandler for Sleeper {
     }
 }
 
+/// More than the kernel holds between the server's send buffer and a small-window client's
+/// receive buffer: reading this much means the server sent some of it after the read began.
+const READ_STEP: usize = 256 * 1024;
+
 #[test]
 fn a_paused_connection_times_out_only_when_the_peer_stops_reading() {
+    let clock = TestClock::new();
     let handler = Arc::new(Sleeper::default());
     let engine = Engine::builder()
         .addr("tcp://127.0.0.1:0")
@@ -237,24 +256,31 @@ fn a_paused_connection_times_out_only_when_the_peer_stops_reading() {
         .send_buffer(16 * 1024)
         .max_outbound(8 * 1024 * 1024)
         .idle_timeout(Some(Duration::from_millis(300)))
+        .clock(clock.clone())
         .start(Arc::clone(&handler))
         .expect("start");
     let mut client = small_window_client(tcp_addr(&engine));
     // Sends that the paused server never reads.
     client.write_all(b"ignored").expect("write");
-    // Reading slowly keeps the connection alive well past the idle timeout.
-    let mut buf = vec![0; 16 * 1024];
-    for _ in 0..40 {
+    // Reading slowly keeps the connection alive well past the idle timeout: a step of reading
+    // per 100 ms of the engine's clock, 12 steps (four times the timeout).
+    let mut buf = vec![0; READ_STEP];
+    for _ in 0..12 {
+        clock.advance(Duration::from_millis(100));
         client.read_exact(&mut buf).expect("read");
-        std::thread::sleep(Duration::from_millis(20));
     }
     assert!(
         handler.closes.lock().unwrap().is_empty(),
         "alive while read"
     );
-    // Stop reading: nothing drains any more, the idle timeout closes it.
+    // Stop reading: once the kernel's buffers are full nothing drains any more, and the idle
+    // timeout closes it. The clock keeps moving until then (the last drains may come after
+    // any given reading of it).
     assert!(
-        eventually(|| !handler.closes.lock().unwrap().is_empty()),
+        eventually(|| {
+            clock.advance(Duration::from_millis(100));
+            !handler.closes.lock().unwrap().is_empty()
+        }),
         "closed once the peer stopped reading"
     );
     assert_eq!(handler.closes.lock().unwrap()[0], "IdleTimeout");
@@ -342,7 +368,8 @@ fn bytes_left_unread_at_a_pause_are_shown_after_the_resume() {
     let mut client = small_window_client(tcp_addr(&engine));
     // One request, and nothing after it: only the resume can get it answered.
     client.write_all(b"hello").expect("write");
-    std::thread::sleep(Duration::from_millis(100));
+    // The blob (1 MiB, far more than the kernel buffers hold) cannot drain below the low
+    // watermark before the client reads it: no resume can have happened yet.
     assert_eq!(
         handler.resumed.load(Ordering::Relaxed),
         0,

@@ -8,9 +8,9 @@ use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use loopwire::{Action, CloseReason, Conn, Engine, EngineHandle, EventHandler};
+use loopwire::{Action, CloseReason, Conn, Engine, EngineHandle, EventHandler, TestClock};
 use util::*;
 
 struct Greeter;
@@ -59,10 +59,10 @@ fn close_after_write_sends_everything_then_eof() {
         .loops(1)
         .start(BigThenClose(size))
         .unwrap();
-    let mut s = connect(tcp_addr(&e));
+    // A small receive window: most of the 8 MiB must wait in the server's backlog, and the
+    // close must wait for it.
+    let mut s = small_window_client(tcp_addr(&e));
     write_all(&mut s, b"go");
-    // Read slowly at first so the server's socket buffer fills and the rest is queued.
-    thread::sleep(Duration::from_millis(100));
     let got = read_to_end(&mut s);
     assert_eq!(got.len(), size);
     assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
@@ -259,10 +259,10 @@ fn stop_from_every_callback() {
     }
 }
 
-/// Records the instants of its ticks.
+/// Records when (on the engine's clock) it ticked.
 #[derive(Default)]
 struct Ticker {
-    ticks: Mutex<Vec<Instant>>,
+    ticks: Mutex<Vec<Duration>>,
 }
 
 impl EventHandler for Ticker {
@@ -270,31 +270,39 @@ impl EventHandler for Ticker {
     fn on_traffic(&self, _c: &mut Conn<'_, ()>) -> Action {
         Action::None
     }
-    fn on_tick(&self, _e: &EngineHandle) -> (Duration, Action) {
-        self.ticks.lock().unwrap().push(Instant::now());
+    fn on_tick(&self, e: &EngineHandle) -> (Duration, Action) {
+        self.ticks.lock().unwrap().push(e.now());
         (Duration::from_millis(20), Action::None)
     }
 }
 
 #[test]
 fn ticker_fires_at_its_interval_and_stops_on_shutdown() {
+    let clock = TestClock::new();
     let h = Arc::new(Ticker::default());
     let e = Engine::builder()
         .addr("tcp://127.0.0.1:0")
         .loops(2)
         .ticker(true)
+        .clock(clock.clone())
         .start(Arc::clone(&h))
         .unwrap();
-    assert!(eventually(|| h.ticks.lock().unwrap().len() >= 10));
+    let count = || h.ticks.lock().unwrap().len();
+    assert!(eventually(|| count() == 1), "the first tick comes at boot");
+    // Half the interval at a time: a tick at an odd step would be early, and would show in
+    // the times recorded below.
+    for step in 1..=10 {
+        clock.advance(Duration::from_millis(10));
+        if step % 2 == 0 {
+            assert!(eventually(|| count() == 1 + step / 2), "tick {}", step / 2);
+        }
+    }
     e.stop();
     let ticks = h.ticks.lock().unwrap().clone();
-    for w in ticks.windows(2) {
-        // Never early (the wheel rounds deadlines up to its 1 ms tick).
-        assert!(w[1] - w[0] >= Duration::from_millis(20), "tick came early");
-    }
-    let n = ticks.len();
-    thread::sleep(Duration::from_millis(100));
-    assert_eq!(h.ticks.lock().unwrap().len(), n, "no tick after shutdown");
+    let expected: Vec<Duration> = (0..=5).map(|i| Duration::from_millis(20 * i)).collect();
+    assert_eq!(ticks, expected, "exactly at each interval, never early");
+    clock.advance(Duration::from_millis(100));
+    assert_eq!(count(), ticks.len(), "no tick after shutdown");
 }
 
 #[test]
