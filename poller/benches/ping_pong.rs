@@ -5,8 +5,10 @@
 //! registered edge-triggered for reading (the one mode every backend has), so each iteration
 //! costs two polls, two reads and two writes, and the difference between rows is the poller.
 //!
-//! Linux only (see the `criterion` note in `Cargo.toml`). Run:
-//! `cargo bench -p loopwire-poller --bench ping_pong -- --warm-up-time 1 --measurement-time 3`
+//! A row runs when this build has its backend (the `mio` and `polling` rows and peers need
+//! those features). Linux only (see the `criterion` note in `Cargo.toml`). Run:
+//! `cargo bench -p loopwire-poller --all-features --bench ping_pong -- --warm-up-time 1
+//! --measurement-time 3`
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -59,6 +61,7 @@ mod linux {
     }
 
     /// The same round trip with `mio` used directly (the peer).
+    #[cfg(has_mio)]
     fn raw_mio(bencher: &mut Bencher<'_>) {
         use mio::unix::SourceFd;
 
@@ -87,6 +90,7 @@ mod linux {
     }
 
     /// The same round trip with `polling` used directly (the peer).
+    #[cfg(has_polling)]
     fn raw_polling(bencher: &mut Bencher<'_>) {
         use std::num::NonZeroUsize;
 
@@ -120,12 +124,15 @@ mod linux {
 
     pub(crate) fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group("ping_pong");
+        #[cfg(has_epoll)]
         group.bench_function("epoll", |bencher| {
             through(bencher, loopwire_poller::EpollPoller::new().expect("epoll"));
         });
+        #[cfg(has_mio)]
         group.bench_function("mio", |bencher| {
             through(bencher, loopwire_poller::MioPoller::new().expect("mio"));
         });
+        #[cfg(has_polling)]
         group.bench_function("polling", |bencher| {
             through(
                 bencher,
@@ -137,7 +144,9 @@ mod linux {
                 through(bencher, Poller::with_backend(backend).expect("poller"));
             });
         }
+        #[cfg(has_mio)]
         group.bench_function("peer: mio::Poll", raw_mio);
+        #[cfg(has_polling)]
         group.bench_function("peer: polling::Poller", raw_polling);
         group.finish();
     }

@@ -8,8 +8,10 @@
 //! * `wake_burst`: 100 wakes then one zero-timeout poll on one thread; with coalescing only the
 //!   first wake reaches the kernel.
 //!
-//! Linux only (see the `criterion` note in `Cargo.toml`). Run:
-//! `cargo bench -p loopwire-poller --bench waker -- --warm-up-time 1 --measurement-time 3`
+//! A row runs when this build has its backend (the `mio` and `polling` rows and peers need
+//! those features). Linux only (see the `criterion` note in `Cargo.toml`). Run:
+//! `cargo bench -p loopwire-poller --all-features --bench waker -- --warm-up-time 1
+//! --measurement-time 3`
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -104,10 +106,12 @@ mod linux {
     }
 
     /// The round trip with `mio::Waker` used directly (no coalescing flag).
+    #[cfg(has_mio)]
     fn raw_mio_round_trip(bencher: &mut Bencher<'_>) {
         on_one_cpu(|cpu| raw_mio_round_trip_on(bencher, cpu));
     }
 
+    #[cfg(has_mio)]
     fn raw_mio_round_trip_on(bencher: &mut Bencher<'_>, cpu: usize) {
         const WAKE: mio::Token = mio::Token(0);
         let mut ours = mio::Poll::new().expect("mio");
@@ -140,10 +144,12 @@ mod linux {
     }
 
     /// The round trip with `polling::Poller::notify` used directly.
+    #[cfg(has_polling)]
     fn raw_polling_round_trip(bencher: &mut Bencher<'_>) {
         on_one_cpu(|cpu| raw_polling_round_trip_on(bencher, cpu));
     }
 
+    #[cfg(has_polling)]
     fn raw_polling_round_trip_on(bencher: &mut Bencher<'_>, cpu: usize) {
         let ours = Arc::new(polling::Poller::new().expect("polling"));
         let partner = Arc::new(polling::Poller::new().expect("polling"));
@@ -177,12 +183,15 @@ mod linux {
 
     pub(crate) fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group("waker_round_trip");
+        #[cfg(has_epoll)]
         group.bench_function("epoll", |b| {
             round_trip(b, || loopwire_poller::EpollPoller::new().expect("epoll"));
         });
+        #[cfg(has_mio)]
         group.bench_function("mio", |b| {
             round_trip(b, || loopwire_poller::MioPoller::new().expect("mio"));
         });
+        #[cfg(has_polling)]
         group.bench_function("polling", |b| {
             round_trip(b, || {
                 loopwire_poller::PollingPoller::new().expect("polling")
@@ -191,17 +200,22 @@ mod linux {
         group.bench_function(format!("Poller::{}", Backend::default()), |b| {
             round_trip(b, || Poller::new().expect("poller"));
         });
+        #[cfg(has_mio)]
         group.bench_function("peer: mio::Waker", raw_mio_round_trip);
+        #[cfg(has_polling)]
         group.bench_function("peer: polling::Poller::notify", raw_polling_round_trip);
         group.finish();
 
         let mut group = c.benchmark_group("wake_burst");
+        #[cfg(has_epoll)]
         group.bench_function("epoll", |b| {
             burst(b, || loopwire_poller::EpollPoller::new().expect("epoll"));
         });
+        #[cfg(has_mio)]
         group.bench_function("mio", |b| {
             burst(b, || loopwire_poller::MioPoller::new().expect("mio"));
         });
+        #[cfg(has_polling)]
         group.bench_function("polling", |b| {
             burst(b, || {
                 loopwire_poller::PollingPoller::new().expect("polling")

@@ -35,9 +35,23 @@ pub enum Error {
         mode: Mode,
     },
     /// The backend does not exist on this platform (for example `epoll` off Linux, or `mio` on
-    /// Windows, whose mio cannot register raw sockets). See [`Backend::available`].
+    /// Windows, whose mio cannot register raw sockets), whatever the cargo features. See
+    /// [`Backend::available`].
     #[error("the {0} backend is not available on this platform")]
     UnavailableBackend(Backend),
+    /// The platform has the backend, but this build of `loopwire-poller` left out the cargo
+    /// feature that compiles it: add `feature` to the crate's features in `Cargo.toml`. See
+    /// [`Backend::available`] and [`Backend::feature`].
+    #[error(
+        "the {backend} backend is not built: enable the `{feature}` feature of loopwire-poller"
+    )]
+    FeatureDisabled {
+        /// The backend that was asked for.
+        backend: Backend,
+        /// The `loopwire-poller` cargo feature that builds it (equal to
+        /// [`backend.feature()`](Backend::feature)).
+        feature: &'static str,
+    },
     /// A backend name that [`Backend::from_str`](std::str::FromStr::from_str) does not know.
     #[error("unknown poller backend {0:?} (expected \"epoll\", \"mio\" or \"polling\")")]
     UnknownBackend(String),
@@ -49,6 +63,22 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl Error {
+    /// Why [`Poller::with_backend`](crate::Poller::with_backend) cannot create `backend`: the
+    /// platform lacks it ([`Error::UnavailableBackend`]), or this build left out its feature
+    /// ([`Error::FeatureDisabled`]).
+    pub(crate) fn unavailable(backend: Backend) -> Error {
+        if backend.is_platform_supported() {
+            Error::FeatureDisabled {
+                backend,
+                feature: backend.feature(),
+            }
+        } else {
+            Error::UnavailableBackend(backend)
+        }
+    }
+}
+
 impl From<Error> for io::Error {
     /// Lets code that speaks `io::Error` use `?` on poller results; each variant maps to the
     /// closest [`io::ErrorKind`] and keeps its message.
@@ -57,9 +87,9 @@ impl From<Error> for io::Error {
             Error::Io(inner) => return inner,
             Error::TokenInUse(_) | Error::AlreadyRegistered(_) => io::ErrorKind::AlreadyExists,
             Error::NotRegistered(_) => io::ErrorKind::NotFound,
-            Error::UnsupportedMode { .. } | Error::UnavailableBackend(_) => {
-                io::ErrorKind::Unsupported
-            }
+            Error::UnsupportedMode { .. }
+            | Error::UnavailableBackend(_)
+            | Error::FeatureDisabled { .. } => io::ErrorKind::Unsupported,
             Error::ReservedToken(_) | Error::UnknownBackend(_) => io::ErrorKind::InvalidInput,
         };
         io::Error::new(kind, error)
@@ -88,6 +118,14 @@ mod tests {
             mode.to_string(),
             "the mio backend does not support level mode on this platform"
         );
+        let disabled = Error::FeatureDisabled {
+            backend: Backend::Mio,
+            feature: "mio",
+        };
+        assert_eq!(
+            disabled.to_string(),
+            "the mio backend is not built: enable the `mio` feature of loopwire-poller"
+        );
     }
 
     #[test]
@@ -108,12 +146,40 @@ mod tests {
                 Error::UnavailableBackend(Backend::Epoll),
                 io::ErrorKind::Unsupported,
             ),
+            (
+                Error::FeatureDisabled {
+                    backend: Backend::Polling,
+                    feature: "polling",
+                },
+                io::ErrorKind::Unsupported,
+            ),
         ];
         for (error, kind) in cases {
             let text = error.to_string();
             let io: io::Error = error.into();
             assert_eq!(io.kind(), kind, "{text}");
             assert_eq!(io.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn unavailable_errors_say_why() {
+        for backend in Backend::ALL {
+            match Error::unavailable(backend) {
+                Error::FeatureDisabled {
+                    backend: b,
+                    feature,
+                } => {
+                    assert_eq!(b, backend);
+                    assert_eq!(feature, backend.feature());
+                    assert!(backend.is_platform_supported());
+                }
+                Error::UnavailableBackend(b) => {
+                    assert_eq!(b, backend);
+                    assert!(!backend.is_platform_supported());
+                }
+                other => panic!("{backend}: {other:?}"),
+            }
         }
     }
 

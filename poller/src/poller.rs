@@ -8,10 +8,11 @@ use std::io;
 use std::time::Duration;
 
 use crate::selector::forward_selector;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(has_epoll)]
 use crate::sys::epoll::{EpollPoller, EpollWaker};
-#[cfg(unix)]
+#[cfg(has_mio)]
 use crate::sys::mio::{MioPoller, MioWaker};
+#[cfg(has_polling)]
 use crate::sys::polling::{PollingPoller, PollingWaker};
 use crate::{Backend, Error, Events, Interest, Mode, RawSource, Result, Token};
 
@@ -51,13 +52,14 @@ use crate::{Backend, Error, Events, Interest, Mode, RawSource, Result, Token};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Poller {
-    /// Native epoll (Linux, Android).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    /// Native epoll (Linux, Android; feature `epoll`).
+    #[cfg(has_epoll)]
     Epoll(EpollPoller),
-    /// mio (Unix).
-    #[cfg(unix)]
+    /// mio (Unix; feature `mio`).
+    #[cfg(has_mio)]
     Mio(MioPoller),
-    /// The `polling` crate.
+    /// The `polling` crate (feature `polling` on Linux and Android, always elsewhere).
+    #[cfg(has_polling)]
     Polling(PollingPoller),
 }
 
@@ -66,11 +68,16 @@ pub enum Poller {
 macro_rules! dispatch {
     ($enum:ident, $value:expr, $inner:ident => $body:expr) => {
         match $value {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
+            #[cfg(has_epoll)]
             $enum::Epoll($inner) => $body,
-            #[cfg(unix)]
+            #[cfg(has_mio)]
             $enum::Mio($inner) => $body,
+            #[cfg(has_polling)]
             $enum::Polling($inner) => $body,
+            // A build without backends stops at the `compile_error!` in `sys/mod.rs`; this arm
+            // (the enums are empty then) keeps it the only error reported.
+            #[cfg(not(any(has_epoll, has_mio, has_polling)))]
+            none => match *none {},
         }
     };
 }
@@ -89,20 +96,45 @@ impl Poller {
     ///
     /// # Errors
     ///
-    /// [`Error::UnavailableBackend`] if the backend does not exist on this platform (see
-    /// [`Backend::available`]), or the OS error of creating it.
+    /// * [`Error::FeatureDisabled`] if this platform has the backend but this build left out the
+    ///   cargo feature that compiles it (named in the error, and by [`Backend::feature`]);
+    /// * [`Error::UnavailableBackend`] if the backend does not exist on this platform (`Epoll`
+    ///   off Linux and Android, `Mio` on Windows), whatever the features;
+    /// * [`Error::Io`] if the OS refuses to create it.
+    ///
+    /// [`Backend::available`] lists exactly the backends that get past the first two.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwire_poller::{Backend, Error, Poller};
+    ///
+    /// for backend in Backend::ALL {
+    ///     match Poller::with_backend(backend) {
+    ///         Ok(poller) => assert_eq!(poller.backend(), backend),
+    ///         Err(Error::FeatureDisabled { feature, .. }) => {
+    ///             assert_eq!(feature, backend.feature());
+    ///             assert!(!backend.is_available());
+    ///         }
+    ///         Err(Error::UnavailableBackend(_)) => assert!(!backend.is_available()),
+    ///         Err(other) => return Err(other),
+    ///     }
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn with_backend(backend: Backend) -> Result<Poller> {
         match backend {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
+            #[cfg(has_epoll)]
             Backend::Epoll => EpollPoller::new().map(Poller::Epoll),
-            #[cfg(unix)]
+            #[cfg(has_mio)]
             Backend::Mio => MioPoller::new().map(Poller::Mio),
+            #[cfg(has_polling)]
             Backend::Polling => PollingPoller::new().map(Poller::Polling),
             #[allow(
                 unreachable_patterns,
-                reason = "epoll and mio are not built everywhere"
+                reason = "unreachable when every backend is built"
             )]
-            unavailable => Err(Error::UnavailableBackend(unavailable)),
+            unavailable => Err(Error::unavailable(unavailable)),
         }
     }
 
@@ -187,7 +219,7 @@ impl Poller {
     ///
     /// None of the current backends fails here.
     pub fn waker(&self) -> Result<Waker> {
-        Ok(dispatch!(Poller, self, p => Waker::from(p.waker()?)))
+        dispatch!(Poller, self, p => p.waker().map(Waker::from))
     }
 }
 
@@ -213,12 +245,13 @@ impl Poller {
 #[non_exhaustive]
 pub enum Waker {
     /// Waker of an [`EpollPoller`].
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(has_epoll)]
     Epoll(EpollWaker),
     /// Waker of a [`MioPoller`].
-    #[cfg(unix)]
+    #[cfg(has_mio)]
     Mio(MioWaker),
     /// Waker of a [`PollingPoller`].
+    #[cfg(has_polling)]
     Polling(PollingWaker),
 }
 
@@ -255,18 +288,23 @@ macro_rules! from_backend {
 }
 
 from_backend!(
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(has_epoll)]
     Epoll,
     EpollPoller,
     EpollWaker
 );
 from_backend!(
-    #[cfg(unix)]
+    #[cfg(has_mio)]
     Mio,
     MioPoller,
     MioWaker
 );
-from_backend!(Polling, PollingPoller, PollingWaker);
+from_backend!(
+    #[cfg(has_polling)]
+    Polling,
+    PollingPoller,
+    PollingWaker
+);
 
 #[cfg(test)]
 mod tests {
@@ -284,11 +322,23 @@ mod tests {
     #[test]
     fn unavailable_backends_are_typed_errors() {
         for backend in Backend::ALL {
-            if !backend.is_available() {
-                assert!(matches!(
-                    Poller::with_backend(backend),
-                    Err(Error::UnavailableBackend(b)) if b == backend
-                ));
+            if backend.is_available() {
+                continue;
+            }
+            match Poller::with_backend(backend) {
+                Err(Error::UnavailableBackend(b)) => {
+                    assert_eq!(b, backend);
+                    assert!(!backend.is_platform_supported());
+                }
+                Err(Error::FeatureDisabled {
+                    backend: b,
+                    feature,
+                }) => {
+                    assert_eq!(b, backend);
+                    assert_eq!(feature, backend.feature());
+                    assert!(backend.is_platform_supported());
+                }
+                other => panic!("{backend}: {other:?}"),
             }
         }
     }

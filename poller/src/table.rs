@@ -86,8 +86,9 @@ impl<X> Table<X> {
         Ok(registration)
     }
 
-    /// The source registered under `token` and its registration, for in-place state changes.
-    #[cfg(any(unix, test))]
+    /// The source registered under `token` and its registration, for in-place state changes
+    /// (the mio backend's oneshot emulation).
+    #[cfg(any(has_mio, test))]
     pub(crate) fn by_token_mut(
         &mut self,
         token: Token,

@@ -1,9 +1,10 @@
-//! One conformance suite, stamped onto every backend available on this machine.
+//! One conformance suite, stamped onto every backend this build has on this machine.
 //!
-//! `conformance!` expands to a module per backend (`epoll`, `mio`, `polling`, and `poller` for
-//! the run-time `Poller` enum over the default backend); inside, a module per transport (`tcp`,
-//! `udp`, `unix`, `pipe`) holds the I/O cases, and the rest sit at the backend's top level. So
-//! `cargo test -p loopwire-poller --test conformance mio::pipe::` runs one corner of the grid.
+//! `conformance!` expands to a module per backend whose cargo feature is on and which the
+//! platform has (`epoll`, `mio`, `polling`), plus `poller` for the run-time `Poller` enum over
+//! the default backend; inside, a module per transport (`tcp`, `udp`, `unix`, `pipe`) holds the
+//! I/O cases, and the rest sit at the backend's top level. So `cargo test -p loopwire-poller
+//! --test conformance mio::pipe::` runs one corner of the grid (with `--features mio`).
 //! The cases themselves live in `cases/mod.rs`, generic over `S: Selector`.
 
 mod cases;
@@ -103,11 +104,14 @@ macro_rules! conformance {
     )*};
 }
 
+// `has_epoll`, `has_mio`, `has_polling`: set by the crate's `build.rs` when the backend's
+// feature is on and the target has it, so each build tests exactly the backends it has.
 conformance! {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(has_epoll)]
     epoll => loopwire_poller::EpollPoller;
-    #[cfg(unix)]
+    #[cfg(has_mio)]
     mio => loopwire_poller::MioPoller;
+    #[cfg(has_polling)]
     polling => loopwire_poller::PollingPoller;
     poller => loopwire_poller::Poller;
 }

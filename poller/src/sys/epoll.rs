@@ -1,5 +1,5 @@
 //! The native `epoll(7)` backend over `libc`: level, edge and oneshot modes, `EPOLLRDHUP`, and a
-//! coalescing eventfd waker. The Linux default.
+//! coalescing eventfd waker. The Linux default; built with the `epoll` feature (a default one).
 //!
 //! One `epoll_wait` per poll and no allocation: the kernel fills a reused `epoll_event` buffer
 //! that is translated into [`Event`]s in one pass. The waker's eventfd is registered
@@ -34,6 +34,8 @@ const WAKER_DATA: u64 = Token::RESERVED.0 as u64;
 const MAX_EVENTS: usize = c_int::MAX as usize / size_of::<libc::epoll_event>();
 
 /// A poller over a native epoll instance.
+///
+/// Built with the `epoll` feature (a default one) on Linux and Android.
 ///
 /// # Examples
 ///

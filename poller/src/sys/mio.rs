@@ -13,9 +13,9 @@
 //!   re-checking every level source with `poll(2)` after each wait, which is neither cheap nor
 //!   faithful under concurrent reads.
 //!
-//! mio on Windows registers only its own socket types (it needs to own the AFD state), not raw
-//! sockets, so this backend is not built there and `Backend::Mio` is
-//! [`Error::UnavailableBackend`].
+//! Built with the `mio` feature. mio on Windows registers only its own socket types (it needs to
+//! own the AFD state), not raw sockets, so this backend is not built there and `Backend::Mio` is
+//! [`Error::UnavailableBackend`] whatever the features.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -42,6 +42,8 @@ type Round = u64;
 const ARMED: Round = 0;
 
 /// A poller over a `mio::Poll`.
+///
+/// Built with the `mio` feature on Unix.
 ///
 /// # Examples
 ///

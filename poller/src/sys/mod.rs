@@ -9,9 +9,10 @@
 //! * A waker type, `XxxWaker`: `Clone + Send + Sync`, whose `wake` follows the
 //!   [`WakeFlag`](crate::wake_flag) protocol so that any number of wakes between two polls costs
 //!   one kernel signal.
-//! * A variant in [`Backend`](crate::Backend), [`Poller`](crate::Poller) and
-//!   [`Waker`](crate::Waker), a line in [`Backend::available`](crate::Backend::available), and a
-//!   stamp in `tests/conformance.rs` and in each bench.
+//! * A cargo feature and a `has_xxx` cfg alias in `build.rs` (feature on *and* target able), a
+//!   variant in [`Backend`](crate::Backend) (with its feature name), [`Poller`](crate::Poller)
+//!   and [`Waker`](crate::Waker), a line in [`Backend::available`](crate::Backend::available),
+//!   and a stamp in `tests/conformance.rs` and in each bench, all under that cfg.
 //!
 //! # Rules every backend keeps
 //!
@@ -30,20 +31,37 @@
 //!
 //! # Adding io_uring
 //!
-//! An `io_uring` backend (its own issue) is a new `io_uring.rs` here behind
-//! `cfg(target_os = "linux")`: poll-mode `IORING_OP_POLL_ADD` (multishot for level/edge,
+//! An `io_uring` backend (its own issue) is a new `io_uring.rs` here behind an `io_uring`
+//! feature and a `has_io_uring` alias (Linux only): poll-mode `IORING_OP_POLL_ADD` (multishot for level/edge,
 //! single-shot for oneshot) drives the same `Selector` contract, and an eventfd registered with
 //! the ring serves as its waker. Nothing above this module changes except the enum variants.
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+// Which backends are built is decided once, in `build.rs`: `has_epoll`, `has_mio` and
+// `has_polling` each mean "the feature is on and the target can run it" (and `has_polling` is
+// always set off Linux and Android, where `polling` is not optional).
+
+#[cfg(has_epoll)]
 #[macro_use]
 mod syscall;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(has_epoll)]
 pub(crate) mod epoll;
-#[cfg(unix)]
+#[cfg(has_mio)]
 pub(crate) mod mio;
+#[cfg(has_polling)]
 pub(crate) mod polling;
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("loopwire-poller supports Unix and Windows targets only");
+
+#[cfg(all(any(unix, windows), not(any(has_epoll, has_mio, has_polling))))]
+compile_error!(
+    "loopwire-poller has no backend for this target: enable at least one of its features \
+     `epoll` (the default), `polling` or `mio`"
+);
+
+#[cfg(all(loopwire_poller_force_polling, not(has_polling)))]
+compile_error!(
+    "`--cfg loopwire_poller_force_polling` needs the polling backend: enable loopwire-poller's \
+     `polling` feature"
+);

@@ -1,5 +1,6 @@
 //! The `polling` backend: the `polling` crate's `Poller` (epoll, kqueue, event ports, IOCP,
-//! `poll(2)`). Available everywhere; the default off Linux.
+//! `poll(2)`). Always built off Linux and Android, where it is the default; opt-in there (the
+//! `polling` feature).
 //!
 //! Modes map one to one onto `polling::PollMode`; whether level and edge exist is asked of the
 //! platform (`supports_level`, `supports_edge`: IOCP and `poll(2)` have no edge mode, event ports
@@ -29,6 +30,8 @@ use crate::wake_flag::WakeFlag;
 use crate::{Backend, Error, Event, Events, Interest, Mode, RawSource, Result, Token};
 
 /// A poller over a `polling::Poller`.
+///
+/// Built off Linux and Android always, and there with the `polling` feature.
 ///
 /// # Examples
 ///
