@@ -52,6 +52,10 @@ pub struct BufferPool {
     config: Config,
     /// Recycled storage and the ring capacity it provides (a power of two, `<= config.max()`).
     free: Vec<(Vec<u8>, usize)>,
+    /// Boxes that held buffers given back through [`put_boxed`](Self::put_boxed), emptied
+    /// (no storage), for [`get_boxed`](Self::get_boxed) to fill again.
+    #[allow(clippy::vec_box)] // the boxes themselves are what is recycled
+    shells: Vec<Box<RingBuffer>>,
     /// Sum of the capacities in `free`.
     pooled_bytes: usize,
     max_pooled_bytes: usize,
@@ -64,6 +68,7 @@ impl BufferPool {
         Self {
             config,
             free: Vec::new(),
+            shells: Vec::new(),
             pooled_bytes: 0,
             max_pooled_bytes,
         }
@@ -120,9 +125,56 @@ impl BufferPool {
         self.free.push((storage, cap));
     }
 
-    /// Frees all pooled storage.
+    /// [`get`](Self::get), behind one pointer: for owners that keep a buffer as
+    /// `Option<Box<RingBuffer>>` so that having none costs a null pointer (an event loop's
+    /// connection slots). The box is recycled too: once buffers have come back through
+    /// [`put_boxed`](Self::put_boxed), this neither allocates storage nor a box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwire_ringbuf::{BufferPool, Config};
+    ///
+    /// let mut pool = BufferPool::new(Config::builder().initial(4096).build()?, 1 << 20);
+    /// let mut spill: Option<Box<_>> = None;
+    /// spill.get_or_insert_with(|| pool.get_boxed()).push(b"partial frame").unwrap();
+    /// if let Some(buf) = spill.take() {
+    ///     pool.put_boxed(buf);
+    /// }
+    /// let again = pool.get_boxed();
+    /// assert_eq!(again.capacity(), 4096, "storage and box came back");
+    /// # Ok::<(), loopwire_ringbuf::ConfigError>(())
+    /// ```
+    pub fn get_boxed(&mut self) -> Box<RingBuffer> {
+        match self.shells.pop() {
+            Some(mut shell) => {
+                *shell = self.get();
+                shell
+            }
+            None => Box::new(self.get()),
+        }
+    }
+
+    /// [`put`](Self::put) for a buffer from [`get_boxed`](Self::get_boxed): its storage is
+    /// pooled by the same rules, and its box kept for the next `get_boxed` (at most as many
+    /// boxes as pooled storage blocks could fill).
+    pub fn put_boxed(&mut self, mut buf: Box<RingBuffer>) {
+        let emptied = std::mem::replace(&mut *buf, RingBuffer::with_config(self.config));
+        self.put(emptied);
+        if self.shells.len() < self.max_shells() {
+            self.shells.push(buf);
+        }
+    }
+
+    /// How many empty boxes the pool keeps: one per storage block it could pool.
+    fn max_shells(&self) -> usize {
+        self.max_pooled_bytes / self.config.initial().max(1)
+    }
+
+    /// Frees all pooled storage (and pooled boxes).
     pub fn clear(&mut self) {
         self.free.clear();
+        self.shells.clear();
         self.pooled_bytes = 0;
     }
 }
@@ -133,6 +185,7 @@ impl std::fmt::Debug for BufferPool {
         f.debug_struct("BufferPool")
             .field("config", &self.config)
             .field("pooled_buffers", &self.free.len())
+            .field("pooled_boxes", &self.shells.len())
             .field("pooled_bytes", &self.pooled_bytes)
             .field("max_pooled_bytes", &self.max_pooled_bytes)
             .finish()
@@ -230,6 +283,38 @@ mod tests {
         let text = format!("{pool:?}");
         assert!(text.contains("pooled_buffers: 1") && text.contains("pooled_bytes: 64"));
         assert!(!text.contains("115")); // b's'
+    }
+
+    #[test]
+    fn boxed_buffers_recycle_their_storage_and_their_box() {
+        let mut pool = BufferPool::new(config(64, 1024), 128);
+        let mut a = pool.get_boxed();
+        a.push(b"abc").unwrap();
+        let addr = &*a as *const RingBuffer;
+        pool.put_boxed(a);
+        assert_eq!(pool.pooled_bytes(), 64);
+        let b = pool.get_boxed();
+        assert_eq!(&*b as *const RingBuffer, addr, "the same box");
+        assert!(b.is_empty(), "contents were discarded");
+        assert_eq!(b.capacity(), 64, "with the pooled storage");
+        assert_eq!(pool.pooled_bytes(), 0);
+        // Boxes are capped like storage: 128 bytes of 64-byte blocks keep two.
+        let bufs: Vec<_> = (0..3)
+            .map(|_| {
+                let mut buf = pool.get_boxed();
+                buf.push(b"x").unwrap();
+                buf
+            })
+            .collect();
+        for buf in bufs {
+            pool.put_boxed(buf);
+        }
+        assert_eq!(pool.shells.len(), 2);
+        assert_eq!(pool.pooled_buffers(), 2);
+        pool.put_boxed(b);
+        assert_eq!(pool.shells.len(), 2, "no more boxes than blocks");
+        pool.clear();
+        assert!(pool.shells.is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::error::Error;
 /// | backend | platforms | notes |
 /// |---|---|---|
 /// | `Epoll` | Linux, Android | native, over `libc`; the Linux default |
-/// | `Polling` | Unix | the `polling` crate (kqueue, event ports, epoll, `poll(2)`); the default elsewhere |
+/// | `Polling` | Unix | the `polling` crate (kqueue, event ports, epoll, `poll(2)`); the default elsewhere; on Linux and Android only with the `polling` feature |
 ///
 /// # Examples
 /// ```
@@ -42,7 +42,7 @@ impl Backend {
     pub const ALL: [Backend; 2] = [Backend::Epoll, Backend::Polling];
 
     /// The backends the engine can run on here (built into `loopwire-poller` for this
-    /// platform), the default first.
+    /// platform and these features), the default first.
     pub fn available() -> Vec<Backend> {
         let mut v: Vec<Backend> = Self::ALL
             .into_iter()

@@ -92,7 +92,8 @@ pub mod loom_api {
 pub mod internals {
     pub use crate::reactor::inbound::{Overflow, deliver, redeliver};
     pub use crate::reactor::outbound::{SendError, drain, send};
-    pub use crate::reactor::spill::{Spill, SpillPool};
+    pub use crate::reactor::spill::Spill;
+    pub use loopwire_ringbuf::BufferPool;
 }
 
 pub use addr::{BoundAddr, ListenAddr, Network};

@@ -18,7 +18,9 @@ mod engine_support;
 use std::io::{self, IoSlice, Write};
 
 use engine_support::pool;
-use loopwire::internals::{Overflow, SendError, Spill, SpillPool, deliver, drain, redeliver, send};
+use loopwire::internals::{
+    BufferPool, Overflow, SendError, Spill, deliver, drain, redeliver, send,
+};
 use proptest::prelude::*;
 
 /// How much of what it is shown a handler consumes.
@@ -222,7 +224,7 @@ fn outbound_ops() -> impl Strategy<Value = Vec<Out>> {
 }
 
 /// The backlog's bytes, without consuming them (drains a copy into a greedy writer).
-fn backlog_bytes(backlog: &mut Spill, pool: &mut SpillPool) -> Vec<u8> {
+fn backlog_bytes(backlog: &mut Spill, pool: &mut BufferPool) -> Vec<u8> {
     // Drain into a socket that takes everything, then put the bytes back: `Spill` has no
     // public peek, and this also exercises the vectored path on wrapped rings.
     let mut all = ScriptedSocket {

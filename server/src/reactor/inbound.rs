@@ -12,7 +12,9 @@
 
 #![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 
-use crate::reactor::spill::{Spill, SpillPool};
+use loopwire_ringbuf::BufferPool;
+
+use crate::reactor::spill::Spill;
 
 /// Keeping the bytes the handler left unread would pass the connection's inbound limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,7 @@ pub struct Overflow;
 /// unread tail alone passes `max`, it has run (and what it wrote should still be flushed).
 pub fn deliver(
     spill: &mut Spill,
-    pool: &mut SpillPool,
+    pool: &mut BufferPool,
     fresh: &[u8],
     max: usize,
     handler: impl FnOnce(&[u8]) -> usize,
@@ -49,7 +51,7 @@ pub fn deliver(
 
 /// Shows the connection's leftovers (possibly none) to `handler` as one slice and drops what it
 /// consumes.
-pub fn redeliver(spill: &mut Spill, pool: &mut SpillPool, handler: impl FnOnce(&[u8]) -> usize) {
+pub fn redeliver(spill: &mut Spill, pool: &mut BufferPool, handler: impl FnOnce(&[u8]) -> usize) {
     spill.make_contiguous();
     let shown = spill.contiguous();
     let consumed = handler(shown).min(shown.len());
@@ -61,8 +63,8 @@ mod tests {
     use super::*;
     use loopwire_ringbuf::Config;
 
-    fn pool() -> SpillPool {
-        SpillPool::new(Config::builder().initial(16).max(64).build().unwrap(), 2)
+    fn pool() -> BufferPool {
+        BufferPool::new(Config::builder().initial(16).max(64).build().unwrap(), 32)
     }
 
     #[test]

@@ -68,8 +68,8 @@ use crate::time::EngineClock;
 use callbacks::{Call, Deferred};
 use deadline::Timeouts;
 use listeners::{token_listener, token_udp};
+use loopwire_ringbuf::BufferPool;
 use slot::Slot;
-use spill::SpillPool;
 use timers::TimerEvent;
 
 /// Tokens at or above this name listeners and datagram sockets, below it connections.
@@ -133,7 +133,7 @@ pub(crate) struct EventLoop<H: EventHandler> {
     /// The tags of dialed connections still connecting, by slot, for their `on_open` or the
     /// `on_close` of a failed connect.
     dialing: HashMap<usize, u64>,
-    pool: SpillPool,
+    pool: BufferPool,
     next_generation: u64,
     balancer: Arc<AnyBalancer>,
     cfg: Arc<Config>,
@@ -183,7 +183,7 @@ impl<H: EventHandler> EventLoop<H> {
             keys: Vec::new(),
             deferred: Vec::new(),
             dialing: HashMap::new(),
-            pool: SpillPool::new(ring, POOLED_RINGS),
+            pool: BufferPool::new(ring, POOLED_RINGS * ring.initial()),
             next_generation: 1,
             balancer,
             timeouts: Timeouts {

@@ -11,7 +11,9 @@
 
 use std::io;
 
-use crate::reactor::spill::{Spill, SpillPool};
+use loopwire_ringbuf::BufferPool;
+
+use crate::reactor::spill::Spill;
 
 /// Why a send failed; the caller closes the connection.
 #[derive(Debug)]
@@ -27,7 +29,7 @@ pub enum SendError {
 /// queued on error.
 pub fn send(
     backlog: &mut Spill,
-    pool: &mut SpillPool,
+    pool: &mut BufferPool,
     io: &mut impl io::Write,
     data: &[u8],
     max: usize,
@@ -50,7 +52,11 @@ pub fn send(
 
 /// Writes what it can of `backlog` to `io` (vectored when the bytes wrap). A drained backlog
 /// gives its buffer back to the pool.
-pub fn drain(backlog: &mut Spill, pool: &mut SpillPool, io: &mut impl io::Write) -> io::Result<()> {
+pub fn drain(
+    backlog: &mut Spill,
+    pool: &mut BufferPool,
+    io: &mut impl io::Write,
+) -> io::Result<()> {
     if backlog.is_empty() {
         return Ok(());
     }
@@ -74,8 +80,8 @@ mod tests {
     use super::*;
     use loopwire_ringbuf::Config;
 
-    fn pool() -> SpillPool {
-        SpillPool::new(Config::builder().initial(16).max(64).build().unwrap(), 2)
+    fn pool() -> BufferPool {
+        BufferPool::new(Config::builder().initial(16).max(64).build().unwrap(), 32)
     }
 
     /// Takes at most `take` bytes per call, then reports `WouldBlock` once `take` is 0.

@@ -3,14 +3,15 @@
 //! Most of the time a connection has nothing left unread and nothing left unsent, so its two
 //! buffers hold no bytes. A [`Spill`] is then a null pointer (8 bytes in the connection slot, no
 //! heap memory). When bytes must be kept, it takes a boxed [`RingBuffer`] (with storage) from
-//! the loop's [`SpillPool`] and gives it back as soon as it drains, so memory follows load and
-//! a steady stream of partial frames does not allocate.
+//! the loop's [`BufferPool`] (`loopwire-ringbuf`'s, the one pool of the engine) and gives it
+//! back as soon as it drains, so memory follows load and a steady stream of partial frames
+//! allocates neither storage nor boxes.
 
 #![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
 
 use std::io;
 
-use loopwire_ringbuf::{Config, RingBuffer};
+use loopwire_ringbuf::{BufferPool, RingBuffer};
 
 /// A connection's inbound leftovers or outbound backlog.
 #[derive(Debug, Default)]
@@ -47,13 +48,13 @@ impl Spill {
     }
 
     /// Appends all of `data`, or nothing when that would pass the ring's maximum.
-    pub(crate) fn push(&mut self, pool: &mut SpillPool, data: &[u8]) -> bool {
-        let ring = self.0.get_or_insert_with(|| pool.get());
+    pub(crate) fn push(&mut self, pool: &mut BufferPool, data: &[u8]) -> bool {
+        let ring = self.0.get_or_insert_with(|| pool.get_boxed());
         ring.push(data).is_ok()
     }
 
     /// Consumes `n` bytes; a drained buffer goes back to the pool.
-    pub(crate) fn discard(&mut self, pool: &mut SpillPool, n: usize) {
+    pub(crate) fn discard(&mut self, pool: &mut BufferPool, n: usize) {
         if let Some(r) = &mut self.0 {
             r.discard(n);
         }
@@ -64,7 +65,7 @@ impl Spill {
     /// the pool.
     pub(crate) fn write_to(
         &mut self,
-        pool: &mut SpillPool,
+        pool: &mut BufferPool,
         w: &mut impl io::Write,
     ) -> io::Result<usize> {
         let res = match &mut self.0 {
@@ -76,49 +77,15 @@ impl Spill {
     }
 
     /// Gives the buffer back to the pool, dropping whatever it held.
-    pub(crate) fn release(&mut self, pool: &mut SpillPool) {
-        if let Some(mut r) = self.0.take() {
-            r.clear();
-            pool.put(r);
+    pub(crate) fn release(&mut self, pool: &mut BufferPool) {
+        if let Some(r) = self.0.take() {
+            pool.put_boxed(r);
         }
     }
 
-    fn recycle(&mut self, pool: &mut SpillPool) {
+    fn recycle(&mut self, pool: &mut BufferPool) {
         if self.0.as_ref().is_some_and(|r| r.is_empty()) {
             self.release(pool);
-        }
-    }
-}
-
-/// A loop's free list of drained ring buffers (each keeping its `initial` storage).
-#[derive(Debug)]
-#[allow(clippy::vec_box)] // boxes move into connection slots as one pointer, never reallocated
-pub struct SpillPool {
-    free: Vec<Box<RingBuffer>>,
-    config: Config,
-    keep: usize,
-}
-
-impl SpillPool {
-    /// A pool of rings with `config`, keeping at most `keep` of them.
-    pub fn new(config: Config, keep: usize) -> Self {
-        Self {
-            free: Vec::new(),
-            config,
-            keep,
-        }
-    }
-
-    fn get(&mut self) -> Box<RingBuffer> {
-        self.free
-            .pop()
-            .unwrap_or_else(|| Box::new(RingBuffer::with_config(self.config)))
-    }
-
-    fn put(&mut self, ring: Box<RingBuffer>) {
-        debug_assert!(ring.is_empty());
-        if self.free.len() < self.keep {
-            self.free.push(ring);
         }
     }
 }
@@ -127,8 +94,10 @@ impl SpillPool {
 mod tests {
     use super::*;
 
-    fn pool() -> SpillPool {
-        SpillPool::new(Config::builder().initial(64).max(256).build().unwrap(), 2)
+    use loopwire_ringbuf::Config;
+
+    fn pool() -> BufferPool {
+        BufferPool::new(Config::builder().initial(64).max(256).build().unwrap(), 128)
     }
 
     #[test]
@@ -144,9 +113,9 @@ mod tests {
         assert_eq!(s.contiguous(), b"llo");
         s.discard(&mut pool, 3);
         assert!(s.0.is_none(), "drained spill gave its ring back");
-        assert_eq!(pool.free.len(), 1);
+        assert_eq!(pool.pooled_buffers(), 1);
         assert!(s.push(&mut pool, b"x"));
-        assert_eq!(pool.free.len(), 0, "reused the pooled ring");
+        assert_eq!(pool.pooled_buffers(), 0, "reused the pooled ring");
     }
 
     #[test]
@@ -168,6 +137,6 @@ mod tests {
         assert_eq!(out, b"abc");
         assert!(s.0.is_none());
         s.release(&mut pool);
-        assert_eq!(pool.free.len(), 1);
+        assert_eq!(pool.pooled_buffers(), 1);
     }
 }

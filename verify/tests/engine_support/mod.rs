@@ -2,15 +2,15 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use loopwire::internals::SpillPool;
+use loopwire::internals::BufferPool;
 use loopwire_ringbuf::Config;
 
 /// A small pool of spill buffers (64 B rings growing to 1 MiB), as a loop keeps one.
-pub fn pool() -> SpillPool {
+pub fn pool() -> BufferPool {
     let config = Config::builder()
         .initial(64)
         .max(1 << 20)
         .build()
         .expect("valid ring config");
-    SpillPool::new(config, 4)
+    BufferPool::new(config, 4 * 64)
 }
