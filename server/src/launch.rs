@@ -60,45 +60,63 @@ fn bind_all(cfg: &Config) -> Result<Bound> {
                 bound.acceptor.push((l, Network::Unix));
             }
             ListenAddr::Inet { network, .. } => {
-                let network = *network;
-                let mut port = None;
-                for mut sa in resolved(&addr)? {
-                    if let Some(p) = port {
-                        sa.set_port(p);
-                    }
-                    let copies = if cfg.reuse_port { loops } else { 1 };
-                    for i in 0..copies {
-                        if network.is_udp() {
-                            let s =
-                                Datagram::new(sys::bind_udp(sa, cfg.reuse_port).map_err(bind_err)?);
-                            sa = s.local_addr().map_err(bind_err)?;
-                            let target = if cfg.reuse_port { i } else { udp_count % loops };
-                            udp_count += usize::from(!cfg.reuse_port);
-                            bound.per_loop[target].udp.push((s, network));
-                        } else {
-                            let l =
-                                sys::bind_tcp(sa, cfg.reuse_port, cfg.backlog).map_err(bind_err)?;
-                            sa = l.local_addr().map_err(bind_err)?;
-                            if cfg.reuse_port {
-                                bound.per_loop[i]
-                                    .listeners
-                                    .push((Listener::Tcp(l), network));
-                            } else {
-                                bound.acceptor.push((Listener::Tcp(l), network));
-                            }
-                        }
-                    }
-                    port = Some(sa.port());
-                    bound.addrs.push(BoundAddr {
-                        network,
-                        addr: Some(sa),
-                        path: None,
-                    });
-                }
+                let addrs = resolved(&addr)?;
+                bind_inet(&mut bound, cfg, *network, &addrs, &mut udp_count).map_err(bind_err)?;
             }
         }
     }
     Ok(bound)
+}
+
+/// Binds `addrs` (what one URL resolved to), all on one port: with port 0, the port the first
+/// one got. With `reuse_port` each loop gets its own socket per address; otherwise TCP
+/// listeners go to the acceptor and UDP sockets to the loops in turn.
+fn bind_inet(
+    bound: &mut Bound,
+    cfg: &Config,
+    network: Network,
+    addrs: &[SocketAddr],
+    udp_count: &mut usize,
+) -> std::io::Result<()> {
+    let loops = cfg.loops;
+    let mut port = None;
+    for &sa in addrs {
+        let mut sa = sa;
+        if let Some(p) = port {
+            sa.set_port(p);
+        }
+        let copies = if cfg.reuse_port { loops } else { 1 };
+        for i in 0..copies {
+            if network.is_udp() {
+                let s = Datagram::new(sys::bind_udp(sa, cfg.reuse_port)?);
+                sa = s.local_addr()?;
+                let target = if cfg.reuse_port {
+                    i
+                } else {
+                    *udp_count % loops
+                };
+                *udp_count += usize::from(!cfg.reuse_port);
+                bound.per_loop[target].udp.push((s, network));
+            } else {
+                let l = sys::bind_tcp(sa, cfg.reuse_port, cfg.backlog)?;
+                sa = l.local_addr()?;
+                if cfg.reuse_port {
+                    bound.per_loop[i]
+                        .listeners
+                        .push((Listener::Tcp(l), network));
+                } else {
+                    bound.acceptor.push((Listener::Tcp(l), network));
+                }
+            }
+        }
+        port = Some(sa.port());
+        bound.addrs.push(BoundAddr {
+            network,
+            addr: Some(sa),
+            path: None,
+        });
+    }
+    Ok(())
 }
 
 /// The addresses `addr` resolves to, each once, in the resolver's order.
@@ -243,4 +261,57 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
     }
     *lock(&engine.inner.threads) = spawned;
     Ok(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(reuse_port: bool) -> Config {
+        let mut b = crate::Engine::builder();
+        b.addr("tcp://127.0.0.1:0").loops(2).reuse_port(reuse_port);
+        b.config().expect("valid")
+    }
+
+    fn empty(loops: usize) -> Bound {
+        Bound {
+            per_loop: (0..loops).map(|_| LoopSockets::default()).collect(),
+            acceptor: Vec::new(),
+            addrs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_resolved_address_is_bound_on_one_port() {
+        let v6 = std::net::UdpSocket::bind("[::1]:0").is_ok();
+        let mut addrs: Vec<SocketAddr> = vec!["127.0.0.1:0".parse().unwrap()];
+        if v6 {
+            addrs.push("[::1]:0".parse().unwrap());
+        } else {
+            println!("no IPv6 loopback here: checking 127.0.0.1 and 127.0.0.2");
+            addrs.push("127.0.0.2:0".parse().unwrap());
+        }
+        for reuse_port in [false, true] {
+            let cfg = config(reuse_port);
+            for network in [Network::Tcp, Network::Udp] {
+                let mut bound = empty(cfg.loops);
+                let mut udp = 0;
+                bind_inet(&mut bound, &cfg, network, &addrs, &mut udp).expect("bind");
+                let got: Vec<SocketAddr> = bound.addrs.iter().filter_map(|a| a.addr).collect();
+                assert_eq!(got.len(), 2, "{network:?} {got:?}");
+                assert_eq!(got[0].ip(), addrs[0].ip());
+                assert_eq!(got[1].ip(), addrs[1].ip());
+                assert_ne!(got[0].port(), 0);
+                assert_eq!(got[0].port(), got[1].port(), "one port for all");
+                let sockets = if reuse_port { 2 * cfg.loops } else { 2 };
+                let held = bound.acceptor.len()
+                    + bound
+                        .per_loop
+                        .iter()
+                        .map(|l| l.listeners.len() + l.udp.len())
+                        .sum::<usize>();
+                assert_eq!(held, sockets, "{network:?} reuse_port={reuse_port}");
+            }
+        }
+    }
 }

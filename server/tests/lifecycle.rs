@@ -321,3 +321,35 @@ fn every_backend_the_engine_offers_serves() {
         e.stop();
     }
 }
+
+#[test]
+fn a_name_that_resolves_to_several_addresses_binds_all_of_them() {
+    let resolved: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
+            .expect("localhost resolves")
+            .collect();
+    let e = Engine::builder()
+        .addr("tcp://localhost:0")
+        .loops(1)
+        .start(Greeter)
+        .unwrap();
+    let bound: Vec<std::net::SocketAddr> = e.addrs().iter().filter_map(|a| a.addr).collect();
+    let mut families: Vec<bool> = resolved.iter().map(|a| a.is_ipv4()).collect();
+    families.dedup();
+    assert_eq!(
+        bound.len(),
+        families.len().max(1),
+        "one socket per address: {bound:?}"
+    );
+    let port = bound[0].port();
+    assert!(
+        bound.iter().all(|a| a.port() == port),
+        "one port for all: {bound:?}"
+    );
+    for addr in &bound {
+        assert!(addr.ip().is_loopback());
+        let mut s = connect(*addr);
+        assert_eq!(read_n(&mut s, 6), b"hello\n", "{addr}");
+    }
+    e.stop();
+}
