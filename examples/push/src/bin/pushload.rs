@@ -1,0 +1,516 @@
+//! Load and behaviour client for the push gateway (`src/bin/push.rs`, started with
+//! `--admin`): opens N long connections from one process, joins rooms, heartbeats, ACKs
+//! every message, then publishes to rooms of several sizes through an admin connection and
+//! measures delivery latency on one clock (the publish time travels in the payload).
+//!
+//! ```sh
+//! pushload --addr 127.0.0.1:7000 --conns 15000 --threads 2 --heartbeat-secs 5 \
+//!     --sizes 1000,100,10,1 --idle-secs 20 --publishes 20 --unacked
+//! ```
+//!
+//! Connection `i` says `HELLO c<i>` and joins `all` and, for each size `s`, room
+//! `s<s>-<i / s>`; the admin publishes to `all` and to `s<s>-0` of each size. Output, one
+//! line per phase, `key=value` pairs:
+//!
+//! - `phase=connected conns= secs= welcomed=`
+//! - `phase=idle_start` and `phase=idle_end ping_rtt_p50_us= ping_rtt_p99_us= closed=`:
+//!   heartbeats only, for `--idle-secs` (the scale run samples the gateway in between);
+//! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
+//!   max_us= publish_rtt_p50_us=`, per room;
+//! - `summary closed= errors= duplicates=`.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream as StdStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use loopwire_push::frame::{self, FLAG_UNACKED, LEN_BYTES};
+use loopwire_push::{ClientFrame, ServerFrame};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Gateway address (host:port).
+    #[arg(long)]
+    addr: SocketAddr,
+    /// Long connections to open.
+    #[arg(long, default_value_t = 1000)]
+    conns: usize,
+    /// Client threads (each polls its share of the connections).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Seconds between a connection's PINGs (keep below the gateway's heartbeat interval).
+    #[arg(long, default_value_t = 5.0)]
+    heartbeat_secs: f64,
+    /// Room sizes besides `all`, comma-separated.
+    #[arg(long, default_value = "1000,100,10,1", value_delimiter = ',')]
+    sizes: Vec<usize>,
+    /// Seconds of heartbeats only, before publishing.
+    #[arg(long, default_value_t = 10.0)]
+    idle_secs: f64,
+    /// Messages published to each measured room (per mode).
+    #[arg(long, default_value_t = 20)]
+    publishes: usize,
+    /// Milliseconds between two publishes.
+    #[arg(long, default_value_t = 100)]
+    interval_ms: u64,
+    /// Payload bytes (at least 10: timestamp, room index, mode).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Also measure unacknowledged (broadcast) delivery.
+    #[arg(long)]
+    unacked: bool,
+    /// Longest wait for connections, or for a room's deliveries, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    settle_secs: f64,
+}
+
+/// Room classes measured: `all`, then one room per size.
+struct Classes {
+    rooms: Vec<Vec<u8>>,
+    members: Vec<usize>,
+}
+
+impl Classes {
+    fn new(args: &Args) -> Self {
+        let mut rooms = vec![b"all".to_vec()];
+        let mut members = vec![args.conns];
+        for &s in &args.sizes {
+            rooms.push(format!("s{s}-0").into_bytes());
+            members.push(s.min(args.conns));
+        }
+        Self { rooms, members }
+    }
+
+    fn index(&self, room: &[u8]) -> Option<usize> {
+        self.rooms.iter().position(|r| r == room)
+    }
+}
+
+/// What the threads share.
+struct Shared {
+    base: Instant,
+    stop: AtomicBool,
+    welcomed: AtomicUsize,
+    closed: AtomicUsize,
+    errors: AtomicUsize,
+    /// Deliveries per (class, mode).
+    delivered: Vec<AtomicU64>,
+}
+
+impl Shared {
+    fn micros(&self) -> u64 {
+        self.base.elapsed().as_micros() as u64
+    }
+}
+
+/// What one thread measured.
+#[derive(Default)]
+struct Report {
+    /// Latencies per (class, mode), µs.
+    latency: Vec<Vec<u32>>,
+    ping_rtt: Vec<u32>,
+    duplicates: u64,
+}
+
+struct Client {
+    sock: TcpStream,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    alive: bool,
+    last_id: u64,
+}
+
+impl Client {
+    fn flush(&mut self, shared: &Shared) {
+        while !self.out.is_empty() && self.alive {
+            match self.sock.write(&self.out) {
+                Ok(0) => self.die(shared),
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.die(shared),
+            }
+        }
+        if self.out.is_empty() && self.out.capacity() > 256 {
+            self.out = Vec::new();
+        }
+    }
+
+    fn die(&mut self, shared: &Shared) {
+        if self.alive {
+            self.alive = false;
+            shared.closed.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn send(&mut self, f: &ClientFrame<'_>) {
+        // The frames built here are small and well formed.
+        let _ = frame::encode_client(f, usize::MAX, &mut self.out);
+    }
+}
+
+fn mode_slot(class: usize, unacked: bool) -> usize {
+    class * 2 + usize::from(unacked)
+}
+
+fn handle_frames(c: &mut Client, shared: &Shared, classes: &Classes, report: &mut Report) {
+    let mut at = 0;
+    loop {
+        let rest = &c.inbuf[at..];
+        let Some(len) = rest
+            .get(..LEN_BYTES)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        else {
+            break;
+        };
+        let Some(body) = rest.get(LEN_BYTES..LEN_BYTES + len) else {
+            break;
+        };
+        at += LEN_BYTES + len;
+        match frame::parse_server(body) {
+            Ok(ServerFrame::Welcome { .. }) => {
+                shared.welcomed.fetch_add(1, Relaxed);
+            }
+            Ok(ServerFrame::Pong(b)) => {
+                if let Ok(ts) = <[u8; 8]>::try_from(b) {
+                    let rtt = shared.micros().saturating_sub(u64::from_be_bytes(ts));
+                    report.ping_rtt.push(rtt.min(u64::from(u32::MAX)) as u32);
+                }
+            }
+            Ok(ServerFrame::Push { id, room, payload }) => {
+                if id != 0 {
+                    if id <= c.last_id {
+                        report.duplicates += 1;
+                    }
+                    c.last_id = c.last_id.max(id);
+                    let mut ack = Vec::new();
+                    let _ = frame::encode_client(&ClientFrame::Ack(id), usize::MAX, &mut ack);
+                    c.out.extend_from_slice(&ack);
+                }
+                if let (Some(class), Some(ts)) = (
+                    classes.index(room),
+                    payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+                ) {
+                    let lat = shared.micros().saturating_sub(u64::from_be_bytes(ts));
+                    let slot = mode_slot(class, id == 0);
+                    report.latency[slot].push(lat.min(u64::from(u32::MAX)) as u32);
+                    shared.delivered[slot].fetch_add(1, Relaxed);
+                }
+            }
+            Ok(ServerFrame::Error { code, reason }) => {
+                eprintln!("ERROR {code}: {}", String::from_utf8_lossy(reason));
+                shared.errors.fetch_add(1, Relaxed);
+            }
+            Ok(ServerFrame::Published { .. }) => {}
+            Err(_) => {
+                shared.errors.fetch_add(1, Relaxed);
+                c.die(shared);
+                break;
+            }
+        }
+    }
+    c.inbuf.drain(..at);
+    if c.inbuf.is_empty() && c.inbuf.capacity() > 4096 {
+        c.inbuf = Vec::new();
+    }
+}
+
+fn run_thread(
+    args: &Args,
+    first: usize,
+    count: usize,
+    shared: &Shared,
+    classes: &Classes,
+) -> io::Result<Report> {
+    let mut report = Report {
+        latency: vec![Vec::new(); classes.rooms.len() * 2],
+        ..Report::default()
+    };
+    let mut poll = Poll::new()?;
+    let mut clients = Vec::with_capacity(count);
+    for k in 0..count {
+        let i = first + k;
+        let std_sock = StdStream::connect(args.addr)?;
+        std_sock.set_nodelay(true)?;
+        std_sock.set_nonblocking(true)?;
+        let mut sock = TcpStream::from_std(std_sock);
+        poll.registry()
+            .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)?;
+        let mut c = Client {
+            sock,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            alive: true,
+            last_id: 0,
+        };
+        c.send(&ClientFrame::Hello(format!("c{i}").as_bytes()));
+        c.send(&ClientFrame::Join(b"all"));
+        for &s in &args.sizes {
+            let room = format!("s{s}-{}", i / s.max(1));
+            c.send(&ClientFrame::Join(room.as_bytes()));
+        }
+        c.flush(shared);
+        clients.push(c);
+    }
+    // Heartbeats: one queue in due order (every connection has the same interval), first
+    // PINGs spread over one interval.
+    let every = Duration::from_secs_f64(args.heartbeat_secs);
+    let start = Instant::now();
+    let mut due: std::collections::VecDeque<(Instant, usize)> = (0..count)
+        .map(|k| (start + every.mul_f64(k as f64 / count.max(1) as f64), k))
+        .collect();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !shared.stop.load(Relaxed) {
+        let now = Instant::now();
+        let timeout = due
+            .front()
+            .map_or(Duration::from_millis(100), |(t, _)| {
+                t.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(100));
+        poll.poll(&mut events, Some(timeout))?;
+        for ev in events.iter() {
+            let Some(c) = clients.get_mut(ev.token().0) else {
+                continue;
+            };
+            if !c.alive {
+                continue;
+            }
+            if ev.is_readable() {
+                loop {
+                    match c.sock.read(&mut buf) {
+                        Ok(0) => {
+                            c.die(shared);
+                            break;
+                        }
+                        Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            c.die(shared);
+                            break;
+                        }
+                    }
+                }
+                handle_frames(c, shared, classes, &mut report);
+            }
+            c.flush(shared);
+        }
+        let now = Instant::now();
+        while let Some(&(t, k)) = due.front() {
+            if t > now {
+                break;
+            }
+            due.pop_front();
+            let c = &mut clients[k];
+            if c.alive {
+                c.send(&ClientFrame::Ping(&shared.micros().to_be_bytes()));
+                c.flush(shared);
+                due.push_back((now + every, k));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The blocking admin connection that publishes.
+struct Admin {
+    s: StdStream,
+}
+
+impl Admin {
+    fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let s = StdStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut a = Self { s };
+        a.send(&ClientFrame::Hello(b"pushload-admin"))?;
+        a.recv_until(|f| matches!(f, ServerFrame::Welcome { .. }))?;
+        Ok(a)
+    }
+
+    fn send(&mut self, f: &ClientFrame<'_>) -> io::Result<()> {
+        let mut out = Vec::new();
+        frame::encode_client(f, usize::MAX, &mut out).map_err(io::Error::other)?;
+        self.s.write_all(&out)
+    }
+
+    fn recv_until(&mut self, want: impl Fn(&ServerFrame<'_>) -> bool) -> io::Result<()> {
+        loop {
+            let mut len = [0u8; LEN_BYTES];
+            self.s.read_exact(&mut len)?;
+            let mut body = vec![0; u32::from_be_bytes(len) as usize];
+            self.s.read_exact(&mut body)?;
+            let f = frame::parse_server(&body).map_err(io::Error::other)?;
+            if let ServerFrame::Error { reason, .. } = f {
+                return Err(io::Error::other(
+                    String::from_utf8_lossy(reason).into_owned(),
+                ));
+            }
+            if want(&f) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= end {
+            eprintln!("pushload: timed out waiting for {what}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+fn main() -> io::Result<()> {
+    let args = Args::parse();
+    if args.payload < 10 || args.sizes.contains(&0) || args.threads == 0 {
+        return Err(io::Error::other(
+            "need --payload >= 10, sizes > 0, --threads > 0",
+        ));
+    }
+    let classes = Classes::new(&args);
+    let shared = Shared {
+        base: Instant::now(),
+        stop: AtomicBool::new(false),
+        welcomed: AtomicUsize::new(0),
+        closed: AtomicUsize::new(0),
+        errors: AtomicUsize::new(0),
+        delivered: (0..classes.rooms.len() * 2)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    };
+    let settle = Duration::from_secs_f64(args.settle_secs);
+    let (shared, classes, args) = (Arc::new(shared), Arc::new(classes), Arc::new(args));
+    let threads = args.threads.min(args.conns.max(1));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let share = args.conns / threads + usize::from(t < args.conns % threads);
+            let first = t * (args.conns / threads) + t.min(args.conns % threads);
+            let (args, shared, classes) = (args.clone(), shared.clone(), classes.clone());
+            std::thread::spawn(move || {
+                let r = run_thread(&args, first, share, &shared, &classes);
+                if r.is_err() {
+                    shared.errors.fetch_add(1, Relaxed);
+                }
+                r
+            })
+        })
+        .collect();
+    wait_for("WELCOMEs", settle, || {
+        shared.welcomed.load(Relaxed) >= args.conns || shared.errors.load(Relaxed) > 0
+    });
+    println!(
+        "phase=connected conns={} secs={:.2} welcomed={}",
+        args.conns,
+        started.elapsed().as_secs_f64(),
+        shared.welcomed.load(Relaxed)
+    );
+    println!("phase=idle_start");
+    io::stdout().flush()?;
+    std::thread::sleep(Duration::from_secs_f64(args.idle_secs));
+    println!("phase=idle_end closed={}", shared.closed.load(Relaxed));
+    io::stdout().flush()?;
+
+    let mut admin = Admin::connect(args.addr)?;
+    let modes: &[bool] = if args.unacked {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    let mut publish_rtt: Vec<Vec<u32>> = vec![Vec::new(); classes.rooms.len() * 2];
+    let mut pad = vec![0u8; args.payload];
+    for &unacked in modes {
+        for (class, room) in classes.rooms.iter().enumerate() {
+            let slot = mode_slot(class, unacked);
+            let before = shared.delivered[slot].load(Relaxed);
+            for _ in 0..args.publishes {
+                let t = shared.micros();
+                pad[..8].copy_from_slice(&t.to_be_bytes());
+                pad[8] = class as u8;
+                pad[9] = u8::from(unacked);
+                admin.send(&ClientFrame::Publish {
+                    flags: if unacked { FLAG_UNACKED } else { 0 },
+                    room,
+                    payload: &pad,
+                })?;
+                admin.recv_until(|f| matches!(f, ServerFrame::Published { .. }))?;
+                publish_rtt[slot].push(shared.micros().saturating_sub(t) as u32);
+                std::thread::sleep(Duration::from_millis(args.interval_ms));
+            }
+            let expected = (classes.members[class] * args.publishes) as u64;
+            wait_for("deliveries", settle, || {
+                shared.delivered[slot].load(Relaxed) - before >= expected
+            });
+            // Heartbeat the admin connection between rooms.
+            admin.send(&ClientFrame::Ping(b"admin"))?;
+            admin.recv_until(|f| matches!(f, ServerFrame::Pong(_)))?;
+        }
+    }
+    // Let the last ACKs reach the gateway before the connections close.
+    std::thread::sleep(Duration::from_millis(500));
+    shared.stop.store(true, Relaxed);
+    let mut total = Report {
+        latency: vec![Vec::new(); classes.rooms.len() * 2],
+        ..Report::default()
+    };
+    for h in handles {
+        let r = h
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("thread panicked")))?;
+        for (a, b) in total.latency.iter_mut().zip(r.latency) {
+            a.extend(b);
+        }
+        total.ping_rtt.extend(r.ping_rtt);
+        total.duplicates += r.duplicates;
+    }
+    total.ping_rtt.sort_unstable();
+    println!(
+        "pings={} ping_rtt_p50_us={} ping_rtt_p99_us={}",
+        total.ping_rtt.len(),
+        loopwire_examples::percentile(&total.ping_rtt, 0.5),
+        loopwire_examples::percentile(&total.ping_rtt, 0.99)
+    );
+    for &unacked in modes {
+        for (class, room) in classes.rooms.iter().enumerate() {
+            let slot = mode_slot(class, unacked);
+            let lat = &mut total.latency[slot];
+            lat.sort_unstable();
+            publish_rtt[slot].sort_unstable();
+            println!(
+                "result room={} mode={} members={} publishes={} delivered={} expected={} \
+                 p50_us={} p99_us={} max_us={} publish_rtt_p50_us={}",
+                String::from_utf8_lossy(room),
+                if unacked { "unacked" } else { "acked" },
+                classes.members[class],
+                args.publishes,
+                lat.len(),
+                classes.members[class] * args.publishes,
+                loopwire_examples::percentile(lat, 0.5),
+                loopwire_examples::percentile(lat, 0.99),
+                lat.last().copied().unwrap_or(0),
+                loopwire_examples::percentile(&publish_rtt[slot], 0.5),
+            );
+        }
+    }
+    println!(
+        "summary closed={} errors={} duplicates={}",
+        shared.closed.load(Relaxed),
+        shared.errors.load(Relaxed),
+        total.duplicates
+    );
+    Ok(())
+}
