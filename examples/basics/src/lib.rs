@@ -13,14 +13,14 @@
 //!   a test);
 //! - [`testing`]: the in-process server and the backpressure probe of the integration tests.
 
+mod signals;
 mod sink;
 pub mod testing;
 
+pub use signals::{announce, stop_on_signals};
 pub use sink::Sink;
 
-use std::sync::OnceLock;
-
-use loopwire::{EngineBuilder, EngineHandle};
+use loopwire::EngineBuilder;
 
 /// The engine options every example server takes on its command line (flattened into each
 /// program's own `Args`; the address stays with the program, whose default differs).
@@ -76,67 +76,4 @@ pub fn tcp_url(addr: &str) -> String {
     } else {
         format!("tcp://{addr}")
     }
-}
-
-/// Makes SIGINT and SIGTERM stop `engine` gracefully ([`stop_on_signals`]) and prints
-/// `listening on <url><suffix>` for every bound address, the line the bench scripts wait for.
-///
-/// # Errors
-/// As [`stop_on_signals`], or when stdout cannot be written.
-pub fn announce(engine: &EngineHandle, suffix: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    stop_on_signals(engine)?;
-    let mut out = std::io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}{suffix}")?;
-    }
-    out.flush()
-}
-
-/// Write end of the self-pipe the signal handler pokes.
-static SIGNAL_PIPE: OnceLock<libc::c_int> = OnceLock::new();
-
-extern "C" fn on_signal(_sig: libc::c_int) {
-    // Only async-signal-safe work in a signal handler: one write(2) to the self-pipe. The
-    // watcher thread reading the other end does the actual (blocking) stop.
-    if let Some(&fd) = SIGNAL_PIPE.get() {
-        let b = [1u8];
-        // SAFETY: write(2) is async-signal-safe; `b` is a valid one-byte buffer.
-        unsafe { libc::write(fd, b.as_ptr().cast(), 1) };
-    }
-}
-
-/// Stops `engine` gracefully (every connection closed, `on_shutdown` run) when the process
-/// receives SIGINT or SIGTERM; the program's `engine.wait()` then returns and it exits 0.
-///
-/// # Errors
-/// When the self-pipe or the watcher thread cannot be created.
-pub fn stop_on_signals(engine: &EngineHandle) -> std::io::Result<()> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe(2) to fill.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let [read_fd, write_fd] = fds;
-    if SIGNAL_PIPE.set(write_fd).is_err() {
-        return Err(std::io::Error::other("stop_on_signals may be called once"));
-    }
-    let engine = engine.clone();
-    std::thread::Builder::new()
-        .name("signal-watcher".into())
-        .spawn(move || {
-            let mut b = [0u8; 1];
-            // SAFETY: `read_fd` is the pipe's read end, used only by this thread; `b` is a
-            // valid one-byte buffer.
-            let n = unsafe { libc::read(read_fd, b.as_mut_ptr().cast(), 1) };
-            if n > 0 {
-                engine.stop();
-            }
-        })?;
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        let handler = on_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        // SAFETY: the handler only calls async-signal-safe functions.
-        unsafe { libc::signal(sig, handler) };
-    }
-    Ok(())
 }
