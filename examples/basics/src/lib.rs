@@ -9,10 +9,13 @@
 //! What they share, and nothing more:
 //! - [`EngineArgs`]: the engine options every server takes on its command line;
 //! - [`init_tracing`], [`tcp_url`], [`announce`] / [`stop_on_signals`]: start-up plumbing;
+//! - [`cli`]: how a program reports a failure (one line on stderr, its causes, a non-zero
+//!   exit status);
 //! - [`Sink`]: where a protocol's replies are written (a connection, or a `Vec` in a peer or
 //!   a test);
 //! - [`testing`]: the in-process server and the backpressure probe of the integration tests.
 
+pub mod cli;
 mod signals;
 mod sink;
 pub mod testing;

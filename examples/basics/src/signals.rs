@@ -15,10 +15,12 @@ use signal_hook::iterator::Signals;
 pub fn announce(engine: &EngineHandle, suffix: &str) -> io::Result<()> {
     stop_on_signals(engine)?;
     let mut out = io::stdout().lock();
-    for a in engine.addrs() {
-        writeln!(out, "listening on {a}{suffix}")?;
-    }
-    out.flush()
+    engine
+        .addrs()
+        .iter()
+        .try_for_each(|a| writeln!(out, "listening on {a}{suffix}"))
+        .and_then(|()| out.flush())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write to stdout: {e}")))
 }
 
 /// Stops `engine` gracefully with [`EngineHandle::stop`] (every connection closed,
@@ -32,7 +34,13 @@ pub fn announce(engine: &EngineHandle, suffix: &str) -> io::Result<()> {
 /// # Errors
 /// When the handlers cannot be installed or the thread cannot be spawned.
 pub fn stop_on_signals(engine: &EngineHandle) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let failed = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot set up the stop on SIGINT and SIGTERM: {e}"),
+        )
+    };
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(failed)?;
     let engine = engine.clone();
     std::thread::Builder::new()
         .name("signals".into())
@@ -40,6 +48,7 @@ pub fn stop_on_signals(engine: &EngineHandle) -> io::Result<()> {
             if signals.forever().next().is_some() {
                 engine.stop();
             }
-        })?;
+        })
+        .map_err(failed)?;
     Ok(())
 }

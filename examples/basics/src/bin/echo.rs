@@ -4,6 +4,10 @@
 //! cargo run --release -p loopwire-examples --bin echo -- --addr tcp://127.0.0.1:9000 --loops 2
 //! ```
 //! Prints `listening on <url>` per bound address once ready; SIGINT/SIGTERM stop it gracefully.
+//! A failure (an address in use, a bad option) is one line on stderr and exit status 1 (2 for
+//! a bad command line).
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use loopwire::{Action, Conn, Engine, EventHandler};
@@ -32,9 +36,12 @@ impl EventHandler for Echo {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
     loopwire_examples::init_tracing();
-    let args = Args::parse();
     let mut builder = Engine::builder();
     for a in &args.addrs {
         builder.addr(a.as_str());

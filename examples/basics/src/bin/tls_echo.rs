@@ -10,12 +10,14 @@
 //! (PEM) to `--cert-out`; SIGINT/SIGTERM stop it gracefully.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 use loopwire::rustls::ServerConfig;
 use loopwire::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use loopwire::{Action, Conn, Engine, EventHandler};
+use loopwire_examples::cli::{Context, Failed};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -45,24 +47,33 @@ impl EventHandler for Echo {
 }
 
 /// A server configuration with a fresh self-signed certificate, and that certificate (PEM).
-fn self_signed() -> Result<(Arc<ServerConfig>, String), Box<dyn std::error::Error>> {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+fn self_signed() -> Result<(Arc<ServerConfig>, String), Failed> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .context(|| "cannot make a self-signed certificate")?;
     let pem = cert.cert.pem();
     let der = CertificateDer::from(cert.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
     let provider = Arc::new(loopwire::rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(vec![der], key)?;
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(vec![der], key))
+        .context(|| "cannot configure TLS with the certificate")?;
     Ok((Arc::new(config), pem))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
     loopwire_examples::init_tracing();
-    let args = Args::parse();
     let (config, pem) = self_signed()?;
-    std::fs::write(&args.cert_out, pem)?;
+    std::fs::write(&args.cert_out, pem).context(|| {
+        format!(
+            "cannot write the certificate to {}",
+            args.cert_out.display()
+        )
+    })?;
     let engine = args
         .engine
         .apply(Engine::builder().addr(args.addr.as_str()))

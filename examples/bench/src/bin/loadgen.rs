@@ -13,9 +13,11 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -29,17 +31,17 @@ struct Args {
     #[arg(long, default_value_t = 50)]
     conns: usize,
     /// Message size in bytes.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = at_least(1))]
     size: usize,
     /// Messages in flight per connection.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least(1))]
     pipeline: usize,
     /// Measured seconds (after warm-up).
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
+    #[arg(long, default_value = "10", value_parser = positive_secs)]
+    duration: Duration,
     /// Warm-up seconds, not measured.
-    #[arg(long, default_value_t = 1.0)]
-    warmup: f64,
+    #[arg(long, default_value = "1", value_parser = secs)]
+    warmup: Duration,
     /// Client threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -63,16 +65,22 @@ struct Report {
     errors: u64,
 }
 
-fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
-    let mut poll = Poll::new()?;
+/// A non-blocking connection to `addr`, without Nagle's delay.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = std::net::TcpStream::connect(addr)?;
+    s.set_nonblocking(true)?;
+    s.set_nodelay(true)?;
+    Ok(TcpStream::from_std(s))
+}
+
+fn run_thread(args: &Args, conns: usize, start: Instant) -> Result<Report, Failed> {
+    let mut poll = Poll::new().context(|| "cannot create a poller")?;
     let mut clients = Vec::with_capacity(conns);
     for i in 0..conns {
-        let std_sock = std::net::TcpStream::connect(args.addr)?;
-        std_sock.set_nonblocking(true)?;
-        let mut sock = TcpStream::from_std(std_sock);
-        sock.set_nodelay(true)?;
+        let mut sock = connect(args.addr).context(|| format!("cannot connect to {}", args.addr))?;
         poll.registry()
-            .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+            .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
+            .context(|| "cannot register a connection with the poller")?;
         clients.push(Client {
             sock,
             sent_at: VecDeque::with_capacity(args.pipeline),
@@ -84,8 +92,8 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
     let payload = vec![0x5au8; args.size * args.pipeline];
     let mut buf = vec![0u8; 64 * 1024];
     let mut events = Events::with_capacity(1024);
-    let measure_from = start + Duration::from_secs_f64(args.warmup);
-    let end = measure_from + Duration::from_secs_f64(args.duration);
+    let measure_from = start + args.warmup;
+    let end = measure_from + args.duration;
     let mut report = Report::default();
     let now = Instant::now();
     for c in &mut clients {
@@ -99,7 +107,8 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
         if now >= end {
             break;
         }
-        poll.poll(&mut events, Some(end - now))?;
+        poll.poll(&mut events, Some(end - now))
+            .context(|| "cannot poll the connections")?;
         for ev in events.iter() {
             let c = &mut clients[ev.token().0];
             // Read everything (edge-triggered), completing messages in order.
@@ -153,7 +162,8 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
                     Interest::READABLE
                 };
                 poll.registry()
-                    .reregister(&mut c.sock, ev.token(), interest)?;
+                    .reregister(&mut c.sock, ev.token(), interest)
+                    .context(|| "cannot change a connection's interest")?;
                 c.write_armed = want;
             }
         }
@@ -161,51 +171,58 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> io::Result<Report> {
     Ok(report)
 }
 
-fn hold_idle(args: &Args, n: usize) -> io::Result<()> {
+fn hold_idle(args: &Args, n: usize) -> Result<(), Failed> {
     let mut held = Vec::with_capacity(n);
-    for _ in 0..n {
-        held.push(std::net::TcpStream::connect(args.addr)?);
+    for i in 0..n {
+        let s = std::net::TcpStream::connect(args.addr)
+            .context(|| format!("cannot open idle connection {i} of {n} to {}", args.addr))?;
+        held.push(s);
     }
     println!("idle_ready conns={n}");
-    io::stdout().flush()?;
+    io::stdout().flush().context(|| "cannot write to stdout")?;
     let mut line = String::new();
     let _ = io::stdin().lock().read_line(&mut line);
     drop(held);
     Ok(())
 }
 
-fn main() -> io::Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
     if let Some(n) = args.idle {
-        return hold_idle(&args, n);
+        return Ok(hold_idle(&args, n)?);
     }
     let threads = args.threads.max(1);
     let start = Instant::now();
-    let reports: Vec<io::Result<Report>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let share = args.conns / threads + usize::from(t < args.conns % threads);
-                let args = &args;
-                s.spawn(move || run_thread(args, share, start))
-            })
-            .collect();
+    let reports = std::thread::scope(|s| -> Result<Vec<Report>, BoxError> {
+        let mut handles = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let share = args.conns / threads + usize::from(t < args.conns % threads);
+            let args = &args;
+            let h = std::thread::Builder::new()
+                .name(format!("client-{t}"))
+                .spawn_scoped(s, move || run_thread(args, share, start))
+                .context(|| "cannot start a client thread")?;
+            handles.push(h);
+        }
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(io::Error::other("thread panicked")))
+            .map(|h| match h.join() {
+                Ok(r) => Ok(r?),
+                Err(_) => Err("a client thread panicked".into()),
             })
             .collect()
-    });
+    })?;
     let mut total = Report::default();
     for r in reports {
-        let r = r?;
         total.msgs += r.msgs;
         total.errors += r.errors;
         total.latencies_us.extend(r.latencies_us);
     }
     total.latencies_us.sort_unstable();
-    let secs = args.duration;
+    let secs = args.duration.as_secs_f64();
     println!(
         "msgs_per_sec={:.0} bytes_per_sec={:.0} p50_us={} p99_us={} p999_us={} errors={}",
         total.msgs as f64 / secs,

@@ -7,8 +7,10 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use clap::Parser;
+use loopwire_examples::cli::{BoxError, Context};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -61,7 +63,8 @@ fn serve(std_listener: std::net::TcpListener) -> io::Result<()> {
                 loop {
                     match listener.accept() {
                         Ok((mut sock, _)) => {
-                            sock.set_nodelay(true)?;
+                            // A peer that is already gone fails this; its reads close it.
+                            let _ = sock.set_nodelay(true);
                             let entry = conns.vacant_entry();
                             poll.registry().register(
                                 &mut sock,
@@ -143,25 +146,35 @@ fn serve(std_listener: std::net::TcpListener) -> io::Result<()> {
     }
 }
 
-fn main() -> io::Result<()> {
-    let args = Args::parse();
-    let first = listener(args.addr)?;
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
+    let first = listener(args.addr).context(|| format!("cannot listen on {}", args.addr))?;
     let addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..args.threads {
-        listeners.push(listener(addr)?);
+        listeners.push(listener(addr).context(|| format!("cannot listen on {addr} again"))?);
     }
     let mut out = io::stdout().lock();
-    writeln!(out, "listening on tcp://{addr}")?;
-    out.flush()?;
+    writeln!(out, "listening on tcp://{addr}")
+        .and_then(|()| out.flush())
+        .context(|| "cannot write to stdout")?;
     drop(out);
-    let threads: Vec<_> = listeners
-        .into_iter()
-        .map(|l| std::thread::spawn(move || serve(l)))
-        .collect();
+    let mut threads = Vec::with_capacity(listeners.len());
+    for (i, l) in listeners.into_iter().enumerate() {
+        let t = std::thread::Builder::new()
+            .name(format!("loop-{i}"))
+            .spawn(move || serve(l))
+            .context(|| "cannot start a loop thread")?;
+        threads.push(t);
+    }
     for t in threads {
-        t.join()
-            .map_err(|_| io::Error::other("loop thread panicked"))??;
+        match t.join() {
+            Ok(r) => r.context(|| "an event loop failed")?,
+            Err(_) => return Err("an event loop panicked".into()),
+        }
     }
     Ok(())
 }

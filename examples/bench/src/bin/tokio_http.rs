@@ -13,9 +13,11 @@
 //! `tokio_http --addr 127.0.0.1:8081 --threads 2`; prints `listening on tcp://ADDR` when ready.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use loopwire_examples::cli::{BoxError, Context};
 use loopwire_http::date;
 use loopwire_http::parse::{Limits, Progress, parse};
 use loopwire_http::response::Response;
@@ -41,25 +43,34 @@ struct Args {
 /// Room kept free in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 
-fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
     let limits = Limits {
         request_timeout: Duration::from_secs(args.request_timeout),
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
+        .worker_threads(args.threads.max(1))
         .enable_all()
-        .build()?;
+        .build()
+        .context(|| "cannot start the tokio runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+        let listener = tokio::net::TcpListener::bind(&args.addr)
+            .await
+            .context(|| format!("cannot listen on {}", args.addr))?;
+        let addr = listener.local_addr()?;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on tcp://{}", listener.local_addr()?)?;
-        out.flush()?;
+        writeln!(out, "listening on tcp://{addr}")
+            .and_then(|()| out.flush())
+            .context(|| "cannot write to stdout")?;
         drop(out);
         loop {
-            let (sock, _) = listener.accept().await?;
-            sock.set_nodelay(true)?;
+            let (sock, _) = listener.accept().await.context(|| "cannot accept")?;
+            // A peer that is already gone fails this; its reads end the task.
+            let _ = sock.set_nodelay(true);
             tokio::spawn(serve(sock, limits));
         }
     })

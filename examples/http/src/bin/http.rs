@@ -8,6 +8,7 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -31,9 +32,12 @@ struct Args {
     request_timeout: u64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
     loopwire_examples::init_tracing();
-    let args = Args::parse();
     let url = loopwire_examples::tcp_url(&args.addr);
     let server = Http::new(Limits {
         max_body: args.max_body,

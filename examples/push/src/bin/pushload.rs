@@ -21,11 +21,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use loopwire_push::frame::{self, FLAG_UNACKED, LEN_BYTES};
 use loopwire_push::{ClientFrame, ServerFrame};
 use mio::net::TcpStream;
@@ -41,17 +43,17 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     conns: usize,
     /// Client threads (each polls its share of the connections).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = at_least(1))]
     threads: usize,
     /// Seconds between a connection's PINGs (keep below the gateway's heartbeat interval).
-    #[arg(long, default_value_t = 5.0)]
-    heartbeat_secs: f64,
+    #[arg(long, default_value = "5", value_parser = positive_secs)]
+    heartbeat_secs: Duration,
     /// Room sizes besides `all`, comma-separated.
-    #[arg(long, default_value = "1000,100,10,1", value_delimiter = ',')]
+    #[arg(long, default_value = "1000,100,10,1", value_delimiter = ',', value_parser = at_least(1))]
     sizes: Vec<usize>,
     /// Seconds of heartbeats only, before publishing.
-    #[arg(long, default_value_t = 10.0)]
-    idle_secs: f64,
+    #[arg(long, default_value = "10", value_parser = secs)]
+    idle_secs: Duration,
     /// Messages published to each measured room (per mode).
     #[arg(long, default_value_t = 20)]
     publishes: usize,
@@ -59,14 +61,14 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     interval_ms: u64,
     /// Payload bytes (at least 10: timestamp, room index, mode).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least(10))]
     payload: usize,
     /// Also measure unacknowledged (broadcast) delivery.
     #[arg(long)]
     unacked: bool,
     /// Longest wait for connections, or for a room's deliveries, in seconds.
-    #[arg(long, default_value_t = 60.0)]
-    settle_secs: f64,
+    #[arg(long, default_value = "60", value_parser = secs)]
+    settle_secs: Duration,
 }
 
 /// Room classes measured: `all`, then one room per size.
@@ -228,21 +230,20 @@ fn run_thread(
     count: usize,
     shared: &Shared,
     classes: &Classes,
-) -> io::Result<Report> {
+) -> Result<Report, Failed> {
     let mut report = Report {
         latency: vec![Vec::new(); classes.rooms.len() * 2],
         ..Report::default()
     };
-    let mut poll = Poll::new()?;
+    let mut poll = Poll::new().context(|| "cannot create a poller")?;
     let mut clients = Vec::with_capacity(count);
     for k in 0..count {
         let i = first + k;
-        let std_sock = StdStream::connect(args.addr)?;
-        std_sock.set_nodelay(true)?;
-        std_sock.set_nonblocking(true)?;
-        let mut sock = TcpStream::from_std(std_sock);
+        let mut sock = connect(args.addr)
+            .context(|| format!("cannot open connection {i} to {}", args.addr))?;
         poll.registry()
-            .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)?;
+            .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)
+            .context(|| "cannot register a connection with the poller")?;
         let mut c = Client {
             sock,
             inbuf: Vec::new(),
@@ -261,7 +262,7 @@ fn run_thread(
     }
     // Heartbeats: one queue in due order (every connection has the same interval), first
     // PINGs spread over one interval.
-    let every = Duration::from_secs_f64(args.heartbeat_secs);
+    let every = args.heartbeat_secs;
     let start = Instant::now();
     let mut due: std::collections::VecDeque<(Instant, usize)> = (0..count)
         .map(|k| (start + every.mul_f64(k as f64 / count.max(1) as f64), k))
@@ -276,7 +277,8 @@ fn run_thread(
                 t.saturating_duration_since(now)
             })
             .min(Duration::from_millis(100));
-        poll.poll(&mut events, Some(timeout))?;
+        poll.poll(&mut events, Some(timeout))
+            .context(|| "cannot poll the connections")?;
         for ev in events.iter() {
             let Some(c) = clients.get_mut(ev.token().0) else {
                 continue;
@@ -321,6 +323,14 @@ fn run_thread(
     Ok(report)
 }
 
+/// A non-blocking connection to `addr`, without Nagle's delay.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = StdStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    Ok(TcpStream::from_std(s))
+}
+
 /// The blocking admin connection that publishes.
 struct Admin {
     s: StdStream,
@@ -350,10 +360,11 @@ impl Admin {
             let mut body = vec![0; u32::from_be_bytes(len) as usize];
             self.s.read_exact(&mut body)?;
             let f = frame::parse_server(&body).map_err(io::Error::other)?;
-            if let ServerFrame::Error { reason, .. } = f {
-                return Err(io::Error::other(
-                    String::from_utf8_lossy(reason).into_owned(),
-                ));
+            if let ServerFrame::Error { code, reason } = f {
+                return Err(io::Error::other(format!(
+                    "the gateway answered ERROR {code} ({})",
+                    String::from_utf8_lossy(reason)
+                )));
             }
             if want(&f) {
                 return Ok(());
@@ -374,13 +385,19 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> bool
     true
 }
 
-fn main() -> io::Result<()> {
-    let args = Args::parse();
-    if args.payload < 10 || args.sizes.contains(&0) || args.threads == 0 {
-        return Err(io::Error::other(
-            "need --payload >= 10, sizes > 0, --threads > 0",
-        ));
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+/// The outcome of a joined client thread: its report, its error, or its panic as an error.
+fn joined(h: std::thread::JoinHandle<Result<Report, Failed>>) -> Result<Report, BoxError> {
+    match h.join() {
+        Ok(r) => Ok(r?),
+        Err(_) => Err("a client thread panicked".into()),
     }
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
     let classes = Classes::new(&args);
     let shared = Shared {
         base: Instant::now(),
@@ -392,27 +409,37 @@ fn main() -> io::Result<()> {
             .map(|_| AtomicU64::new(0))
             .collect(),
     };
-    let settle = Duration::from_secs_f64(args.settle_secs);
+    let settle = args.settle_secs;
     let (shared, classes, args) = (Arc::new(shared), Arc::new(classes), Arc::new(args));
     let threads = args.threads.min(args.conns.max(1));
     let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let share = args.conns / threads + usize::from(t < args.conns % threads);
-            let first = t * (args.conns / threads) + t.min(args.conns % threads);
-            let (args, shared, classes) = (args.clone(), shared.clone(), classes.clone());
-            std::thread::spawn(move || {
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let share = args.conns / threads + usize::from(t < args.conns % threads);
+        let first = t * (args.conns / threads) + t.min(args.conns % threads);
+        let (args, shared, classes) = (args.clone(), shared.clone(), classes.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("client-{t}"))
+            .spawn(move || {
                 let r = run_thread(&args, first, share, &shared, &classes);
                 if r.is_err() {
                     shared.errors.fetch_add(1, Relaxed);
                 }
                 r
-            })
-        })
-        .collect();
+            });
+        handles.push(spawned.context(|| "cannot start a client thread")?);
+    }
     wait_for("WELCOMEs", settle, || {
         shared.welcomed.load(Relaxed) >= args.conns || shared.errors.load(Relaxed) > 0
     });
+    if shared.errors.load(Relaxed) > 0 && handles.iter().any(|h| h.is_finished()) {
+        // A client thread gave up (it could not connect, say): report why, not a run.
+        shared.stop.store(true, Relaxed);
+        for h in handles {
+            joined(h)?;
+        }
+        return Err("a client thread stopped early".into());
+    }
     println!(
         "phase=connected conns={} secs={:.2} welcomed={}",
         args.conns,
@@ -420,12 +447,13 @@ fn main() -> io::Result<()> {
         shared.welcomed.load(Relaxed)
     );
     println!("phase=idle_start");
-    io::stdout().flush()?;
-    std::thread::sleep(Duration::from_secs_f64(args.idle_secs));
+    io::stdout().flush().context(|| "cannot write to stdout")?;
+    std::thread::sleep(args.idle_secs);
     println!("phase=idle_end closed={}", shared.closed.load(Relaxed));
-    io::stdout().flush()?;
+    io::stdout().flush().context(|| "cannot write to stdout")?;
 
-    let mut admin = Admin::connect(args.addr)?;
+    let mut admin = Admin::connect(args.addr)
+        .context(|| format!("cannot open the admin connection to {}", args.addr))?;
     let modes: &[bool] = if args.unacked {
         &[false, true]
     } else {
@@ -442,12 +470,14 @@ fn main() -> io::Result<()> {
                 pad[..8].copy_from_slice(&t.to_be_bytes());
                 pad[8] = class as u8;
                 pad[9] = u8::from(unacked);
-                admin.send(&ClientFrame::Publish {
-                    flags: if unacked { FLAG_UNACKED } else { 0 },
-                    room,
-                    payload: &pad,
-                })?;
-                admin.recv_until(|f| matches!(f, ServerFrame::Published { .. }))?;
+                admin
+                    .send(&ClientFrame::Publish {
+                        flags: if unacked { FLAG_UNACKED } else { 0 },
+                        room,
+                        payload: &pad,
+                    })
+                    .and_then(|()| admin.recv_until(|f| matches!(f, ServerFrame::Published { .. })))
+                    .context(|| format!("cannot publish to {}", String::from_utf8_lossy(room)))?;
                 publish_rtt[slot].push(shared.micros().saturating_sub(t) as u32);
                 std::thread::sleep(Duration::from_millis(args.interval_ms));
             }
@@ -456,8 +486,10 @@ fn main() -> io::Result<()> {
                 shared.delivered[slot].load(Relaxed) - before >= expected
             });
             // Heartbeat the admin connection between rooms.
-            admin.send(&ClientFrame::Ping(b"admin"))?;
-            admin.recv_until(|f| matches!(f, ServerFrame::Pong(_)))?;
+            admin
+                .send(&ClientFrame::Ping(b"admin"))
+                .and_then(|()| admin.recv_until(|f| matches!(f, ServerFrame::Pong(_))))
+                .context(|| "the admin connection did not answer its PING")?;
         }
     }
     // Let the last ACKs reach the gateway before the connections close.
@@ -468,9 +500,7 @@ fn main() -> io::Result<()> {
         ..Report::default()
     };
     for h in handles {
-        let r = h
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("thread panicked")))?;
+        let r = joined(h)?;
         for (a, b) in total.latency.iter_mut().zip(r.latency) {
             a.extend(b);
         }

@@ -8,6 +8,8 @@
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use loopwire::Engine;
 use loopwire_resp::{Limits, Resp};
@@ -26,9 +28,12 @@ struct Args {
     max_bulk: usize,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
     loopwire_examples::init_tracing();
-    let args = Args::parse();
     let url = loopwire_examples::tcp_url(&args.addr);
     let server = Resp::new(Limits {
         max_bulk: args.max_bulk,
