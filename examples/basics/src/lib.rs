@@ -54,16 +54,6 @@ impl EngineArgs {
     }
 }
 
-/// The `p` quantile (0 to 1) of `sorted` (ascending), nearest rank; 0 for no samples. The load
-/// generators report their latency percentiles with it.
-pub fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 /// Sets up `tracing` as every example program does: to stderr, filtered by `RUST_LOG`.
 pub fn init_tracing() {
     tracing_subscriber::fmt()

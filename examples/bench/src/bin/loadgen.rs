@@ -7,6 +7,9 @@
 //! Output is one line of `key=value` pairs (easy to parse from a script):
 //! `msgs_per_sec=... bytes_per_sec=... p50_us=... p99_us=... p999_us=... errors=...`.
 //!
+//! Latencies go into one fixed-size HDR histogram per client thread (3 significant digits, up
+//! to an hour), merged at the end: memory does not grow with the run's length.
+//!
 //! With `--idle N` it instead opens N idle connections, prints `idle_ready` and holds them
 //! until its standard input closes (used to measure the server's memory per idle connection).
 
@@ -17,6 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use hdrhistogram::Histogram;
 use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -58,11 +62,27 @@ struct Client {
     write_armed: bool,
 }
 
-#[derive(Default)]
+/// What a client thread measured.
 struct Report {
     msgs: u64,
-    latencies_us: Vec<u32>,
+    /// Round-trip times of the measured messages, µs.
+    latency_us: Histogram<u64>,
     errors: u64,
+}
+
+impl Report {
+    /// Longest latency kept; a longer one is recorded as this.
+    const MAX_US: u64 = 3_600_000_000;
+
+    fn new() -> Result<Self, Failed> {
+        Ok(Self {
+            msgs: 0,
+            // 1 µs to an hour at 3 significant digits: under 200 KiB, whatever the run.
+            latency_us: Histogram::new_with_bounds(1, Self::MAX_US, 3)
+                .context(|| "cannot make a latency histogram")?,
+            errors: 0,
+        })
+    }
 }
 
 /// A non-blocking connection to `addr`, without Nagle's delay.
@@ -94,7 +114,7 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> Result<Report, Faile
     let mut events = Events::with_capacity(1024);
     let measure_from = start + args.warmup;
     let end = measure_from + args.duration;
-    let mut report = Report::default();
+    let mut report = Report::new()?;
     let now = Instant::now();
     for c in &mut clients {
         for _ in 0..args.pipeline {
@@ -128,9 +148,10 @@ fn run_thread(args: &Args, conns: usize, start: Instant) -> Result<Report, Faile
                                 && now < end
                             {
                                 report.msgs += 1;
+                                let us = now.duration_since(t).as_micros();
                                 report
-                                    .latencies_us
-                                    .push(now.duration_since(t).as_micros() as u32);
+                                    .latency_us
+                                    .saturating_record(u64::try_from(us).unwrap_or(u64::MAX));
                             }
                             c.sent_at.push_back(now);
                             c.unsent += args.size;
@@ -215,21 +236,23 @@ fn run(args: Args) -> Result<(), BoxError> {
             })
             .collect()
     })?;
-    let mut total = Report::default();
+    let mut total = Report::new()?;
     for r in reports {
         total.msgs += r.msgs;
         total.errors += r.errors;
-        total.latencies_us.extend(r.latencies_us);
+        total
+            .latency_us
+            .add(&r.latency_us)
+            .context(|| "cannot merge the latency histograms")?;
     }
-    total.latencies_us.sort_unstable();
     let secs = args.duration.as_secs_f64();
     println!(
         "msgs_per_sec={:.0} bytes_per_sec={:.0} p50_us={} p99_us={} p999_us={} errors={}",
         total.msgs as f64 / secs,
         total.msgs as f64 * args.size as f64 / secs,
-        loopwire_examples::percentile(&total.latencies_us, 0.50),
-        loopwire_examples::percentile(&total.latencies_us, 0.99),
-        loopwire_examples::percentile(&total.latencies_us, 0.999),
+        total.latency_us.value_at_quantile(0.50),
+        total.latency_us.value_at_quantile(0.99),
+        total.latency_us.value_at_quantile(0.999),
         total.errors
     );
     Ok(())

@@ -18,6 +18,10 @@
 //! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
 //!   max_us= publish_rtt_p50_us=`, per room;
 //! - `summary closed= errors= duplicates=`.
+//!
+//! Latencies go into fixed-size HDR histograms (3 significant digits, up to an hour), one
+//! per room and mode in each client thread, merged at the end: memory does not grow with the
+//! number of deliveries.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
@@ -27,6 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use hdrhistogram::Histogram;
 use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use loopwire_push::frame::{self, FLAG_UNACKED, LEN_BYTES};
 use loopwire_push::{ClientFrame, ServerFrame};
@@ -110,13 +115,50 @@ impl Shared {
     }
 }
 
+/// Longest latency kept (an hour); a longer one is recorded as this.
+const MAX_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram: 1 µs to [`MAX_US`] at 3 significant digits, under 200 KiB.
+fn histogram() -> Result<Histogram<u64>, Failed> {
+    Histogram::new_with_bounds(1, MAX_US, 3).context(|| "cannot make a latency histogram")
+}
+
+/// The largest value in `h` (to its precision), 0 if it is empty.
+fn max_of(h: &Histogram<u64>) -> u64 {
+    if h.is_empty() { 0 } else { h.max() }
+}
+
 /// What one thread measured.
-#[derive(Default)]
 struct Report {
-    /// Latencies per (class, mode), µs.
-    latency: Vec<Vec<u32>>,
-    ping_rtt: Vec<u32>,
+    /// Publish-to-receipt latencies per (class, mode), µs.
+    latency: Vec<Histogram<u64>>,
+    /// PING round trips, µs.
+    ping_rtt: Histogram<u64>,
     duplicates: u64,
+}
+
+impl Report {
+    fn new(classes: &Classes) -> Result<Self, Failed> {
+        Ok(Self {
+            latency: (0..classes.rooms.len() * 2)
+                .map(|_| histogram())
+                .collect::<Result<_, _>>()?,
+            ping_rtt: histogram()?,
+            duplicates: 0,
+        })
+    }
+
+    /// Adds `other`'s measurements to these.
+    fn merge(&mut self, other: &Report) -> Result<(), Failed> {
+        for (a, b) in self.latency.iter_mut().zip(&other.latency) {
+            a.add(b).context(|| "cannot merge latency histograms")?;
+        }
+        self.ping_rtt
+            .add(&other.ping_rtt)
+            .context(|| "cannot merge latency histograms")?;
+        self.duplicates += other.duplicates;
+        Ok(())
+    }
 }
 
 struct Client {
@@ -183,7 +225,7 @@ fn handle_frames(c: &mut Client, shared: &Shared, classes: &Classes, report: &mu
             Ok(ServerFrame::Pong(b)) => {
                 if let Ok(ts) = <[u8; 8]>::try_from(b) {
                     let rtt = shared.micros().saturating_sub(u64::from_be_bytes(ts));
-                    report.ping_rtt.push(rtt.min(u64::from(u32::MAX)) as u32);
+                    report.ping_rtt.saturating_record(rtt);
                 }
             }
             Ok(ServerFrame::Push { id, room, payload }) => {
@@ -202,7 +244,7 @@ fn handle_frames(c: &mut Client, shared: &Shared, classes: &Classes, report: &mu
                 ) {
                     let lat = shared.micros().saturating_sub(u64::from_be_bytes(ts));
                     let slot = mode_slot(class, id == 0);
-                    report.latency[slot].push(lat.min(u64::from(u32::MAX)) as u32);
+                    report.latency[slot].saturating_record(lat);
                     shared.delivered[slot].fetch_add(1, Relaxed);
                 }
             }
@@ -231,10 +273,7 @@ fn run_thread(
     shared: &Shared,
     classes: &Classes,
 ) -> Result<Report, Failed> {
-    let mut report = Report {
-        latency: vec![Vec::new(); classes.rooms.len() * 2],
-        ..Report::default()
-    };
+    let mut report = Report::new(classes)?;
     let mut poll = Poll::new().context(|| "cannot create a poller")?;
     let mut clients = Vec::with_capacity(count);
     for k in 0..count {
@@ -459,7 +498,9 @@ fn run(args: Args) -> Result<(), BoxError> {
     } else {
         &[false]
     };
-    let mut publish_rtt: Vec<Vec<u32>> = vec![Vec::new(); classes.rooms.len() * 2];
+    let mut publish_rtt = (0..classes.rooms.len() * 2)
+        .map(|_| histogram())
+        .collect::<Result<Vec<_>, _>>()?;
     let mut pad = vec![0u8; args.payload];
     for &unacked in modes {
         for (class, room) in classes.rooms.iter().enumerate() {
@@ -478,7 +519,7 @@ fn run(args: Args) -> Result<(), BoxError> {
                     })
                     .and_then(|()| admin.recv_until(|f| matches!(f, ServerFrame::Published { .. })))
                     .context(|| format!("cannot publish to {}", String::from_utf8_lossy(room)))?;
-                publish_rtt[slot].push(shared.micros().saturating_sub(t) as u32);
+                publish_rtt[slot].saturating_record(shared.micros().saturating_sub(t));
                 std::thread::sleep(Duration::from_millis(args.interval_ms));
             }
             let expected = (classes.members[class] * args.publishes) as u64;
@@ -495,31 +536,20 @@ fn run(args: Args) -> Result<(), BoxError> {
     // Let the last ACKs reach the gateway before the connections close.
     std::thread::sleep(Duration::from_millis(500));
     shared.stop.store(true, Relaxed);
-    let mut total = Report {
-        latency: vec![Vec::new(); classes.rooms.len() * 2],
-        ..Report::default()
-    };
+    let mut total = Report::new(&classes)?;
     for h in handles {
-        let r = joined(h)?;
-        for (a, b) in total.latency.iter_mut().zip(r.latency) {
-            a.extend(b);
-        }
-        total.ping_rtt.extend(r.ping_rtt);
-        total.duplicates += r.duplicates;
+        total.merge(&joined(h)?)?;
     }
-    total.ping_rtt.sort_unstable();
     println!(
         "pings={} ping_rtt_p50_us={} ping_rtt_p99_us={}",
         total.ping_rtt.len(),
-        loopwire_examples::percentile(&total.ping_rtt, 0.5),
-        loopwire_examples::percentile(&total.ping_rtt, 0.99)
+        total.ping_rtt.value_at_quantile(0.5),
+        total.ping_rtt.value_at_quantile(0.99)
     );
     for &unacked in modes {
         for (class, room) in classes.rooms.iter().enumerate() {
             let slot = mode_slot(class, unacked);
-            let lat = &mut total.latency[slot];
-            lat.sort_unstable();
-            publish_rtt[slot].sort_unstable();
+            let lat = &total.latency[slot];
             println!(
                 "result room={} mode={} members={} publishes={} delivered={} expected={} \
                  p50_us={} p99_us={} max_us={} publish_rtt_p50_us={}",
@@ -529,10 +559,10 @@ fn run(args: Args) -> Result<(), BoxError> {
                 args.publishes,
                 lat.len(),
                 classes.members[class] * args.publishes,
-                loopwire_examples::percentile(lat, 0.5),
-                loopwire_examples::percentile(lat, 0.99),
-                lat.last().copied().unwrap_or(0),
-                loopwire_examples::percentile(&publish_rtt[slot], 0.5),
+                lat.value_at_quantile(0.5),
+                lat.value_at_quantile(0.99),
+                max_of(lat),
+                publish_rtt[slot].value_at_quantile(0.5),
             );
         }
     }
