@@ -1,5 +1,5 @@
 //! The `Date` header's value (RFC 9110 §5.6.7 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`),
-//! formatted at most once per second per thread.
+//! formatted by [`httpdate`] at most once per second per thread.
 //!
 //! The choice: a per-thread cache ([`current`]) rather than the engine's ticker. Each event
 //! loop (or tokio worker) keeps the last second it formatted and its 29 bytes in a
@@ -11,64 +11,49 @@
 //! something, and one formatting per second per loop.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::fmt::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use httpdate::HttpDate;
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const LEN: usize = 29;
 
-/// The last second, 9999-12-31T23:59:59Z: later clocks are shown as this (four-digit years).
+/// The last second, 9999-12-31T23:59:59Z: later clocks are shown as this (four-digit years;
+/// httpdate formats no later date).
 const MAX_SECS: u64 = 253_402_300_799;
 
-const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+/// The epoch's date, what [`imf_fixdate`] starts from.
+const EPOCH: [u8; LEN] = *b"Thu, 01 Jan 1970 00:00:00 GMT";
 
-/// `unix_secs` (seconds since 1970-01-01T00:00:00Z) as an IMF-fixdate. Times after the year
-/// 9999 are shown as its last second.
+/// `unix_secs` (seconds since 1970-01-01T00:00:00Z) as an IMF-fixdate, formatted by
+/// [`httpdate`] into a fixed array (no allocation). Times after the year 9999 are shown as
+/// its last second.
 pub fn imf_fixdate(unix_secs: u64) -> [u8; LEN] {
-    let secs = unix_secs.min(MAX_SECS);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[((days + 4) % 7) as usize];
-    let month = MONTHS[(month - 1) as usize];
-
-    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
-    out[..3].copy_from_slice(weekday);
-    two_digits(&mut out[5..7], day);
-    out[8..11].copy_from_slice(month);
-    two_digits(&mut out[12..14], year / 100);
-    two_digits(&mut out[14..16], year % 100);
-    two_digits(&mut out[17..19], rem / 3600);
-    two_digits(&mut out[20..22], rem / 60 % 60);
-    two_digits(&mut out[23..25], rem % 60);
-    out
+    let time = UNIX_EPOCH + Duration::from_secs(unix_secs.min(MAX_SECS));
+    let mut out = Fixed { buf: EPOCH, len: 0 };
+    // Between 1970 and 9999 httpdate writes exactly LEN bytes; anything else would be a bug
+    // there, shown as the epoch rather than as a malformed header.
+    match write!(out, "{}", HttpDate::from(time)) {
+        Ok(()) if out.len == LEN => out.buf,
+        _ => EPOCH,
+    }
 }
 
-/// `n` (below 100) as two ASCII digits.
-fn two_digits(dst: &mut [u8], n: u64) {
-    // `n % 10 < 10` and `n / 10 % 10 < 10`: the casts cannot truncate.
-    dst[0] = b'0' + (n / 10 % 10) as u8;
-    dst[1] = b'0' + (n % 10) as u8;
+/// A `fmt::Write` into a fixed array; writing past its end is an error.
+struct Fixed {
+    buf: [u8; LEN],
+    len: usize,
 }
 
-/// Year, month (1–12) and day (1–31) of the `days`-th day after 1970-01-01: Howard Hinnant's
-/// `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>), for days on or
-/// after the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01, so a leap day is the last day of its (March-based) year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097; // day of the 400-year era, [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from March 1st
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+impl Write for Fixed {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// A formatted date and the second it shows.
@@ -140,23 +125,18 @@ mod tests {
 
     #[test]
     fn every_day_for_500_years_is_well_formed_and_consecutive() {
-        let mut prev: Option<(u64, u64, u64)> = None;
         for d in 0..(500 * 366) {
-            let (y, m, day) = civil_from_days(d);
-            assert!(
-                (1..=12).contains(&m) && (1..=31).contains(&day),
-                "{y}-{m}-{day}"
+            let secs = d * 86_400 + 86_399;
+            let text = imf_fixdate(secs);
+            let shown = std::str::from_utf8(&text).expect("ASCII");
+            // It reads back as the same second: the same day, in order, none skipped.
+            let back = httpdate::parse_http_date(shown).expect("an IMF-fixdate");
+            assert_eq!(
+                back.duration_since(UNIX_EPOCH).ok().map(|t| t.as_secs()),
+                Some(secs),
+                "{shown}"
             );
-            if let Some((py, pm, pd)) = prev {
-                let next_day = (y, m, day) == (py, pm, pd + 1);
-                let next_month = (y, m, day) == (py, pm + 1, 1);
-                let next_year = (y, m, day) == (py + 1, 1, 1) && (pm, pd) == (12, 31);
-                assert!(
-                    next_day || next_month || next_year,
-                    "{py}-{pm}-{pd} -> {y}-{m}-{day}"
-                );
-            }
-            prev = Some((y, m, day));
+            assert!(shown.ends_with(" 23:59:59 GMT"), "{shown}");
         }
     }
 

@@ -3,10 +3,11 @@
 //! (tokio) `tokio_http` in `loopwire-bench`, which shares the parser, the routes and the
 //! responses.
 //!
-//! - [`parse`]: request heads parsed in place, resumably, with limits and typed errors.
+//! - [`parse`]: request heads found resumably, parsed in place by `httparse`, with limits and
+//!   typed errors.
 //! - [`route`]: which response a request gets.
 //! - [`response`]: responses written from static bytes, without allocating.
-//! - [`date`]: the `Date` header, formatted at most once per second per thread.
+//! - [`date`]: the `Date` header, formatted by `httpdate` at most once per second per thread.
 //! - [`handler`]: the [`EventHandler`](loopwire::EventHandler) tying them together:
 //!   pipelining, discarded bodies, the slow-loris deadline, backpressure.
 

@@ -3,20 +3,25 @@
 //! [`parse`] works in two steps. First it looks for the blank line that ends the head,
 //! resuming where the previous call stopped ([`Progress`], kept in the connection's state),
 //! so a head arriving a byte at a time costs linear, not quadratic, time, and it never looks
-//! further than [`Limits::max_head`] bytes. Then, once the head is complete, it parses the
-//! request line and the header lines in one pass and returns a [`Request`] borrowing the
-//! buffer: nothing is copied or allocated.
+//! further than [`Limits::max_head`] bytes (httparse alone would parse the whole head again
+//! on every call). Then, once the head is complete, [`httparse`] parses the request line and
+//! the header lines in one pass, into a fixed array of [`MAX_HEADERS`] header slots on the
+//! stack; this module applies its own rules to the headers found and returns a [`Request`]
+//! borrowing the buffer: nothing is copied or allocated.
 //!
-//! The rules, strict where leniency would let a request be read two ways:
+//! The rules, strict where leniency would let a request be read two ways (httparse's
+//! defaults enforce the first three; the rest are this module's):
 //! - Lines end in CRLF or a bare LF (RFC 9112 §2.2); empty lines before the request line are
 //!   skipped (§2.2); a head longer than [`Limits::max_head`] (leading empty lines included) is
 //!   [`ParseError::HeadTooLarge`].
 //! - Request line: `method SP request-target SP HTTP-version`, one space each; the method a
-//!   token, the target visible bytes; `HTTP/1.1` or `HTTP/1.0`, any other `HTTP/d.d` is
-//!   [`ParseError::UnsupportedVersion`].
+//!   token, the target visible ASCII or UTF-8; `HTTP/1.1` or `HTTP/1.0`, any other `HTTP/d.d`
+//!   is [`ParseError::UnsupportedVersion`].
 //! - Header lines: a token name directly followed by `:` (no space before it, no line folding),
 //!   a value of visible bytes, spaces and tabs, trimmed. More than [`Limits::max_headers`] is
-//!   [`ParseError::TooManyHeaders`].
+//!   [`ParseError::TooManyHeaders`]. httparse reports an error without saying where; the
+//!   request line is then checked on its own to tell [`ParseError::BadRequestLine`] from
+//!   [`ParseError::BadHeader`] (on that error path only).
 //! - `Content-Length`: digits only; repeated with another value is an error. Above
 //!   [`Limits::max_body`] is [`ParseError::BodyTooLarge`]. `Transfer-Encoding` (of any value)
 //!   is [`ParseError::TransferEncoding`]: chunked request bodies are not implemented, and a
@@ -27,7 +32,12 @@
 //!
 //! No input makes the parser panic: every index is checked.
 
+use std::mem::MaybeUninit;
 use std::time::Duration;
+
+/// The header slots on the stack that httparse fills: the most header lines any [`Limits`]
+/// can allow.
+pub const MAX_HEADERS: usize = 128;
 
 /// Bounds on what a request may contain; exceeding one is a [`ParseError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +45,8 @@ pub struct Limits {
     /// Most bytes in a request head, its final blank line included (default 8 KiB, the size
     /// of one of nginx's default `large_client_header_buffers`).
     pub max_head: usize,
-    /// Most header lines in one request.
+    /// Most header lines in one request (at most [`MAX_HEADERS`], the parser's header slots;
+    /// a larger value counts as that).
     pub max_headers: usize,
     /// Largest `Content-Length` accepted; such bodies are read and discarded.
     pub max_body: u64,
@@ -209,14 +220,9 @@ fn find_head(
     }
 }
 
-/// The lines of `head` (LF-separated, a trailing CR dropped).
-fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
-/// Parses a complete head: the request line at `start`, header lines up to the blank line
-/// that ends at `end`.
+/// Parses a complete head, the request line at `start` and header lines up to the blank line
+/// that ends at `end`, with httparse into a fixed array of header slots on the stack, then
+/// applies this server's rules to the headers it found.
 fn parse_head<'a>(
     buf: &'a [u8],
     start: usize,
@@ -224,60 +230,47 @@ fn parse_head<'a>(
     limits: &Limits,
 ) -> Result<Request<'a>, ParseError> {
     let head = buf.get(start..end).ok_or(ParseError::BadRequestLine)?;
-    let mut lines = lines(head);
-    let (method, target, version) = request_line(lines.next().unwrap_or_default())?;
-
-    let mut headers = 0usize;
-    let mut hosts = 0usize;
-    let mut content_length: Option<u64> = None;
-    let mut transfer_encoding = false;
-    let (mut close, mut keep_alive_asked) = (false, false);
-    for line in lines {
-        if line.is_empty() {
-            // The blank line that ends the head (the split's last piece follows it).
-            break;
-        }
-        headers += 1;
-        if headers > limits.max_headers {
-            return Err(ParseError::TooManyHeaders);
-        }
-        let (name, value) = header(line)?;
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(value).ok_or(ParseError::BadContentLength)?;
-            if content_length.is_some_and(|m| m != n) {
-                return Err(ParseError::BadContentLength);
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-        } else if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for option in value.split(|&b| b == b',').map(trim) {
-                close |= option.eq_ignore_ascii_case(b"close");
-                keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
-            }
-        }
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let slots = &mut slots[..max_headers(limits)];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, slots) {
+        Ok(httparse::Status::Complete(_)) => {}
+        // `head` ends with its blank line, so httparse has all it needs; wanting more means
+        // it could not make sense of the bytes.
+        Ok(httparse::Status::Partial) => return Err(ParseError::BadRequestLine),
+        Err(e) => return Err(head_error(e, head, limits)),
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(ParseError::BadRequestLine);
+    };
+    let version = match minor {
+        0 => Version::Http10,
+        _ => Version::Http11,
+    };
+    let mut fields = Fields::default();
+    for h in req.headers.iter() {
+        fields.take(h.name.as_bytes(), h.value)?;
     }
 
-    if transfer_encoding {
+    if fields.transfer_encoding {
         return Err(ParseError::TransferEncoding);
     }
-    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
+    if fields.hosts > 1 || (fields.hosts == 0 && version == Version::Http11) {
         return Err(ParseError::BadHost);
     }
-    let content_length = content_length.unwrap_or(0);
+    let content_length = fields.content_length.unwrap_or(0);
     if content_length > limits.max_body {
         return Err(ParseError::BodyTooLarge);
     }
+    let (close, keep_alive_asked) = (fields.close, fields.keep_alive_asked);
     let keep_alive = !close
         && match version {
             Version::Http11 => true,
             Version::Http10 => keep_alive_asked,
         };
     Ok(Request {
-        method,
-        target,
+        method: method.as_bytes(),
+        target: target.as_bytes(),
         version,
         keep_alive,
         keep_alive_asked: keep_alive_asked && !close,
@@ -286,51 +279,108 @@ fn parse_head<'a>(
     })
 }
 
-/// `method SP request-target SP HTTP-version`.
-fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), ParseError> {
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ParseError::BadRequestLine);
-    };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(ParseError::BadRequestLine);
-    }
-    if target.is_empty() || !target.iter().all(|&b| b > b' ' && b != 0x7f) {
-        return Err(ParseError::BadRequestLine);
-    }
-    let version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            return Err(ParseError::UnsupportedVersion);
-        }
-        _ => return Err(ParseError::BadRequestLine),
-    };
-    Ok((method, target, version))
+/// How many header lines `limits` allows, within the parser's slots.
+fn max_headers(limits: &Limits) -> usize {
+    limits.max_headers.min(MAX_HEADERS)
 }
 
-/// `name ":" OWS value OWS`, both checked.
-fn header(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
-    let colon = line
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(ParseError::BadHeader)?;
+/// What the header lines say, taken in order.
+#[derive(Debug, Default)]
+struct Fields {
+    hosts: usize,
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    /// `Connection: close` was among the options.
+    close: bool,
+    /// `Connection: keep-alive` was among the options.
+    keep_alive_asked: bool,
+}
+
+impl Fields {
+    /// Takes the header line `name: value` into account.
+    fn take(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_length(value).ok_or(ParseError::BadContentLength)?;
+            if self.content_length.is_some_and(|m| m != n) {
+                return Err(ParseError::BadContentLength);
+            }
+            self.content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.transfer_encoding = true;
+        } else if name.eq_ignore_ascii_case(b"host") {
+            self.hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in value.split(|&b| b == b',').map(trim) {
+                self.close |= option.eq_ignore_ascii_case(b"close");
+                self.keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The [`ParseError`] for httparse's `e` on `head`.
+///
+/// httparse does not say which line failed, and it checks every header line's syntax before
+/// counting it, so this walks the head again, on the error path only, to report what the
+/// rules put first: the request line alone (httparse again), then each header line in order,
+/// the count limit before the line's syntax (httparse on that one line) before its meaning.
+fn head_error(e: httparse::Error, head: &[u8], limits: &Limits) -> ParseError {
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    let line = lines.next().unwrap_or_default();
+    // Given only the request line, httparse stops where the headers would start: `Partial`.
+    match httparse::Request::new(&mut []).parse(line) {
+        Ok(_) => {}
+        Err(httparse::Error::Version) if is_other_version(line) => {
+            return ParseError::UnsupportedVersion;
+        }
+        Err(_) => return ParseError::BadRequestLine,
+    }
+    let mut fields = Fields::default();
+    for (k, line) in lines.enumerate() {
+        if matches!(line, b"\n" | b"\r\n") {
+            break;
+        }
+        if k >= max_headers(limits) {
+            return ParseError::TooManyHeaders;
+        }
+        // A good header line alone: httparse takes it, then waits for more (`Partial`).
+        let mut one = [httparse::EMPTY_HEADER; 1];
+        if httparse::parse_headers(line, &mut one) != Ok(httparse::Status::Partial) {
+            return ParseError::BadHeader;
+        }
+        let Some((name, value)) = split_header(line) else {
+            return ParseError::BadHeader;
+        };
+        if let Err(e) = fields.take(name, value) {
+            return e;
+        }
+    }
+    // Every line passes on its own (not expected): report httparse's finding.
+    match e {
+        httparse::Error::TooManyHeaders => ParseError::TooManyHeaders,
+        _ => ParseError::BadHeader,
+    }
+}
+
+/// A well-formed header line (its line ending included) as its name and trimmed value.
+fn split_header(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = line.iter().position(|&b| b == b':')?;
     let (name, rest) = line.split_at(colon);
-    // An empty name also rejects folded lines (they start with a space or a tab).
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-        return Err(ParseError::BadHeader);
+    Some((name, trim(rest.get(1..)?.trim_ascii_end())))
+}
+
+/// Whether the request line `line` (its line ending included) ends in a well-formed
+/// `HTTP/d.d` as its third field: a version this server does not speak, not a malformed one.
+fn is_other_version(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.splitn(3, |&b| b == b' ').nth(2) {
+        Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]) => {
+            major.is_ascii_digit() && minor.is_ascii_digit()
+        }
+        _ => false,
     }
-    let value = trim(&rest[1..]);
-    if !value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
-    {
-        return Err(ParseError::BadHeader);
-    }
-    Ok((name, value))
 }
 
 /// A `Content-Length` value: 1 to 19 ASCII digits (so it fits a `u64`).
@@ -351,11 +401,6 @@ fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|b| !is_ows(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
     &s[start..end]
-}
-
-/// A token character (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

@@ -311,3 +311,42 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+/// With several faults in one head, the one reported is the first the rules meet: the
+/// header count before a later line's syntax, a line's syntax before its meaning.
+#[test]
+fn the_first_fault_is_the_one_reported() {
+    let small = Limits {
+        max_headers: 2,
+        ..limits()
+    };
+    let over_then_bad = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\nbad line\r\n\r\n";
+    assert_eq!(
+        parse(over_then_bad, &mut Progress::default(), &small),
+        Err(ParseError::TooManyHeaders)
+    );
+    let bad_then_over = b"GET / HTTP/1.1\r\nHost: a\r\nbad line\r\nY: 2\r\nZ: 3\r\n\r\n";
+    assert_eq!(
+        parse(bad_then_over, &mut Progress::default(), &small),
+        Err(ParseError::BadHeader)
+    );
+    let length_then_bad = b"POST / HTTP/1.1\r\nContent-Length: x\r\nbad line\r\nHost: a\r\n\r\n";
+    assert_eq!(err(length_then_bad), ParseError::BadContentLength);
+    let bad_then_length = b"POST / HTTP/1.1\r\nbad line\r\nContent-Length: x\r\nHost: a\r\n\r\n";
+    assert_eq!(err(bad_then_length), ParseError::BadHeader);
+}
+
+/// A request target must be ASCII or UTF-8 (httparse's rule); header values may carry any
+/// byte from 0x80 up.
+#[test]
+fn non_utf8_targets_are_refused_values_are_not() {
+    assert_eq!(
+        err(b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ParseError::BadRequestLine
+    );
+    assert_eq!(
+        req("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes()).path(),
+        "/caf\u{e9}".as_bytes()
+    );
+    assert!(req(b"GET / HTTP/1.1\r\nHost: a\r\nX: \xff\xfe\r\n\r\n").keep_alive);
+}
