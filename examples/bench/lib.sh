@@ -82,9 +82,10 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 # The port a loopwire example started with `--addr 127.0.0.1:0` announced in its output
 # file $1 (`listening on tcp://127.0.0.1:PORT`), waiting at most 10 s; empty if none.
 announced_port() {
+    # -s, 2>/dev/null: the file appears once the started process has opened it.
     for _ in $(seq 1 200); do
-        grep -q 'listening on' "$1" && break
+        grep -qs 'listening on' "$1" && break
         sleep 0.05
     done
-    sed -n 's#.*listening on tcp://127.0.0.1:##p' "$1" | head -n1
+    sed -n 's#.*listening on tcp://127.0.0.1:##p' "$1" 2>/dev/null | head -n1
 }
