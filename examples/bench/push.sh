@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Push gateway scale run: the gateway (examples/push/src/bin/push.rs) in one process, `pushload` in another
+# Push gateway scale run: the gateway (`push`, examples/push) in one process, `pushload` in another
 # holding CONNS long connections (each in room `all` plus one room of each size in SIZES,
 # heartbeating every PING seconds, ACKing every message). Reports:
 #   - connect time, the gateway's RSS per connection, and its CPU while only heartbeats flow;

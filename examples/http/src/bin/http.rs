@@ -3,7 +3,7 @@
 //! `loopwire_http`.
 //!
 //! ```sh
-//! cargo run --release -p loopwire-examples --bin http -- --addr 127.0.0.1:8080 --loops 2
+//! cargo run --release -p loopwire-http --bin http -- --addr 127.0.0.1:8080 --loops 2
 //! wrk -t1 -c100 -d10s http://127.0.0.1:8080/plaintext
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.

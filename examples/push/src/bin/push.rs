@@ -2,7 +2,7 @@
 //! delivery. The protocol is described in `loopwire_push`.
 //!
 //! ```sh
-//! cargo run --release -p loopwire-examples --bin push -- --addr 127.0.0.1:7000 --loops 2 \
+//! cargo run --release -p loopwire-push --bin push -- --addr 127.0.0.1:7000 --loops 2 \
 //!     --heartbeat-secs 30 --admin --stats-secs 5
 //! ```
 //! Prints `session_state_bytes=N` and `listening on <url>` once ready; with `--stats-secs`

@@ -3,7 +3,7 @@
 //! `loopwire_resp::command`.
 //!
 //! ```sh
-//! cargo run --release -p loopwire-examples --bin resp -- --addr 127.0.0.1:6380 --loops 2
+//! cargo run --release -p loopwire-resp --bin resp -- --addr 127.0.0.1:6380 --loops 2
 //! redis-benchmark -p 6380 -q -t ping,set,get -n 100000 -c 50 -P 16
 //! ```
 //! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
