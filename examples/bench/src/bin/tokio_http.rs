@@ -142,7 +142,8 @@ async fn serve(mut sock: TcpStream, limits: Limits) {
         if !incomplete {
             deadline = None;
         } else if deadline.is_none() || answered {
-            deadline = Some(Instant::now() + limits.request_timeout);
+            // A timeout too far to represent is no deadline.
+            deadline = Instant::now().checked_add(limits.request_timeout);
         }
 
         buf.reserve(READ_CHUNK);
