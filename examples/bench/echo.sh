@@ -31,14 +31,15 @@ if [ "${PIN:-0}" = 1 ]; then
     LOADGEN_PREFIX="taskset -c 1"
 fi
 
-cargo build --release -q -p loopwire-examples --bins --examples
-BIN=${CARGO_TARGET_DIR:-target}/release
-EX=$BIN/examples
+# shellcheck source=examples/bench/lib.sh
+. examples/bench/lib.sh
+build_release -p loopwire-examples --bin echo \
+    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo
 
 declare -A CMD=(
     [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops $THREADS --busy-poll-us ${BUSY_POLL_US:-0}"
-    [tokio]="$EX/tokio_echo --addr 127.0.0.1:0 --threads $THREADS"
-    [mio]="$EX/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
+    [tokio]="$BIN/tokio_echo --addr 127.0.0.1:0 --threads $THREADS"
+    [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
 )
 SERVERS=(loopwire tokio mio)
 
@@ -47,6 +48,7 @@ start_server() { # name -> sets SRV_PID, SRV_ADDR
     out=$(mktemp)
     $SERVER_PREFIX ${CMD[$1]} >"$out" 2>/dev/null &
     SRV_PID=$!
+    PIDS+=("$SRV_PID")
     for _ in $(seq 1 200); do
         grep -q 'listening on' "$out" && break
         sleep 0.05
@@ -56,13 +58,7 @@ start_server() { # name -> sets SRV_PID, SRV_ADDR
     [ -n "$SRV_ADDR" ] || { echo "server $1 did not start" >&2; exit 1; }
 }
 
-# CPU time (user, system) the process has used so far, in clock ticks.
-cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
-
-stop_server() {
-    kill "$SRV_PID" 2>/dev/null || true
-    wait "$SRV_PID" 2>/dev/null || true
-}
+stop_server() { stop "$SRV_PID"; }
 
 declare -A RESULTS
 for r in $(seq 1 "$ROUNDS"); do

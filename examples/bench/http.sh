@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP plaintext benchmark (TechEmpower style): loopwire's `http` server vs the same server on
-# tokio's multi-thread runtime (examples/tokio_http.rs, same parser and responses), both driven
+# tokio's multi-thread runtime (`tokio_http` in loopwire-bench, same parser and responses), both driven
 # by wrk on GET /plaintext, same run, rounds interleaved (within a round each load runs against
 # one server, then the other, the order alternating between rounds); prints medians across
 # rounds and ratios loopwire ÷ tokio as a Markdown table.
@@ -25,20 +25,12 @@ PIPELINES=${PIPELINES:-"1 16"}
 WARMUP=${WARMUP:-1}
 HZ=$(getconf CLK_TCK)
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk" >&2
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO="sudo"
-    timeout 300 $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive timeout 300 $SUDO apt-get install -y -qq wrk >/dev/null
-fi
-
-cargo build --release -q -p loopwire-examples --bin http --example tokio_http
-BIN=${CARGO_TARGET_DIR:-target}/release
-
-WORK=$(mktemp -d)
 # shellcheck source=examples/bench/lib.sh
 . examples/bench/lib.sh
+need_tools wrk wrk
+build_release -p loopwire-http --bin http -p loopwire-bench --bin tokio_http
+
+WORK=$(mktemp -d)
 AT_EXIT+=("rm -rf '$WORK'")
 
 # TechEmpower's pipeline.lua: every write carries DEPTH requests (wrk counts each response).
@@ -80,7 +72,7 @@ start_server() {
     local out="$WORK/$1.out"
     case "$1" in
     loopwire) "$BIN/http" --addr 127.0.0.1:0 --loops "$THREADS" >"$out" 2>/dev/null & ;;
-    tokio) "$BIN/examples/tokio_http" --addr 127.0.0.1:0 --threads "$THREADS" >"$out" 2>/dev/null & ;;
+    tokio) "$BIN/tokio_http" --addr 127.0.0.1:0 --threads "$THREADS" >"$out" 2>/dev/null & ;;
     esac
     SRV_PID=$!
     PIDS+=("$SRV_PID")

@@ -1,6 +1,45 @@
-# Shared pieces of the bench scripts (sourced by resp.sh and http.sh, not run on its own):
-# process bookkeeping with cleanup at exit, a bounded stop, CPU ticks from /proc, and the
-# port a loopwire example announces.
+# Shared pieces of the bench scripts (sourced by echo.sh, http.sh, resp.sh and push.sh, not
+# run on its own; they run from the repository root): the release build and where its binaries
+# are, the tools a script needs, process bookkeeping with cleanup at exit, a bounded stop, CPU
+# ticks from /proc, and the port a loopwire example announces.
+
+# Builds in release mode (cargo arguments: "$@", e.g. `-p loopwire-bench --bin loadgen`) and
+# sets BIN to the directory of the release binaries: the workspace's target directory as cargo
+# resolves it (CARGO_TARGET_DIR, a `build.target-dir` setting, or ./target).
+build_release() {
+    cargo build --release -q "$@"
+    local dir
+    dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+    BIN=${dir:-${CARGO_TARGET_DIR:-target}}/release
+}
+
+# need_tools PACKAGES COMMAND...: when a COMMAND is missing, installs the Debian PACKAGES
+# (space-separated) with apt-get (as root, or through sudo); where that is not possible, says
+# what is missing and exits.
+need_tools() {
+    local packages=$1 c missing=()
+    shift
+    for c in "$@"; do
+        command -v "$c" >/dev/null || missing+=("$c")
+    done
+    [ ${#missing[@]} = 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if command -v apt-get >/dev/null && { [ -z "$sudo" ] || command -v sudo >/dev/null; }; then
+        echo "$(basename "$0"): installing $packages (for ${missing[*]})" >&2
+        # shellcheck disable=SC2086 # $packages is a list
+        { $sudo timeout 300 apt-get update -qq &&
+            $sudo env DEBIAN_FRONTEND=noninteractive timeout 300 \
+                apt-get install -y -qq $packages >/dev/null; } || true
+    fi
+    for c in "${missing[@]}"; do
+        command -v "$c" >/dev/null || {
+            echo "$(basename "$0"): needs \`$c\` (Debian/Ubuntu: apt-get install $packages)" >&2
+            exit 1
+        }
+    done
+}
 
 # Processes to stop at exit; `stop` removes one early. AT_EXIT: more commands for the exit.
 PIDS=()
@@ -43,9 +82,10 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 # The port a loopwire example started with `--addr 127.0.0.1:0` announced in its output
 # file $1 (`listening on tcp://127.0.0.1:PORT`), waiting at most 10 s; empty if none.
 announced_port() {
+    # -s, 2>/dev/null: the file appears once the started process has opened it.
     for _ in $(seq 1 200); do
-        grep -q 'listening on' "$1" && break
+        grep -qs 'listening on' "$1" && break
         sleep 0.05
     done
-    sed -n 's#.*listening on tcp://127.0.0.1:##p' "$1" | head -n1
+    sed -n 's#.*listening on tcp://127.0.0.1:##p' "$1" 2>/dev/null | head -n1
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Push gateway scale run: the gateway (src/bin/push.rs) in one process, `pushload` in another
+# Push gateway scale run: the gateway (`push`, examples/push) in one process, `pushload` in another
 # holding CONNS long connections (each in room `all` plus one room of each size in SIZES,
 # heartbeating every PING seconds, ACKing every message). Reports:
 #   - connect time, the gateway's RSS per connection, and its CPU while only heartbeats flow;
@@ -35,8 +35,9 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((CONNS + 100)) ]; t
     exit 1
 fi
 
-cargo build --release -q -p loopwire-examples --bin push --bin pushload
-BIN=${CARGO_TARGET_DIR:-target}/release
+# shellcheck source=examples/bench/lib.sh
+. examples/bench/lib.sh
+build_release -p loopwire-push --bin push --bin pushload
 
 TMP=$(mktemp -d)
 GW_PID=""
@@ -62,7 +63,7 @@ wait_line() {
     done
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_total_ticks() { cpu_ticks "$1" | awk '{print $1 + $2}'; }
 
 echo "uptime before: $(uptime)"
 "$BIN/push" --addr 127.0.0.1:0 --loops "$LOOPS" --heartbeat-secs "$HEARTBEAT" --admin \
@@ -83,10 +84,10 @@ wait_line "$TMP/pl.out" 'phase=idle_start' 300
 # Past the first round of PINGs, which pushload spreads over one interval.
 sleep 1
 T0=$(date +%s.%N)
-C0=$(cpu_ticks "$GW_PID")
+C0=$(cpu_total_ticks "$GW_PID")
 wait_line "$TMP/pl.out" 'phase=idle_end' $((IDLE_SECS + 60))
 T1=$(date +%s.%N)
-C1=$(cpu_ticks "$GW_PID")
+C1=$(cpu_total_ticks "$GW_PID")
 RSS1=$(rss_kib "$GW_PID")
 wait_line "$TMP/pl.out" '^summary' 900
 wait "$PL_PID" || true

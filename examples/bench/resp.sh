@@ -25,18 +25,10 @@ TESTS=${TESTS:-"ping_inline ping_mbulk set get"}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
 HZ=$(getconf CLK_TCK)
 
-if ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then
-    echo "installing redis-server and redis-tools" >&2
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
-
-cargo build --release -q -p loopwire-examples --bin resp
-BIN=${CARGO_TARGET_DIR:-target}/release
 # shellcheck source=examples/bench/lib.sh
 . examples/bench/lib.sh
+need_tools "redis-server redis-tools" redis-server redis-benchmark redis-cli
+build_release -p loopwire-resp --bin resp
 
 # A TCP port on 127.0.0.1 that nothing answers on (the server's own bind then confirms it).
 free_port() {

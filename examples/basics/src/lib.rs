@@ -1,0 +1,72 @@
+//! The small loopwire examples, and the plumbing every example program shares.
+//!
+//! The programs are in `src/bin/`: `echo` is the README's main example, `tls_echo` the same
+//! handler behind TLS. The other applications are crates of their own beside this one, and
+//! use this library: `loopwire-http` (`examples/http`), `loopwire-resp` (`examples/resp`),
+//! `loopwire-push` (`examples/push`) and `loopwire-bench` (`examples/bench`: load generators,
+//! same-run peers and the bench scripts).
+//!
+//! What they share, and nothing more:
+//! - [`EngineArgs`]: the engine options every server takes on its command line;
+//! - [`init_tracing`], [`tcp_url`], [`announce`] / [`stop_on_signals`]: start-up plumbing;
+//! - [`cli`]: how a program reports a failure (one line on stderr, its causes, a non-zero
+//!   exit status);
+//! - [`Sink`]: where a protocol's replies are written (a connection, or a `Vec` in a peer or
+//!   a test);
+//! - [`testing`]: the in-process server and the backpressure probe of the integration tests.
+
+pub mod cli;
+mod signals;
+mod sink;
+pub mod testing;
+
+pub use signals::{announce, stop_on_signals};
+pub use sink::Sink;
+
+use loopwire::EngineBuilder;
+
+/// The engine options every example server takes on its command line (flattened into each
+/// program's own `Args`; the address stays with the program, whose default differs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Event loops (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub loops: usize,
+    /// Load balancer: round-robin, random, least-conn, source-hash, consistent-hash.
+    #[arg(long, default_value = "round-robin")]
+    pub lb: loopwire::LoadBalance,
+    /// Every loop accepts on its own SO_REUSEPORT listener.
+    #[arg(long)]
+    pub reuse_port: bool,
+    /// Keep polling this many microseconds after each burst before sleeping (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub busy_poll_us: u64,
+}
+
+impl EngineArgs {
+    /// Sets these options on `builder`.
+    pub fn apply<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
+        builder
+            .loops(self.loops)
+            .load_balance(self.lb.clone())
+            .reuse_port(self.reuse_port)
+            .busy_poll(std::time::Duration::from_micros(self.busy_poll_us))
+    }
+}
+
+/// Sets up `tracing` as every example program does: to stderr, filtered by `RUST_LOG`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `host:port` as a `tcp://` URL; a URL (anything containing `://`) as it is.
+pub fn tcp_url(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("tcp://{addr}")
+    }
+}

@@ -1,0 +1,21 @@
+//! An HTTP/1.1 plaintext server (TechEmpower's "plaintext" test) on loopwire, driven by `wrk`;
+//! the program is `src/bin/http.rs`, the benchmark `examples/bench/http.sh`, its same-run peer
+//! (tokio) `tokio_http` in `loopwire-bench`, which shares the parser, the routes and the
+//! responses.
+//!
+//! - [`parse`]: request heads found resumably, parsed in place by `httparse`, with limits and
+//!   typed errors.
+//! - [`route`]: which response a request gets.
+//! - [`response`]: responses written from static bytes, without allocating.
+//! - [`date`]: the `Date` header, formatted by `httpdate` at most once per second per thread.
+//! - [`handler`]: the [`EventHandler`](loopwire::EventHandler) tying them together:
+//!   pipelining, discarded bodies, the slow-loris deadline, backpressure.
+
+pub mod date;
+pub mod handler;
+pub mod parse;
+pub mod response;
+pub mod route;
+
+pub use handler::{ConnState, Http};
+pub use parse::{Limits, ParseError};
