@@ -7,7 +7,10 @@
 # Env:   THREADS (server threads, default 2), CONNS (50), SIZE (512), PIPELINE (1),
 #        IDLE (idle connections for the memory probe, default 10000; 0 skips it),
 #        LOADGEN_THREADS (default THREADS), PIN=1 (servers on core 0, load generator on core 1),
-#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off)
+#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off),
+#        PEERS: more servers in the same run, `NAME=COMMAND` entries separated by `;`; each
+#        COMMAND must print `listening on tcp://HOST:PORT` (e.g. another build of loopwire:
+#        PEERS="before=/tmp/old/echo --addr tcp://127.0.0.1:0 --loops 2")
 # Besides throughput and latency it reports the server process's CPU time per message (from
 # /proc/PID/stat, user + system): what the server costs, whatever the load generator takes.
 set -euo pipefail
@@ -42,6 +45,15 @@ declare -A CMD=(
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
 )
 SERVERS=(loopwire tokio mio)
+if [ -n "${PEERS:-}" ]; then
+    IFS=';' read -r -a peer_list <<<"$PEERS"
+    for peer in "${peer_list[@]}"; do
+        name=${peer%%=*}
+        [ -n "$name" ] && [ "$name" != "$peer" ] || { echo "PEERS: '$peer' is not NAME=COMMAND" >&2; exit 2; }
+        CMD[$name]=${peer#*=}
+        SERVERS+=("$name")
+    done
+fi
 
 start_server() { # name -> sets SRV_PID, SRV_ADDR
     local out
