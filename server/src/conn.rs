@@ -80,6 +80,8 @@ pub struct Conn<'a, S> {
     /// What [`is_writable`](Self::is_writable) last returned: the loop must not leave the
     /// handler believing a state it no longer is in.
     saw_writable: Cell<Option<bool>>,
+    /// The engine's time in ms, as the loop read it at the start of its turn.
+    now_ms: u64,
 }
 
 impl<'a, S> Conn<'a, S> {
@@ -105,7 +107,14 @@ impl<'a, S> Conn<'a, S> {
             read_deadline: None,
             tag: None,
             saw_writable: Cell::new(None),
+            now_ms: 0,
         }
+    }
+
+    /// Shows `now_ms` (see [`now`](Self::now)).
+    pub(crate) fn with_now(mut self, now_ms: u64) -> Self {
+        self.now_ms = now_ms;
+        self
     }
 
     /// How many inbound bytes the callback consumed; the loop discards them afterwards.
@@ -243,6 +252,16 @@ impl<'a, S> Conn<'a, S> {
     }
 
     // ---- identity, state, control ---------------------------------------------------------
+
+    /// The engine's time when the loop began the turn this callback runs in: since the engine
+    /// started on the system clock, or the [`TestClock`](crate::TestClock)'s reading. Reading
+    /// it costs nothing (the loop reads the clock once per turn); it is the time the engine's
+    /// own deadlines and idle timeouts are measured in, so a handler that keeps its own
+    /// timestamps (a heartbeat's last sight, a retransmission's due time) stays consistent with
+    /// them and runs on the test clock in tests.
+    pub fn now(&self) -> Duration {
+        Duration::from_millis(self.now_ms)
+    }
 
     /// The tag given to [`EngineHandle::dial`](crate::EngineHandle::dial) or
     /// [`enroll`](crate::EngineHandle::enroll) for this connection, in its `on_open` (and in

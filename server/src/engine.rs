@@ -63,7 +63,7 @@ thread_local! {
 ///
 /// Dropping every handle does not stop the engine (like a detached server); call
 /// [`stop`](Self::stop), or [`wait`](Self::wait) for a callback to return
-/// [`Action::Shutdown`].
+/// [`Action::Shutdown`](crate::Action::Shutdown).
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     pub(crate) inner: Arc<EngineShared>,
@@ -88,7 +88,7 @@ impl EngineHandle {
     }
 
     /// Whether [`stop`](Self::stop) has been called (or a callback returned
-    /// [`Action::Shutdown`]).
+    /// [`Action::Shutdown`](crate::Action::Shutdown)).
     pub fn is_stopping(&self) -> bool {
         self.inner.stop.is_stopping()
     }

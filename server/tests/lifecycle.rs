@@ -305,6 +305,42 @@ fn ticker_fires_at_its_interval_and_stops_on_shutdown() {
     assert_eq!(count(), ticks.len(), "no tick after shutdown");
 }
 
+/// Answers every read with the engine's time in ms as the callback saw it.
+struct Clocked;
+
+impl EventHandler for Clocked {
+    type State = ();
+    fn on_open(&self, c: &mut Conn<'_, ()>) -> Action {
+        c.write(format!("{}\n", c.now().as_millis()).as_bytes());
+        Action::None
+    }
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        c.discard(usize::MAX);
+        c.write(format!("{}\n", c.now().as_millis()).as_bytes());
+        Action::None
+    }
+}
+
+#[test]
+fn callbacks_see_the_engine_clock() {
+    let clock = TestClock::new();
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .clock(clock.clone())
+        .start(Clocked)
+        .unwrap();
+    let mut s = connect(tcp_addr(&e));
+    assert_eq!(read_n(&mut s, 2), b"0\n", "on_open at the clock's start");
+    clock.advance(Duration::from_millis(1234));
+    write_all(&mut s, b"x");
+    assert_eq!(read_n(&mut s, 5), b"1234\n", "on_traffic after an advance");
+    clock.advance(Duration::from_secs(3600));
+    write_all(&mut s, b"x");
+    assert_eq!(read_n(&mut s, 8), b"3601234\n");
+    e.stop();
+}
+
 #[test]
 fn every_backend_the_engine_offers_serves() {
     let offered = loopwire::Backend::available();

@@ -126,7 +126,6 @@
 mod clock;
 mod entry;
 mod error;
-mod expired;
 mod key;
 mod level;
 mod wheel;
@@ -145,8 +144,8 @@ fn xorshift(seed: u64) -> impl FnMut() -> u64 {
 }
 
 pub use error::{InsertError, TimerError};
-pub use expired::Expired;
 pub use key::TimerKey;
+pub use wheel::Expired;
 pub use wheel::TimerWheel;
 
 /// The most timers one wheel can hold at once (`u32::MAX`, about 4.29 billion).

@@ -14,7 +14,6 @@ use slab::Slab;
 use crate::clock::{Clock, LAST_TICK};
 use crate::entry::Entry;
 use crate::error::{InsertError, TimerError};
-use crate::expired::Expired;
 use crate::key::TimerKey;
 use crate::level::{LEVELS, Level, level_for, slot_for, slot_width};
 use crate::{MAX_TIMERS, NEVER, NIL};
@@ -919,6 +918,10 @@ impl<T> fmt::Debug for TimerWheel<T> {
             .finish_non_exhaustive()
     }
 }
+
+mod expired;
+
+pub use expired::Expired;
 
 #[cfg(test)]
 mod tests;

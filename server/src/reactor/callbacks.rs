@@ -89,6 +89,7 @@ impl<H: EventHandler> EventLoop<H> {
             read_buf,
             cfg,
             id,
+            now,
             ..
         } = self;
         let Some(slot) = conns.get_mut(key) else {
@@ -113,8 +114,9 @@ impl<H: EventHandler> EventLoop<H> {
                 Call::Open(tag) => tag,
                 Call::Traffic => None,
             };
-            let mut conn =
-                Conn::new(bytes, write_buf, queued, state, (meta, fd), flow).with_tag(tag);
+            let mut conn = Conn::new(bytes, write_buf, queued, state, (meta, fd), flow)
+                .with_tag(tag)
+                .with_now(*now);
             let action = guard("on_open/on_traffic", || match call {
                 Call::Open(_) => handler.on_open(&mut conn),
                 Call::Traffic => handler.on_traffic(&mut conn),
@@ -189,6 +191,7 @@ impl<H: EventHandler> EventLoop<H> {
             write_buf,
             cfg,
             id,
+            now,
             ..
         } = self;
         let Some(slot) = conns.get_mut(key) else {
@@ -210,7 +213,8 @@ impl<H: EventHandler> EventLoop<H> {
             &mut slot.state,
             (meta, slot.stream.as_fd()),
             flow,
-        );
+        )
+        .with_now(*now);
         let outcome = match guard("on_writability_changed", || {
             handler.on_writability_changed(&mut conn, writable)
         }) {

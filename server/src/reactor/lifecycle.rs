@@ -185,7 +185,8 @@ impl<H: EventHandler> EventLoop<H> {
             (meta, slot.stream.as_fd()),
             Flow::CLOSED,
         )
-        .with_tag(tag);
+        .with_tag(tag)
+        .with_now(self.now);
         let action =
             guard("on_close", || self.handler.on_close(&mut conn, reason)).unwrap_or(Action::None);
         self.write_buf.clear();

@@ -93,7 +93,8 @@ impl<H: EventHandler> EventLoop<H> {
                 &mut entry.state,
                 (meta, entry.socket.as_fd()),
                 Flow::DATAGRAM,
-            );
+            )
+            .with_now(self.now);
             let Some(action) = guard("on_traffic (datagram)", || {
                 self.handler.on_traffic(&mut conn)
             }) else {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
+use super::TimerWheel;
 use crate::key::TimerKey;
-use crate::wheel::TimerWheel;
 
 /// Yields the timers that expired by the tick given to [`TimerWheel::advance_to`] (or the
 /// `now` given to [`TimerWheel::advance`]), as `(key, value)` pairs.
