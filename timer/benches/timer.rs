@@ -6,7 +6,8 @@
 //! - `insert`: insert N timers spread over one minute into an empty structure with capacity.
 //! - `cancel_half`: cancel every other one of N pending timers.
 //! - `reset_heartbeat`: reset all N timers to `now + 30 s` (plus per-timer jitter), with `now`
-//!   one millisecond later each round: the heartbeat / idle-timeout pattern.
+//!   one millisecond later each round: the heartbeat / idle-timeout pattern. It also runs as
+//!   `wheel_ticks`, on the wheel's tick API with integer milliseconds, as the engine uses it.
 //! - `reset_random`: reset all N timers to fresh random deadlines within a minute.
 //! - `expire`: N timers due within one second; advance through that second in 1 ms steps,
 //!   handling every expired timer.
@@ -167,6 +168,29 @@ fn reset_heartbeat<P: Timers>(group: &mut Group<'_>, n: usize) {
     });
 }
 
+/// `reset_heartbeat` as the engine does it: the wheel's tick API, with `now` an integer count
+/// of milliseconds read once per round, no `Instant` anywhere.
+fn reset_heartbeat_ticks(group: &mut Group<'_>, n: usize) {
+    let timeout: u64 = 30 * 1000;
+    let jitter: Vec<u64> = (0..n).map(|i| (i % 64) as u64).collect();
+    let mut wheel = TimerWheel::with_capacity_ticks(n);
+    let keys: Vec<_> = jitter
+        .iter()
+        .zip(0..)
+        .map(|(&j, i)| wheel.insert_at(timeout + j, i))
+        .collect();
+    let mut now = 0_u64;
+    group.bench_function(BenchmarkId::new("wheel_ticks", n), |b| {
+        b.iter(|| {
+            now += 1;
+            let deadline = now + timeout;
+            for (&key, &jitter) in keys.iter().zip(&jitter) {
+                wheel.reset_at(key, deadline + jitter);
+            }
+        });
+    });
+}
+
 fn reset_random<P: Timers>(group: &mut Group<'_>, n: usize) {
     let start = Instant::now();
     let deadlines = deadlines(start, n, 60 * 1000 * MS, 3);
@@ -240,6 +264,9 @@ fn main() {
         dispatch!(p, cancel_half(g, n))
     });
     for_all(&mut c, "reset_heartbeat", &|g, n, p| {
+        if matches!(p, Peer::Wheel) {
+            reset_heartbeat_ticks(g, n);
+        }
         dispatch!(p, reset_heartbeat(g, n))
     });
     for_all(&mut c, "reset_random", &|g, n, p| {

@@ -429,8 +429,11 @@ impl<T> TimerWheel<T> {
     }
 
     /// The earliest tick at which [`advance_to`](Self::advance_to) could yield a timer, for
-    /// the event loop's poll timeout; `None` if no timer is pending or none can ever fire
-    /// (only [`NEVER`] timers remain).
+    /// the event loop's poll timeout; `None` if no timer is pending.
+    ///
+    /// When only [`NEVER`] timers remain it is `None` or the start of the slot holding them,
+    /// a tick no earlier than 15 × 2^60 (over 500 million years of 1 ms ticks): never a
+    /// wake-up a real clock reaches.
     ///
     /// It is never later than a pending timer's tick. It is exact when the earliest timer is
     /// within 64 ticks of [`current_tick`](Self::current_tick) (level 0); for a timer further
