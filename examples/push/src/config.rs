@@ -1,6 +1,9 @@
-//! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway.
+//! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway, and
+//! the clock they run on.
 
 use std::time::Duration;
+
+use loopwire::Clock;
 
 /// The gateway's knobs. Every per-session quantity is bounded by one of them.
 #[derive(Debug, Clone)]
@@ -35,6 +38,12 @@ pub struct Config {
     /// Whether clients may PUBLISH (an admin connection, the load generator). Off by default:
     /// on a real gateway publishing comes from the back end, [`Gateway::publish`](super::Gateway::publish).
     pub admin: bool,
+    /// The clock the engine, and so every timing above, runs on (set on the engine by
+    /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
+    /// clock. Tests give a [`TestClock`](loopwire::TestClock) (`clock.clone().into()`) and
+    /// move it by hand, so heartbeats, retransmissions and parking expire at the readings the
+    /// test sets, however slow the machine.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -64,6 +73,7 @@ impl Default for Config {
             parked_sessions: 100_000,
             parked_ttl: Duration::from_secs(300),
             admin: false,
+            clock: Clock::system(),
         }
     }
 }

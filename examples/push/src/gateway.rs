@@ -94,13 +94,15 @@ impl Gateway {
         &self.config
     }
 
-    /// Sets the engine options the gateway relies on: the idle timeout (heartbeats), a write
-    /// timeout of the same length (a peer that takes none of its bytes for that long is
-    /// gone), and buffer caps: one frame unread plus a read's worth, and 1 MiB unsent (the
-    /// handler stops writing at the high watermark, 64 KiB, so this is never reached by a
-    /// session, only by unacknowledged broadcasts to a peer that does not read).
+    /// Sets the engine options the gateway relies on: its clock ([`Config::clock`]), the idle
+    /// timeout (heartbeats), a write timeout of the same length (a peer that takes none of its
+    /// bytes for that long is gone), and buffer caps: one frame unread plus a read's worth,
+    /// and 1 MiB unsent (the handler stops writing at the high watermark, 64 KiB, so this is
+    /// never reached by a session, only by unacknowledged broadcasts to a peer that does not
+    /// read).
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
         builder
+            .clock(self.config.clock.clone())
             .idle_timeout(Some(self.config.idle_timeout))
             .write_timeout(Some(self.config.idle_timeout))
             .max_inbound(self.config.max_frame + loopwire::DEFAULT_READ_BUFFER)

@@ -16,10 +16,14 @@
 //! `on_writability_changed` pauses reading when the peer falls behind and, once it caught
 //! up, resumes reading and sends what waited. `on_close` leaves every room and parks what
 //! the session still owed its client.
+//!
+//! Time is the engine's: [`Conn::now`], the reading the loop took at the start of the turn,
+//! for the window's send times, the retransmit rule, the ACK round trip and parking. No
+//! clock is read here, so the gateway runs on a [`TestClock`](loopwire::TestClock) in tests
+//! (see [`Config::clock`](super::Config::clock)).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler};
 
@@ -88,7 +92,9 @@ impl Gateway {
                 Some(first_sent) => {
                     self.stats.acked.fetch_add(1, Relaxed);
                     self.stats.unacked.fetch_sub(1, Relaxed);
-                    self.stats.ack_rtt.record(first_sent.elapsed());
+                    self.stats
+                        .ack_rtt
+                        .record(c.now().saturating_sub(first_sent));
                 }
                 None => {
                     self.stats.stale_acks.fetch_add(1, Relaxed);
@@ -131,7 +137,7 @@ impl Gateway {
         }
         self.check_name("client id", id)?;
         let mailbox = Arc::new(Mailbox::default());
-        if let Some(msgs) = self.parked.take(id) {
+        if let Some(msgs) = self.parked.take(id, c.now()) {
             let dropped = mailbox.restore(msgs, self.config.mailbox);
             self.stats.dropped.fetch_add(dropped as u64, Relaxed);
             self.stats.restored.fetch_add(1, Relaxed);
@@ -170,7 +176,7 @@ impl Gateway {
             return;
         };
         let window = self.config.window;
-        let now = Instant::now();
+        let now = c.now();
         let mut sent = 0u64;
         mb.take_while(|m: &Message| {
             if c.state().window.len() >= window || !c.is_writable() {
@@ -192,7 +198,7 @@ impl Gateway {
         if c.state().window.is_empty() {
             return;
         }
-        let now = Instant::now();
+        let now = c.now();
         let after = self.config.retransmit_after;
         // The window lives in the state, which `c` guards: take it out while writing.
         let mut window = std::mem::take(&mut c.state_mut().window);
@@ -259,6 +265,7 @@ impl EventHandler for Gateway {
             self.stats.heartbeat_timeouts.fetch_add(1, Relaxed);
         }
         let h = c.handle();
+        let now = c.now();
         let s = c.state_mut();
         if !s.introduced() {
             return Action::None;
@@ -273,7 +280,7 @@ impl EventHandler for Gateway {
         if let Some(client) = s.client.take()
             && !msgs.is_empty()
         {
-            self.parked.park(&client, msgs);
+            self.parked.park(&client, msgs, now);
             self.stats.parked.fetch_add(1, Relaxed);
         }
         s.mailbox = None;

@@ -44,6 +44,10 @@
 //!   duplicate ids. On close, what the session still owed (window, then mailbox; at most a
 //!   window's worth) is parked under its client id, and a HELLO with that id within
 //!   [`Config::parked_ttl`] gets it again first ([`parked`]).
+//! - **Time** is the engine's clock ([`Conn::now`](loopwire::Conn::now)), which the idle
+//!   and write timeouts also run on; the gateway reads no clock of its own, so with
+//!   [`Config::clock`] set to a [`TestClock`](loopwire::TestClock) every timing above
+//!   happens at the clock readings a test sets.
 //! - **Backpressure**: the gateway writes only while the connection
 //!   [`is_writable`](loopwire::Conn::is_writable); a client that stops reading has its
 //!   messages wait in its mailbox (bounded) and its reading paused, and is closed once it
@@ -52,7 +56,7 @@
 //! # Pieces
 //!
 //! - [`frame`]: frames and [`ProtocolError`], both directions.
-//! - [`config`] holds [`Config`].
+//! - [`config`] holds [`Config`] (limits, timings, the clock).
 //! - [`session`]: the per-connection state and its window.
 //! - [`mailbox`]: messages waiting for one session, left by any thread.
 //! - [`registry`]: rooms and their members (its docs explain the locking and its

@@ -113,7 +113,9 @@ pub struct StatsSnapshot {
     pub parked: u64,
     /// Reconnects that got kept messages back.
     pub restored: u64,
-    /// ACK round trip (first send to ACK), median, µs (bucket upper bound).
+    /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
+    /// engine's clock, which counts whole milliseconds: a round trip within one loop turn's
+    /// reading counts as 0.
     pub ack_rtt_p50_us: u64,
     /// ACK round trip, 99th percentile, µs.
     pub ack_rtt_p99_us: u64,
