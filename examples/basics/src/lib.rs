@@ -13,7 +13,8 @@
 //!   exit status);
 //! - [`Sink`]: where a protocol's replies are written (a connection, or a `Vec` in a peer or
 //!   a test);
-//! - [`testing`]: the in-process server and the backpressure probe of the integration tests.
+//! - [`testing`]: the in-process server, the backpressure probe and the recorder (what each
+//!   connection was shown, when it closed) of the integration tests.
 
 pub mod cli;
 mod signals;

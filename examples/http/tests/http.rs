@@ -1,21 +1,50 @@
 //! The HTTP plaintext server end to end: the handler runs in-process on an engine bound to
 //! 127.0.0.1 port 0, and each test speaks HTTP/1.x to it over a `TcpStream` with timeouts.
 //!
-//! Covered: the plaintext response byte for byte (the `Date` checked for shape, then masked),
-//! `HEAD`, 404, 405, discarded bodies, keep-alive rules (HTTP/1.1, `Connection: close`,
-//! HTTP/1.0 with and without `keep-alive`), pipelines split at every byte and sent a byte at a
-//! time, each error status followed by a close, the slow-loris deadline (and that an idle
-//! keep-alive connection outlives it), and backpressure against a client that does not read.
+//! Covered: the plaintext response byte for byte (the `Date` checked for shape, then masked;
+//! and against the time of day), `HEAD`, 404, 405, discarded bodies, keep-alive rules
+//! (HTTP/1.1, `Connection: close`, HTTP/1.0 with and without `keep-alive`), pipelines split
+//! at every byte and sent a byte at a time, each error status followed by a close, the
+//! slow-loris deadline (and that an idle keep-alive connection outlives it), and backpressure
+//! against a client that does not read.
+//!
+//! Time: every server runs on a [`TestClock`], so the request deadline fires only when a test
+//! moves the clock, at the reading it asserts, however loaded the machine. No test sleeps or
+//! measures elapsed time (the `Date` test reads the time of day: a check of content). Where a
+//! test needs the server to have seen something first (the first part of a split request, a
+//! client that stopped reading, a turn of the loop at a clock reading) it waits for the
+//! server's own record of it ([`Recorder`], [`Probe`], a round trip), bounded only by a hang
+//! guard.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use loopwire::{Action, CloseReason, Conn, EventHandler};
-use loopwire_examples::testing::{Probe, TestServer as Server};
-use loopwire_http::{ConnState, Http, Limits};
+use loopwire::{EventHandler, TestClock};
+use loopwire_examples::testing::{ConnLog, Probe, Recorder, TestServer as Server, eventually};
+use loopwire_http::{Http, Limits};
+
+/// Serves `handler` on two loops, on a test clock that stays at zero unless the test moves
+/// it: no request deadline fires by the wall clock.
+fn start(handler: impl EventHandler) -> (Server, TestClock) {
+    let clock = TestClock::new();
+    let server = Server::start_with(handler, |b| {
+        b.clock(clock.clone());
+    });
+    (server, clock)
+}
+
+/// The client's address, under which the server's [`Recorder`] logs this connection.
+fn me(s: &TcpStream) -> SocketAddr {
+    s.local_addr().expect("local address")
+}
+
+/// `ms` milliseconds.
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
 
 /// What every `Date` value is replaced with before comparing.
 const MASK: &str = "Xxx, 00 Xxx 0000 00:00:00 GMT";
@@ -96,9 +125,18 @@ fn expect_eof(s: &mut TcpStream) {
 
 const GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
+/// Sends `bytes` on `s` and waits until the server has been shown them (it was shown all
+/// that was sent on `s` before); returns the server's log of `s`.
+fn send_seen<H>(rec: &Recorder<H>, s: &mut TcpStream, bytes: &[u8]) -> ConnLog {
+    let before = rec.log(me(s)).received;
+    s.write_all(bytes).expect("send");
+    rec.wait_received(me(s), before + bytes.len())
+}
+
 #[test]
 fn plaintext_and_friends() {
-    let server = Server::start(Http::default());
+    let rec = Arc::new(Recorder::new(Http::default()));
+    let (server, _clock) = start(rec.clone());
     let mut s = server.connect();
     roundtrip(&mut s, GET, &hello());
     roundtrip(&mut s, b"GET /?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", &hello());
@@ -112,10 +150,13 @@ fn plaintext_and_friends() {
         b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n",
         &response("404 Not Found", "", "Not Found", false),
     );
-    // A body is read and discarded (in two pieces here), then 405; the connection stays.
-    s.write_all(b"POST /plaintext HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234")
-        .expect("send");
-    std::thread::sleep(Duration::from_millis(20));
+    // A body is read and discarded (in two reads here: the server has been shown the head and
+    // the first half before the second half is sent), then 405; the connection stays.
+    send_seen(
+        &rec,
+        &mut s,
+        b"POST /plaintext HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234",
+    );
     roundtrip(
         &mut s,
         b"56789",
@@ -129,35 +170,42 @@ fn plaintext_and_friends() {
     roundtrip(&mut s, GET, &hello());
 }
 
+/// Whole seconds since 1970 at `t`.
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
 #[test]
 fn the_date_is_current() {
-    let server = Server::start(Http::default());
+    // The `Date` is the time of day (the system clock, not the engine's): the server reads
+    // it between `before` and `after`, and shows its whole second.
+    let (server, _clock) = start(Http::default());
     let mut s = server.connect();
+    let before = unix_secs(SystemTime::now());
     s.write_all(GET).expect("send");
     let mut got = vec![0; hello().len()];
     s.read_exact(&mut got).expect("response");
+    let after = unix_secs(SystemTime::now());
+    assert_eq!(mask_dates(&got), hello());
     let text = String::from_utf8_lossy(&got);
     let date = text
         .split("\r\nDate: ")
         .nth(1)
         .and_then(|d| d.get(..29))
         .expect("a Date");
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let now = loopwire_http::date::imf_fixdate(secs);
-    let before = loopwire_http::date::imf_fixdate(secs - 1);
+    let shown = unix_secs(httpdate::parse_http_date(date).expect("an HTTP date"));
+    // Two seconds of slack, for a system clock stepped meanwhile.
     assert!(
-        date.as_bytes() == now || date.as_bytes() == before,
-        "{date} vs {}",
-        String::from_utf8_lossy(&now)
+        before.saturating_sub(2) <= shown && shown <= after + 2,
+        "{date} is not between {} and {}",
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(before)),
+        httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(after)),
     );
 }
 
 #[test]
 fn keep_alive_rules() {
-    let server = Server::start(Http::default());
+    let (server, _clock) = start(Http::default());
 
     let mut s = server.connect();
     roundtrip(
@@ -206,26 +254,32 @@ fn pipeline() -> (Vec<u8>, String) {
 
 #[test]
 fn pipeline_split_at_every_byte_boundary() {
-    let server = Server::start(Http::default());
+    let rec = Arc::new(Recorder::new(Http::default()));
+    let (server, _clock) = start(rec.clone());
     let (req, reply) = pipeline();
     let mut s = server.connect();
     for cut in 0..=req.len() {
-        s.write_all(&req[..cut]).expect("send");
-        // Give the first part time to arrive on its own.
-        std::thread::sleep(Duration::from_millis(1));
+        // The server has been shown exactly the first part (and has answered what it holds)
+        // before the rest is sent: it parses the pipeline split at `cut`, whatever the
+        // kernel's segmentation; the responses are the same bytes either way.
+        send_seen(&rec, &mut s, &req[..cut]);
         s.write_all(&req[cut..]).expect("send");
         expect(&mut s, &reply);
     }
+    assert_eq!(rec.log(me(&s)).received, req.len() * (req.len() + 1));
 }
 
 #[test]
 fn pipeline_one_byte_at_a_time_and_sixteen_deep() {
-    let server = Server::start(Http::default());
+    let rec = Arc::new(Recorder::new(Http::default()));
+    let (server, _clock) = start(rec.clone());
     let (req, reply) = pipeline();
     let mut s = server.connect();
     for b in &req {
-        s.write_all(std::slice::from_ref(b)).expect("send");
+        // Shown to the server before the next byte is sent: one read per byte.
+        send_seen(&rec, &mut s, std::slice::from_ref(b));
     }
+    assert!(rec.log(me(&s)).traffic_at.len() >= req.len());
     expect(&mut s, &reply);
     // wrk's 16-deep pipeline in one write, many times over.
     let sixteen = GET.repeat(16);
@@ -237,7 +291,7 @@ fn pipeline_one_byte_at_a_time_and_sixteen_deep() {
 
 #[test]
 fn errors_are_answered_then_the_connection_closes() {
-    let server = Server::start(Http::default());
+    let (server, _clock) = start(Http::default());
     let limits = Limits::default();
     let huge_head = {
         let mut v = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
@@ -304,12 +358,13 @@ fn errors_are_answered_then_the_connection_closes() {
 
 #[test]
 fn arbitrary_bytes_get_a_reply_or_a_wait_never_a_crash() {
-    let server = Server::start(Http::default());
+    let rec = Arc::new(Recorder::new(Http::default()));
+    let (server, clock) = start(rec.clone());
+    let timeout = Limits::default().request_timeout;
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let (mut answered, mut waited) = (0, 0);
     for _ in 0..50 {
         let mut s = server.connect();
-        s.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
         let junk: Vec<u8> = (0..200)
             .map(|_| {
                 seed ^= seed << 13;
@@ -318,94 +373,170 @@ fn arbitrary_bytes_get_a_reply_or_a_wait_never_a_crash() {
                 (seed >> 24) as u8
             })
             .collect();
+        // The server may close before it has read it all.
         let _ = s.write_all(&junk);
-        let mut sink = Vec::new();
-        let _ = s.read_to_end(&mut sink);
+        let log = rec.wait(me(&s), "all read, or closed", |l| {
+            l.received == junk.len() || l.closed.is_some()
+        });
+        if log.closed.is_none() {
+            // Read to the end, nothing closed yet: either the close is on its way, or the
+            // server waits for the rest of a request; then the deadline closes it, on the
+            // test clock.
+            clock.advance(timeout);
+        }
+        let mut reply = Vec::new();
+        match s.read_to_end(&mut reply) {
+            Ok(_) => {}
+            // A close with unread junk may arrive as a reset.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the server to close: {e}"),
+        }
+        assert!(
+            reply.is_empty() || reply.starts_with(b"HTTP/1.1 "),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+        let log = rec.wait(me(&s), "closed", |l| l.closed.is_some());
+        match log.close() {
+            Some(("Handler", _)) => answered += 1,
+            Some(("ReadTimeout", _)) => waited += 1,
+            other => panic!("closed by {other:?}"),
+        }
     }
+    // Both kinds of junk were met.
+    assert!(
+        answered > 0 && waited > 0,
+        "{answered} answered, {waited} waited"
+    );
     // Still serving.
     let mut s = server.connect();
     roundtrip(&mut s, GET, &hello());
 }
 
-/// `Http` plus a count of the connections closed by the read deadline.
-struct Deadlines {
-    inner: Http,
-    read_timeouts: Arc<AtomicUsize>,
+/// Two round trips on `sync`, a keep-alive connection to the server's only loop, after the
+/// test clock moved. A loop's turn polls, reads the clock, serves the sockets that are ready
+/// and only then fires its due timers, so one response can come back before its turn has
+/// fired them. The second request, sent after the first response came back, is read on a
+/// later turn than the first turn that read the new time: once its response is back, every
+/// deadline due by that time has fired.
+fn settle(sync: &mut TcpStream) {
+    roundtrip(sync, GET, &hello());
+    roundtrip(sync, GET, &hello());
 }
 
-impl EventHandler for Deadlines {
-    type State = ConnState;
-
-    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
-        self.inner.on_traffic(c)
-    }
-
-    fn on_close(&self, _c: &mut Conn<'_, ConnState>, reason: CloseReason) -> Action {
-        if matches!(reason, CloseReason::ReadTimeout) {
-            self.read_timeouts.fetch_add(1, Ordering::Relaxed);
-        }
-        Action::None
-    }
+/// Moves `clock` to `to` and waits ([`settle`]) for the loop to fire what was due by then.
+fn advance_to(clock: &TestClock, to: Duration, sync: &mut TcpStream) {
+    let by = to.checked_sub(clock.now()).expect("time moves forward");
+    clock.advance(by);
+    settle(sync);
 }
 
 #[test]
-fn a_slow_request_is_closed_an_idle_connection_is_not() {
-    let timeout = Duration::from_millis(400);
-    let read_timeouts = Arc::new(AtomicUsize::new(0));
-    let server = Server::start(Deadlines {
-        inner: Http::new(Limits {
-            request_timeout: timeout,
-            ..Limits::default()
-        }),
-        read_timeouts: read_timeouts.clone(),
+fn a_slow_request_is_closed_at_its_deadline_an_idle_connection_is_not() {
+    const TIMEOUT: u64 = 400;
+    let rec = Arc::new(Recorder::new(Http::new(Limits {
+        request_timeout: ms(TIMEOUT),
+        ..Limits::default()
+    })));
+    let clock = TestClock::new();
+    // One loop, so that `settle` on `sync` orders the test after every connection's timers.
+    let server = Server::start_with(rec.clone(), |b| {
+        b.loops(1).clock(clock.clone());
     });
+    let mut sync = server.connect();
+    settle(&mut sync);
+    let open = |s: &TcpStream| assert_eq!(rec.log(me(s)).closed, None, "{:?} open", me(s));
 
-    // Idle between requests for longer than the timeout: still served.
+    // At 0. `idle`: a request in two reads (a deadline set, then cleared), answered.
     let mut idle = server.connect();
-    roundtrip(&mut idle, GET, &hello());
-    std::thread::sleep(timeout * 2);
-    roundtrip(&mut idle, GET, &hello());
+    send_seen(&rec, &mut idle, &GET[..10]);
+    roundtrip(&mut idle, &GET[10..], &hello());
+    // `late`: a head that starts at 0 and never ends: its deadline is TIMEOUT.
+    let head = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n";
+    let mut late = server.connect();
+    let log = send_seen(&rec, &mut late, head);
+    assert!(log.traffic_at.iter().all(|&t| t == ms(0)), "{log:?}");
+    // `prompt`: the same head, completed at TIMEOUT - 1.
+    let mut prompt = server.connect();
+    send_seen(&rec, &mut prompt, head);
 
-    // A head trickling in a byte every 50 ms: closed at the deadline, however busy it is.
-    let mut slow = server.connect();
-    let start = Instant::now();
-    let mut closed = false;
-    for b in b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Slow: 0123456789012345678901234567890123" {
-        if slow.write_all(std::slice::from_ref(b)).is_err() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        if start.elapsed() > timeout * 4 {
-            break;
-        }
+    // `late` keeps sending header lines, each read at once: reads do not move its deadline.
+    for t in [100, 200, 300] {
+        clock.advance(ms(100));
+        let log = send_seen(&rec, &mut late, format!("X-Slow-{t}: 1\r\n").as_bytes());
+        assert_eq!(log.traffic_at.last(), Some(&ms(t)));
     }
-    if !closed {
-        expect_eof(&mut slow);
-    }
-    let took = start.elapsed();
-    assert!(took >= timeout, "closed after {took:?}");
-    assert!(
-        read_timeouts.load(Ordering::Relaxed) >= 1,
-        "closed by the read deadline"
-    );
-
-    // A body that stops halfway: closed too.
+    // `stalled`: a body that stops halfway, from 300: its deadline is 300 + TIMEOUT.
     let mut stalled = server.connect();
-    stalled
-        .write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nhalf")
-        .expect("send");
-    expect_eof(&mut stalled);
-    assert!(read_timeouts.load(Ordering::Relaxed) >= 2);
+    let log = send_seen(
+        &rec,
+        &mut stalled,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nhalf",
+    );
+    assert!(log.traffic_at.iter().all(|&t| t == ms(300)), "{log:?}");
 
-    // The idle connection is still there.
+    // TIMEOUT - 1: every timer due by now has fired, and nothing is closed. `late` is still
+    // read; `prompt` completes its request, which is answered, and starts the next one in
+    // the same read: that one's deadline counts from now.
+    advance_to(&clock, ms(TIMEOUT - 1), &mut sync);
+    for s in [&idle, &late, &prompt, &stalled] {
+        open(s);
+    }
+    let log = send_seen(&rec, &mut late, b"X-Last: 1");
+    assert_eq!(log.traffic_at.last(), Some(&ms(TIMEOUT - 1)));
+    roundtrip(&mut prompt, b"\r\nGET /plaintext HTTP/1.1\r\n", &hello());
+
+    // TIMEOUT: `late` is closed, on the turn its deadline passed, with nothing said.
+    advance_to(&clock, ms(TIMEOUT), &mut sync);
+    assert_eq!(
+        rec.log(me(&late)).close(),
+        Some(("ReadTimeout", ms(TIMEOUT)))
+    );
+    expect_eof(&mut late);
+    for s in [&idle, &prompt, &stalled] {
+        open(s);
+    }
+
+    // `stalled`: open and read one millisecond before its deadline, closed at it.
+    advance_to(&clock, ms(300 + TIMEOUT - 1), &mut sync);
+    open(&stalled);
+    let log = send_seen(&rec, &mut stalled, b"f");
+    assert_eq!(log.traffic_at.last(), Some(&ms(300 + TIMEOUT - 1)));
+    advance_to(&clock, ms(300 + TIMEOUT), &mut sync);
+    assert_eq!(
+        rec.log(me(&stalled)).close(),
+        Some(("ReadTimeout", ms(300 + TIMEOUT)))
+    );
+    expect_eof(&mut stalled);
+
+    // `prompt`'s second request, begun at TIMEOUT - 1: the same.
+    advance_to(&clock, ms(2 * TIMEOUT - 2), &mut sync);
+    open(&prompt);
+    let log = send_seen(&rec, &mut prompt, b"Host: a\r\n");
+    assert_eq!(log.traffic_at.last(), Some(&ms(2 * TIMEOUT - 2)));
+    advance_to(&clock, ms(2 * TIMEOUT - 1), &mut sync);
+    assert_eq!(
+        rec.log(me(&prompt)).close(),
+        Some(("ReadTimeout", ms(2 * TIMEOUT - 1)))
+    );
+    expect_eof(&mut prompt);
+
+    // `idle`, quiet for many times the timeout, is still served, and only the engine's stop
+    // closes it.
+    advance_to(&clock, ms(10 * TIMEOUT), &mut sync);
     roundtrip(&mut idle, GET, &hello());
+    open(&idle);
+    server.0.stop();
+    assert_eq!(
+        rec.log(me(&idle)).close(),
+        Some(("Shutdown", ms(10 * TIMEOUT)))
+    );
 }
 
 #[test]
 fn a_client_that_does_not_read_is_not_buffered_without_bound() {
     let probe = Arc::new(Probe::<Http>::default());
-    let server = Server::start(probe.clone());
+    let (server, _clock) = start(probe.clone());
     let mut s = server.connect();
     roundtrip(&mut s, GET, &hello());
 
@@ -415,15 +546,17 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
     let send = std::thread::spawn(move || {
         writer.write_all(&GET.repeat(N)).expect("send the pipeline");
     });
-    // Let the server run into the full socket and stop.
-    std::thread::sleep(Duration::from_millis(500));
     let one = hello().len();
-    let backlog = probe.max_backlog.load(Ordering::Relaxed);
     // The high watermark (64 KiB) plus one response, never the 25 MiB.
-    assert!(
-        backlog <= 64 * 1024 + one,
-        "unsent backlog grew to {backlog} bytes"
-    );
+    let bound = 64 * 1024 + one;
+    // The server runs into the full socket and pauses reading, or (broken) buffers past the
+    // bound: no sleep, the probe says which, as soon as either happens.
+    eventually("the server paused reading or outgrew the bound", || {
+        probe.paused.load(Ordering::Relaxed) > 0
+            || probe.max_backlog.load(Ordering::Relaxed) > bound
+    });
+    let backlog = probe.max_backlog.load(Ordering::Relaxed);
+    assert!(backlog <= bound, "unsent backlog grew to {backlog} bytes");
     assert!(probe.paused.load(Ordering::Relaxed) > 0, "reading paused");
 
     // Now read: every response arrives, in order, as reading resumes.
@@ -434,6 +567,6 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
         assert!(mask_dates(&got) == expected, "response {i} differs");
     }
     send.join().expect("writer");
-    assert!(probe.max_backlog.load(Ordering::Relaxed) <= 64 * 1024 + one);
+    assert!(probe.max_backlog.load(Ordering::Relaxed) <= bound);
     roundtrip(&mut s, GET, &hello());
 }

@@ -1,12 +1,17 @@
 //! The RESP server end to end: the handler runs in-process on an engine bound to
 //! 127.0.0.1 port 0, and each test talks RESP to it over a `TcpStream` with timeouts.
+//!
+//! No test sleeps or measures time: the server has no timers, and where a test needs the
+//! server to have seen something first (the first part of a split pipeline, a client that
+//! stopped reading) it waits for the server's own record of it ([`Recorder`], [`Probe`]),
+//! bounded only by a hang guard. Verdicts are contents and counts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use loopwire_examples::testing::{Probe, TestServer as Server};
+use loopwire_examples::testing::{Probe, Recorder, TestServer as Server, eventually};
 use loopwire_resp::{Limits, Resp};
 
 /// Reads exactly `expected.len()` bytes and compares them with `expected`.
@@ -91,28 +96,41 @@ fn pipeline() -> (Vec<u8>, Vec<u8>) {
     (req, reply.to_vec())
 }
 
+/// The client's address, under which the server's [`Recorder`] logs this connection.
+fn me(s: &TcpStream) -> std::net::SocketAddr {
+    s.local_addr().expect("local address")
+}
+
 #[test]
 fn pipeline_split_at_every_byte_boundary() {
-    let server = Server::start(Resp::default());
+    let rec = Arc::new(Recorder::new(Resp::default()));
+    let server = Server::start(rec.clone());
     let (req, reply) = pipeline();
     for cut in 0..=req.len() {
         let mut s = server.connect();
         s.write_all(&req[..cut]).expect("send");
-        // Give the first part time to arrive on its own.
-        std::thread::sleep(Duration::from_millis(1));
+        // The server has been shown exactly the first part (and has answered what it holds)
+        // before the rest is sent: it parses the pipeline split at `cut`, whatever the
+        // kernel's segmentation; the replies are the same bytes either way.
+        rec.wait_received(me(&s), cut);
         s.write_all(&req[cut..]).expect("send");
         expect(&mut s, &reply);
+        assert_eq!(rec.log(me(&s)).received, req.len());
     }
 }
 
 #[test]
 fn pipeline_one_byte_at_a_time() {
-    let server = Server::start(Resp::default());
+    let rec = Arc::new(Recorder::new(Resp::default()));
+    let server = Server::start(rec.clone());
     let (req, reply) = pipeline();
     let mut s = server.connect();
-    for b in &req {
+    for (i, b) in req.iter().enumerate() {
         s.write_all(std::slice::from_ref(b)).expect("send");
+        // Shown to the server before the next byte is sent: one read per byte.
+        rec.wait_received(me(&s), i + 1);
     }
+    assert!(rec.log(me(&s)).traffic_at.len() >= req.len());
     expect(&mut s, &reply);
     // A long pipeline in one write: every reply, in order.
     let mut many = Vec::new();
@@ -215,7 +233,7 @@ fn quit_replies_then_closes_and_ignores_the_rest() {
 
 #[test]
 fn a_client_that_does_not_read_is_not_buffered_without_bound() {
-    let probe = std::sync::Arc::new(Probe::<Resp>::default());
+    let probe = Arc::new(Probe::<Resp>::default());
     let server = Server::start(probe.clone());
     let value = vec![b'x'; 16 * 1024];
     let mut s = server.connect();
@@ -228,14 +246,16 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
         let get = b"GET big\r\n".repeat(GETS);
         writer.write_all(&get).expect("send the pipeline");
     });
-    // Let the server run into the full socket and stop.
-    std::thread::sleep(Duration::from_millis(500));
-    let backlog = probe.max_backlog.load(Ordering::Relaxed);
     // The high watermark (64 KiB) plus one reply, never the 32 MiB.
-    assert!(
-        backlog <= 64 * 1024 + value.len() + 64,
-        "unsent backlog grew to {backlog} bytes"
-    );
+    let bound = 64 * 1024 + value.len() + 64;
+    // The server runs into the full socket and pauses reading, or (broken) buffers past the
+    // bound: no sleep, the probe says which, as soon as either happens.
+    eventually("the server paused reading or outgrew the bound", || {
+        probe.paused.load(Ordering::Relaxed) > 0
+            || probe.max_backlog.load(Ordering::Relaxed) > bound
+    });
+    let backlog = probe.max_backlog.load(Ordering::Relaxed);
+    assert!(backlog <= bound, "unsent backlog grew to {backlog} bytes");
     assert!(probe.paused.load(Ordering::Relaxed) > 0, "reading paused");
 
     // Now read: every reply arrives, in order, as reading resumes.
@@ -248,6 +268,6 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
         assert!(got == header, "reply {i} differs");
     }
     send.join().expect("writer");
-    assert!(probe.max_backlog.load(Ordering::Relaxed) <= 64 * 1024 + value.len() + 64);
+    assert!(probe.max_backlog.load(Ordering::Relaxed) <= bound);
     roundtrip(&mut s, b"PING\r\n", b"+PONG\r\n");
 }
