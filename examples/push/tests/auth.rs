@@ -634,9 +634,16 @@ proptest! {
     fn exact_pattern_matches_only_itself(
         name in "[^*]{1,20}",
         other in proptest::collection::vec(any::<u8>(), 0..40),
-        same in any::<bool>(),
+        cut in 0usize..=20,
+        kind in 0u8..4,
     ) {
-        let room = if same { name.as_bytes().to_vec() } else { other };
+        // The room is the name itself, the name extended, a prefix of it, or anything.
+        let room = match kind {
+            0 => name.as_bytes().to_vec(),
+            1 => [name.as_bytes(), &other].concat(),
+            2 => name.as_bytes()[..cut.min(name.len())].to_vec(),
+            _ => other,
+        };
         let p = RoomPattern::parse(&name).unwrap();
         prop_assert_eq!(p.matches(&room), room == name.as_bytes());
         let grants = RoomGrants::parse([&name]).unwrap();

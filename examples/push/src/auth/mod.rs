@@ -73,7 +73,13 @@
 //!
 //! # Cost
 //!
-//! One `verify` of a typical token (two room patterns, a device) takes about ...
+//! One `verify` of a typical 211-byte token (two room patterns, a device id) took 3.3 to
+//! 4.3 µs on one core of the 2-core AMD EPYC development machine (SHA-NI), measured with
+//! `cargo run --release -p loopwire-push --example auth_verify [ITERATIONS]`
+//! (`examples/auth_verify.rs`), so one loop verifies some 250,000 tokens a second, or a
+//! reconnect storm of 100,000 clients costs about 0.4 s of CPU in all. Not profiled; the
+//! HMAC over ~200 bytes should be the small part, next to base64, JSON (the payload is
+//! parsed twice, by jsonwebtoken's checks and ours) and small allocations.
 //!
 //! # Pieces
 //!
