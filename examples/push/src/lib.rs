@@ -62,7 +62,6 @@
 //!   [`EngineHandle::broadcast_filtered`](loopwire::EngineHandle::broadcast_filtered)).
 //! - [`handler`]: the [`EventHandler`](loopwire::EventHandler).
 //! - [`stats`] holds the counters.
-//! - [`auth`]: client tokens (JWT HS256), their verification and room grants.
 
 pub mod auth;
 pub mod config;
