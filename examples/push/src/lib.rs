@@ -77,6 +77,7 @@ pub mod parked;
 pub mod registry;
 pub mod session;
 pub mod stats;
+pub mod ws;
 
 pub use config::Config;
 pub use frame::{ClientFrame, ProtocolError, ServerFrame};
