@@ -67,6 +67,7 @@
 //! - [`handler`]: the [`EventHandler`](loopwire::EventHandler).
 //! - [`stats`] holds the counters.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod frame;
