@@ -72,6 +72,7 @@ pub mod parked;
 pub mod registry;
 pub mod session;
 pub mod stats;
+pub mod store;
 
 pub use config::Config;
 pub use frame::{ClientFrame, ProtocolError, ServerFrame};
