@@ -36,10 +36,14 @@ struct Msg {
     payload: Bytes,
 }
 
+/// The expiry rule, the only place it is written: gone once `now >= expires_at`.
+fn expired(expires_at: u64, now: u64) -> bool {
+    now >= expires_at
+}
+
 impl Msg {
-    /// The expiry rule: gone once `now >= expires_at`.
     fn expired(&self, now: u64) -> bool {
-        now >= self.expires_at
+        expired(self.expires_at, now)
     }
 
     fn to_stored(&self) -> Stored {
@@ -402,7 +406,7 @@ impl Shard {
         let (mut purged, mut visited) = (0, 0);
         while purged < budget && visited < budget {
             match expiry.first() {
-                Some((bound, _)) if *bound <= now => {}
+                Some(&(bound, _)) if expired(bound, now) => {}
                 _ => break,
             }
             let Some((_, user)) = expiry.pop_first() else {
