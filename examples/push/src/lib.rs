@@ -78,6 +78,7 @@ pub mod parked;
 pub mod registry;
 pub mod session;
 pub mod stats;
+pub mod store;
 pub mod ws;
 
 pub use config::Config;
