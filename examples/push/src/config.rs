@@ -1,79 +1,191 @@
-//! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway, and
-//! the clock they run on.
+//! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway, the
+//! session policy, and the clocks they run on.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loopwire::Clock;
+use loopwire::codec::CodecError;
+
+/// How many sessions one user may have at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// One: a new login KICKs the user's existing session (code 1, "replaced") and is served.
+    Single,
+    /// Up to `max` (at least 1): a login beyond it KICKs the user's oldest session.
+    Multi {
+        /// Most sessions per user.
+        max: usize,
+    },
+}
+
+impl Policy {
+    /// Most sessions per user.
+    pub fn max(self) -> usize {
+        match self {
+            Self::Single => 1,
+            Self::Multi { max } => max.max(1),
+        }
+    }
+}
 
 /// The gateway's knobs. Every per-session quantity is bounded by one of them.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// How often a client must send something (typically a PING). Announced in WELCOME.
+    /// The heartbeat interval of a client that asks for none (AUTH with 0). Default 30 s.
     pub heartbeat: Duration,
-    /// A session that sent nothing for this long is closed (the engine's idle timeout: no
-    /// timer operation per packet). Default: 1.5 × `heartbeat`, one late heartbeat's grace.
-    pub idle_timeout: Duration,
-    /// An unacknowledged message is sent again when the client is next heard from (any
-    /// frame, usually its PING) at least this long after it was last sent. Default:
-    /// `heartbeat`.
-    pub retransmit_after: Duration,
-    /// Most messages a session may have sent and not yet acknowledged; at most 65 535.
-    /// Further messages wait in its mailbox.
+    /// The shortest heartbeat interval a client may ask for (shorter requests are raised
+    /// to it). Default 5 s.
+    pub min_heartbeat: Duration,
+    /// The longest (longer requests are lowered to it). Default 10 min.
+    pub max_heartbeat: Duration,
+    /// An unacknowledged message is sent again when the client is next heard from at least
+    /// this long after it was last sent. `None` (the default): the session's negotiated
+    /// heartbeat interval.
+    pub retransmit_after: Option<Duration>,
+    /// How long a new connection has to send its AUTH. Default 10 s.
+    pub auth_timeout: Duration,
+    /// Sessions per user.
+    pub policy: Policy,
+    /// Most QoS1 messages a session may have sent and not yet acknowledged; 1 to 65 535.
+    /// Default 64.
     pub window: usize,
-    /// Most messages waiting in a session's mailbox (not yet sent: its window is full or the
-    /// peer is not reading). A publish that finds it full is dropped for that session and
-    /// counted in [`StatsSnapshot::dropped`](super::StatsSnapshot::dropped).
+    /// Most QoS0 messages waiting in a session's mailbox (its peer not reading). A QoS0
+    /// push that finds it full is dropped for that session and counted. Default 256.
     pub mailbox: usize,
     /// Longest frame, length field included, either way; longer ones close the connection.
+    /// Default 16 KiB.
     pub max_frame: usize,
-    /// Longest client id and room name (at most 255).
+    /// Longest room name (at most 255). Default 64.
     pub max_name: usize,
-    /// Most rooms one session may be in.
+    /// Most rooms one session may be in. Default 16.
     pub max_rooms: usize,
-    /// Most disconnected sessions whose unacknowledged messages are kept for a reconnect
-    /// with the same client id (oldest dropped first).
-    pub parked_sessions: usize,
-    /// How long such messages are kept.
-    pub parked_ttl: Duration,
-    /// Whether clients may PUBLISH (an admin connection, the load generator). Off by default:
-    /// on a real gateway publishing comes from the back end, [`Gateway::publish`](super::Gateway::publish).
-    pub admin: bool,
+    /// Most distinct users a QoS1 push to a room or to everyone stores messages for; a push
+    /// reaching more is refused (use QoS0 for such audiences). Default 100 000.
+    pub max_fanout_users: usize,
+    /// Most expired messages the store purges per tick of the engine's ticker. Default 10 000.
+    pub purge_budget: usize,
+    /// Time between two purges. Default 1 s.
+    pub purge_every: Duration,
+    /// Seconds since the Unix epoch when the engine's clock read 0: token times (`exp`,
+    /// `nbf`) are checked at `unix_epoch_offset_secs + Conn::now()`. Default: the wall
+    /// clock when the `Config` was made (the binary sets it right before starting the
+    /// engine); tests set a fixed value and so run token expiry on the test clock.
+    pub unix_epoch_offset_secs: u64,
     /// The clock the engine, and so every timing above, runs on (set on the engine by
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
-    /// clock. Tests give a [`TestClock`](loopwire::TestClock) (`clock.clone().into()`) and
-    /// move it by hand, so heartbeats, retransmissions and parking expire at the readings the
-    /// test sets, however slow the machine.
+    /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
     pub clock: Clock,
 }
 
+/// The wall clock now, in seconds since the Unix epoch (0 if it is set before 1970).
+pub fn unix_now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A [`Config`] the gateway cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_frame` is too small for any frame.
+    #[error("max_frame: {0}")]
+    Codec(#[from] CodecError),
+    /// A setting is out of its range; the text says which.
+    #[error("invalid gateway configuration: {0}")]
+    Invalid(&'static str),
+}
+
 impl Config {
-    /// The defaults around a heartbeat interval.
+    /// The defaults, with this default heartbeat interval (the bounds widened to include it).
     pub fn with_heartbeat(heartbeat: Duration) -> Self {
+        let d = Self::default();
         Self {
             heartbeat,
-            idle_timeout: heartbeat + heartbeat / 2,
-            retransmit_after: heartbeat,
-            ..Self::default()
+            min_heartbeat: d.min_heartbeat.min(heartbeat),
+            max_heartbeat: d.max_heartbeat.max(heartbeat),
+            ..d
         }
+    }
+
+    /// The heartbeat a client asking for `requested_ms` gets: the default for 0, otherwise
+    /// clamped to [`min_heartbeat`](Self::min_heartbeat)..=[`max_heartbeat`](Self::max_heartbeat).
+    pub fn negotiate(&self, requested_ms: u32) -> Duration {
+        if requested_ms == 0 {
+            return self.heartbeat;
+        }
+        Duration::from_millis(u64::from(requested_ms)).clamp(self.min_heartbeat, self.max_heartbeat)
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first setting out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |what| Err(ConfigError::Invalid(what));
+        let max_ms = Duration::from_millis(u64::from(u32::MAX));
+        if self.min_heartbeat.as_millis() == 0 || self.min_heartbeat > self.max_heartbeat {
+            return bad("min_heartbeat must be at least 1 ms and at most max_heartbeat");
+        }
+        if self.max_heartbeat > max_ms {
+            return bad("max_heartbeat must fit WELCOME's u32 milliseconds");
+        }
+        if self.heartbeat < self.min_heartbeat || self.heartbeat > self.max_heartbeat {
+            return bad("heartbeat must be within min_heartbeat..=max_heartbeat");
+        }
+        if self.auth_timeout.as_millis() == 0 {
+            return bad("auth_timeout must be at least 1 ms");
+        }
+        if self.window == 0 || self.window > usize::from(u16::MAX) {
+            return bad("window must be 1 to 65535");
+        }
+        if self.max_name == 0 || self.max_name > 255 {
+            return bad("max_name must be 1 to 255");
+        }
+        if matches!(self.policy, Policy::Multi { max: 0 }) {
+            return bad("policy multi needs a maximum of at least 1 session");
+        }
+        Ok(())
     }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let heartbeat = Duration::from_secs(30);
         Self {
-            heartbeat,
-            idle_timeout: heartbeat + heartbeat / 2,
-            retransmit_after: heartbeat,
+            heartbeat: Duration::from_secs(30),
+            min_heartbeat: Duration::from_secs(5),
+            max_heartbeat: Duration::from_secs(600),
+            retransmit_after: None,
+            auth_timeout: Duration::from_secs(10),
+            policy: Policy::Multi { max: 4 },
             window: 64,
             mailbox: 256,
             max_frame: 16 * 1024,
             max_name: 64,
             max_rooms: 16,
-            parked_sessions: 100_000,
-            parked_ttl: Duration::from_secs(300),
-            admin: false,
+            max_fanout_users: 100_000,
+            purge_budget: 10_000,
+            purge_every: Duration::from_secs(1),
+            unix_epoch_offset_secs: unix_now_secs(),
             clock: Clock::system(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_are_negotiated_within_the_bounds() {
+        let c = Config::default();
+        assert_eq!(c.negotiate(0), c.heartbeat);
+        assert_eq!(c.negotiate(1), c.min_heartbeat);
+        assert_eq!(c.negotiate(u32::MAX), c.max_heartbeat);
+        assert_eq!(c.negotiate(45_000), Duration::from_secs(45));
+        assert_eq!(c.validate(), Ok(()));
+        let mut bad = Config::default();
+        bad.window = 0;
+        assert!(bad.validate().is_err());
     }
 }

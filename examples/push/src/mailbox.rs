@@ -1,29 +1,25 @@
-//! [`Mailbox`]: where publishers (any thread) leave messages for one session, which its
-//! event loop picks up.
+//! [`Mailbox`]: where publishers and the session registry (any thread) leave work for one
+//! session, which its event loop picks up: QoS0 frames, the note "the store has new QoS1
+//! messages for your user", and a KICK.
 //!
 //! A publisher appends under the mailbox's mutex and, when the mailbox had no wake pending,
-//! calls [`EngineHandle::wake`](loopwire::EngineHandle::wake) once: many publishes between two
-//! runs of the session's loop cost one wake. The loop takes messages out in `on_traffic`
-//! as far as the session's window and the peer's writability allow. The queue is bounded
+//! wakes the session's loop once ([`EngineHandle::wake`](loopwire::EngineHandle::wake), or
+//! one [`wake_many`](loopwire::EngineHandle::wake_many) for a whole fan-out): many pushes
+//! between two runs of the session's loop cost one wake. The loop takes the frames out in
+//! `on_traffic` as far as the peer's writability allows. The QoS0 queue is bounded
 //! ([`Config::mailbox`](super::Config::mailbox)) and its buffer is freed whenever it empties,
-//! so an idle session's mailbox is an `Arc` around an empty `VecDeque` (no heap buffer).
+//! so an idle session's mailbox holds no heap buffer besides itself. QoS1 messages never
+//! wait here: they are in the store, and the session pulls them ([`delivery`](super::delivery)).
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use loopwire::Bytes;
 
-/// One message as sessions hold it: its id and its whole encoded PUSH frame, shared by every
-/// member of the room (a reference count, no copy).
-#[derive(Debug, Clone)]
-pub struct Message {
-    /// The message id, as in the frame.
-    pub id: u64,
-    /// The encoded PUSH frame.
-    pub frame: Bytes,
-}
+/// A user id, shared by its sessions, the registry and the rooms.
+pub type UserName = Arc<str>;
 
-/// What [`Mailbox::offer`] did.
+/// What [`Mailbox::offer`] and the notes did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
     /// Queued; the caller must wake the session's loop if `wake` is true.
@@ -31,62 +27,112 @@ pub enum Offer {
         /// No wake was pending: the caller wakes the session.
         wake: bool,
     },
-    /// The mailbox is full: dropped.
+    /// The QoS0 queue is full: dropped.
     Full,
+}
+
+/// A KICK the session is to send before it closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KickNote {
+    /// [`frame::kick`](super::frame::kick) code.
+    pub code: u16,
+    /// The reason, as the KICK frame carries it.
+    pub reason: String,
+}
+
+/// What the loop found in the mailbox besides QoS0 frames.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// New QoS1 messages may be in the store.
+    pub store: bool,
+    /// The session is kicked.
+    pub kick: Option<KickNote>,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
-    queue: VecDeque<Message>,
-    /// A wake was sent and the loop has not taken messages since.
+    queue: VecDeque<Bytes>,
+    /// A wake was sent and the loop has not looked since.
     wake_pending: bool,
+    store: bool,
+    kick: Option<KickNote>,
 }
 
-/// One session's inbound message queue, shared by publishers and the session's loop.
-#[derive(Debug, Default)]
+impl Pending {
+    fn wake(&mut self) -> bool {
+        !std::mem::replace(&mut self.wake_pending, true)
+    }
+}
+
+/// One session's inbound queue, shared by publishers and the session's loop.
+#[derive(Debug)]
 pub struct Mailbox {
+    user: UserName,
     pending: Mutex<Pending>,
 }
 
 impl Mailbox {
+    /// An empty mailbox of a session of `user`.
+    pub fn new(user: UserName) -> Self {
+        Self {
+            user,
+            pending: Mutex::default(),
+        }
+    }
+
+    /// The session's user.
+    pub fn user(&self) -> &UserName {
+        &self.user
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // A panic elsewhere cannot leave a `VecDeque` half-updated: keep going.
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends `msg` unless `cap` messages are already waiting.
-    pub fn offer(&self, msg: Message, cap: usize) -> Offer {
+    /// Appends a QoS0 PUSH frame unless `cap` frames are already waiting.
+    pub fn offer(&self, frame: Bytes, cap: usize) -> Offer {
         let mut p = self.lock();
         if p.queue.len() >= cap {
             return Offer::Full;
         }
-        p.queue.push_back(msg);
-        let wake = !p.wake_pending;
-        p.wake_pending = true;
-        Offer::Queued { wake }
+        p.queue.push_back(frame);
+        Offer::Queued { wake: p.wake() }
     }
 
-    /// Appends messages that are to be sent first (restored after a reconnect), at most
-    /// `cap` in all; returns how many did not fit.
-    pub fn restore(&self, msgs: Vec<Message>, cap: usize) -> usize {
+    /// Notes that the store holds new QoS1 messages for the user; true if the caller must
+    /// wake the session.
+    pub fn notify_store(&self) -> bool {
         let mut p = self.lock();
-        let mut dropped = 0;
-        for m in msgs.into_iter().rev() {
-            if p.queue.len() < cap {
-                p.queue.push_front(m);
-            } else {
-                dropped += 1;
-            }
-        }
-        dropped
+        p.store = true;
+        p.wake()
     }
 
-    /// Calls `take` with each waiting message, oldest first, while it returns true (having
-    /// sent the message) and messages remain. Clears the pending wake: publishers wake the
-    /// loop again for their next message.
-    pub fn take_while(&self, mut take: impl FnMut(&Message) -> bool) {
+    /// Asks the session to send KICK and close (the first kick wins); true if the caller
+    /// must wake the session.
+    pub fn kick(&self, note: KickNote) -> bool {
+        let mut p = self.lock();
+        if p.kick.is_none() {
+            p.kick = Some(note);
+        }
+        p.wake()
+    }
+
+    /// Takes the notes and clears the pending wake: publishers wake the loop again for
+    /// what they leave next.
+    pub fn take_notes(&self) -> Notes {
         let mut p = self.lock();
         p.wake_pending = false;
+        Notes {
+            store: std::mem::take(&mut p.store),
+            kick: p.kick.take(),
+        }
+    }
+
+    /// Calls `take` with each waiting QoS0 frame, oldest first, while it returns true (having
+    /// sent the frame) and frames remain.
+    pub fn take_while(&self, mut take: impl FnMut(&Bytes) -> bool) {
+        let mut p = self.lock();
         while let Some(m) = p.queue.front() {
             if !take(m) {
                 break;
@@ -98,18 +144,12 @@ impl Mailbox {
         }
     }
 
-    /// Every waiting message, removed.
-    pub fn drain(&self) -> Vec<Message> {
-        let mut p = self.lock();
-        std::mem::take(&mut p.queue).into()
-    }
-
-    /// Messages waiting.
+    /// Frames waiting.
     pub fn len(&self) -> usize {
         self.lock().queue.len()
     }
 
-    /// Whether no message is waiting.
+    /// Whether no frame is waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -119,30 +159,31 @@ impl Mailbox {
 mod tests {
     use super::*;
 
-    fn msg(id: u64) -> Message {
-        Message {
-            id,
-            frame: Bytes::from_static(b"x"),
-        }
-    }
-
     #[test]
-    fn wakes_once_until_taken_and_bounds_the_queue() {
-        let mb = Mailbox::default();
-        assert_eq!(mb.offer(msg(1), 2), Offer::Queued { wake: true });
-        assert_eq!(mb.offer(msg(2), 2), Offer::Queued { wake: false });
-        assert_eq!(mb.offer(msg(3), 2), Offer::Full);
+    fn wakes_once_until_looked_at_and_bounds_the_queue() {
+        let mb = Mailbox::new("u".into());
+        let f = |b: &'static [u8]| Bytes::from_static(b);
+        assert_eq!(mb.offer(f(b"1"), 2), Offer::Queued { wake: true });
+        assert_eq!(mb.offer(f(b"2"), 2), Offer::Queued { wake: false });
+        assert_eq!(mb.offer(f(b"3"), 2), Offer::Full);
+        assert!(!mb.notify_store());
+        let notes = mb.take_notes();
+        assert!(notes.store && notes.kick.is_none());
         let mut got = Vec::new();
         mb.take_while(|m| {
-            got.push(m.id);
+            got.push(m.clone());
             got.len() < 2
         });
-        assert_eq!(got, [1, 2]);
+        // The second was looked at, not sent: it stays.
+        assert_eq!(got, [f(b"1"), f(b"2")]);
         assert_eq!(mb.len(), 1);
-        assert_eq!(mb.offer(msg(4), 2), Offer::Queued { wake: true });
-        assert_eq!(mb.restore(vec![msg(8), msg(9)], 3), 1);
-        let ids: Vec<u64> = mb.drain().iter().map(|m| m.id).collect();
-        assert_eq!(ids, [9, 2, 4]);
-        assert!(mb.is_empty());
+        let note = |code| KickNote {
+            code,
+            reason: String::new(),
+        };
+        assert!(mb.kick(note(1)));
+        assert!(!mb.kick(note(2)));
+        assert_eq!(mb.take_notes().kick, Some(note(1)));
+        assert!(!mb.take_notes().store);
     }
 }

@@ -1,4 +1,5 @@
-//! [`Registry`]: room name → members, shared by every event loop and every publisher.
+//! [`Registry`]: room name → members (their mailboxes, which name their users), shared by
+//! every event loop and every publisher.
 //!
 //! # Locking, and why
 //!
@@ -9,18 +10,18 @@
 //!   room) and the room's mutex for one insert or remove: O(1) work under the locks. Loops
 //!   handling joins to different rooms rarely meet (1/64 share a shard, and even then both
 //!   only read it).
-//! - A publish takes the shard's read lock just to clone the room's `Arc`, then holds the
-//!   room's mutex while it assigns the message id and offers the message to every member.
-//!   Holding it makes each room's messages reach every member in one order (id order), and
-//!   the work under it is O(members): about 0.1 µs per member (a mailbox lock, and a wake
-//!   for members without one pending). So a publish to a room of 15 000 holds that room for
+//! - A push takes the shard's read lock just to clone the room's `Arc`, then holds the
+//!   room's mutex while it offers a QoS0 frame to every member (or, QoS1, collects the
+//!   members' distinct users). Holding it makes each room's QoS0 messages reach every
+//!   member in one order, and the work under it is O(members): about 0.1 µs per member (a
+//!   mailbox lock). So a push to a room of 15 000 holds that room for
 //!   a millisecond or two: joins and leaves *of that room* wait that long; other rooms do
 //!   not notice. Two publishers to the same room take turns.
 //! - A member is inserted while its shard is read-locked, and an empty room is removed only
 //!   under the shard's write lock after checking it is still empty, so a join can never land
 //!   in a room that was just unlinked.
 //!
-//! Copy-on-write member lists (publish takes a snapshot, no lock held while sending) would
+//! Copy-on-write member lists (a push takes a snapshot, no lock held while sending) would
 //! make a join O(members): 15 000 joins to one room would copy 10^8 entries. A lock per
 //! room with O(1) joins is the better trade for rooms that grow one member at a time.
 

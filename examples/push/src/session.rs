@@ -1,145 +1,150 @@
 //! [`Session`]: one connection's state, stored inline in its engine slot, and its window of
-//! unacknowledged messages.
+//! unacknowledged QoS1 messages.
 //!
 //! Everything here is bounded: at most [`Config::max_rooms`](super::Config::max_rooms) room
 //! names (shared `Arc`s, not copies), at most [`Config::window`](super::Config::window)
-//! unacknowledged messages (each a shared frame, not a copy). An idle session (no message in
-//! flight) owns no buffer but its client id and room list: the window's buffer is freed when
-//! it empties. Its size is printed by the gateway (`session_state_bytes`).
+//! unacknowledged messages (each the store's shared bytes, not a copy). An idle session (no
+//! message in flight) owns no buffer but its room list: the window's buffer is freed when it
+//! empties. Its size is printed by the gateway (`session_state_bytes`).
 //!
-//! Times here are readings of the engine's clock ([`Conn::now`](loopwire::Conn::now): time
-//! since the engine started, or a [`TestClock`](loopwire::TestClock)'s reading), handed in by
-//! the caller; nothing here reads a clock.
+//! Times here are readings of the engine's clock ([`Conn::now`](loopwire::Conn::now)), handed
+//! in by the caller; nothing here reads a clock.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mailbox::{Mailbox, Message};
+use loopwire::Bytes;
+
+use super::auth::RoomGrants;
+use super::mailbox::{Mailbox, UserName};
 use super::registry::RoomName;
 
-/// A message sent and not yet acknowledged.
+/// A QoS1 message sent and not yet acknowledged.
 #[derive(Debug, Clone)]
 pub struct Unacked {
-    /// The message.
-    pub msg: Message,
+    /// Its store id (the PUSH's id).
+    pub id: u64,
+    /// The PUSH body after the id, as stored ([`frame::envelope`](super::frame::envelope)).
+    pub envelope: Bytes,
     /// When it was first sent, on the engine's clock (for the ACK round trip).
     pub first_sent: Duration,
     /// When it was last sent, on the engine's clock (for the retransmit rule).
     pub last_sent: Duration,
 }
 
+/// What an authenticated session knows about itself.
+#[derive(Debug)]
+pub struct Live {
+    /// Its user.
+    pub user: UserName,
+    /// Where publishers and the registry leave it work.
+    pub mailbox: Arc<Mailbox>,
+    /// The rooms its token grants.
+    pub grants: RoomGrants,
+    /// The negotiated heartbeat interval.
+    pub heartbeat: Duration,
+    /// Silence after which it is closed: 1.5 × `heartbeat`.
+    pub idle: Duration,
+    /// How long an unacknowledged message waits before it is resent.
+    pub retransmit_after: Duration,
+    /// The highest store id this session pulled and handled (its QoS1 cursor).
+    pub cursor: Option<u64>,
+    /// The store may hold messages above `cursor` that this session has not pulled.
+    pub store_dirty: bool,
+}
+
 /// One connection's state.
 #[derive(Debug, Default)]
 pub struct Session {
-    /// The client id, once HELLO is done.
-    pub client: Option<Box<[u8]>>,
-    /// Where publishers leave messages; `Some` once HELLO is done.
-    pub mailbox: Option<Arc<Mailbox>>,
+    /// `Some` once AUTH succeeded.
+    pub live: Option<Box<Live>>,
     /// Rooms joined.
     pub rooms: Vec<RoomName>,
     /// Sent, not acknowledged, in sending order.
     pub window: VecDeque<Unacked>,
+    /// Kicked or failed: the connection closes once what was written is sent; frames that
+    /// still arrive are ignored.
+    pub closing: bool,
 }
 
 impl Session {
-    /// Whether HELLO was done.
-    pub fn introduced(&self) -> bool {
-        self.mailbox.is_some()
+    /// Whether AUTH succeeded.
+    pub fn authenticated(&self) -> bool {
+        self.live.is_some()
     }
 
     /// Removes message `id` from the window; returns when it was first sent, or `None` if it
     /// was not there.
     pub fn ack(&mut self, id: u64) -> Option<Duration> {
-        let i = self.window.iter().position(|u| u.msg.id == id)?;
+        let i = self.window.iter().position(|u| u.id == id)?;
         let u = self.window.remove(i)?;
-        if self.window.is_empty() {
-            // Free the buffer: idle sessions hold none.
-            self.window = VecDeque::new();
-        }
+        self.free_if_empty();
         Some(u.first_sent)
     }
 
-    /// Records `msg` as sent at `now` (the engine's clock).
-    pub fn sent(&mut self, msg: Message, now: Duration) {
+    /// Removes message `id` from the window (dropped or gone from the store).
+    pub fn forget(&mut self, id: u64) {
+        self.window.retain(|u| u.id != id);
+        self.free_if_empty();
+    }
+
+    fn free_if_empty(&mut self) {
+        if self.window.is_empty() && self.window.capacity() > 0 {
+            // Idle sessions hold no buffer.
+            self.window = VecDeque::new();
+        }
+    }
+
+    /// Records message `id` as first sent at `now`.
+    pub fn sent(&mut self, id: u64, envelope: Bytes, now: Duration) {
         self.window.push_back(Unacked {
-            msg,
+            id,
+            envelope,
             first_sent: now,
             last_sent: now,
         });
     }
 
-    /// Calls `resend` with each message of `window` last sent at least `after` before `now`
-    /// (the engine's clock), in order, while it returns true; marks those as sent at `now`.
-    /// Returns how many.
-    pub fn retransmit_due(
-        window: &mut VecDeque<Unacked>,
-        now: Duration,
-        after: Duration,
-        mut resend: impl FnMut(&Message) -> bool,
-    ) -> u64 {
-        let mut n = 0;
-        for u in window.iter_mut() {
-            if now.saturating_sub(u.last_sent) < after {
-                continue;
-            }
-            if !resend(&u.msg) {
-                break;
-            }
-            u.last_sent = now;
-            n += 1;
-        }
-        n
+    /// The ids of the window's messages last sent at least `after` before `now`, in order.
+    pub fn due(&self, now: Duration, after: Duration) -> Vec<u64> {
+        self.window
+            .iter()
+            .filter(|u| now.saturating_sub(u.last_sent) >= after)
+            .map(|u| u.id)
+            .collect()
     }
 
-    /// Everything this session still owes its client, oldest first: the window, then the
-    /// mailbox; at most `cap` messages (the oldest kept), plus how many were dropped.
-    pub fn take_undelivered(&mut self, cap: usize) -> (Vec<Message>, usize) {
-        let mut msgs: Vec<Message> = std::mem::take(&mut self.window)
-            .into_iter()
-            .map(|u| u.msg)
-            .collect();
-        if let Some(mb) = &self.mailbox {
-            msgs.extend(mb.drain());
-        }
-        let dropped = msgs.len().saturating_sub(cap);
-        msgs.truncate(cap);
-        (msgs, dropped)
+    /// The window entry of `id`, marked as sent again at `now`.
+    pub fn resent(&mut self, id: u64, now: Duration) -> Option<&Unacked> {
+        let u = self.window.iter_mut().find(|u| u.id == id)?;
+        u.last_sent = now;
+        Some(u)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loopwire::Bytes;
 
     const fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
-    fn ids_resent(window: &mut VecDeque<Unacked>, now: Duration) -> Vec<u64> {
-        let mut ids = Vec::new();
-        Session::retransmit_due(window, now, ms(300), |m| {
-            ids.push(m.id);
-            true
-        });
-        ids
-    }
-
     #[test]
-    fn a_message_is_resent_once_it_waited_exactly_the_delay_then_waits_again() {
+    fn a_message_is_due_once_it_waited_exactly_the_delay_then_waits_again() {
         let mut s = Session::default();
-        for (id, at) in [(1, 0), (2, 100)] {
-            let frame = Bytes::new();
-            s.sent(Message { id, frame }, ms(at));
-        }
-        assert!(ids_resent(&mut s.window, ms(299)).is_empty());
-        assert_eq!(ids_resent(&mut s.window, ms(300)), [1]);
-        assert!(ids_resent(&mut s.window, ms(399)).is_empty());
-        assert_eq!(ids_resent(&mut s.window, ms(400)), [2]);
-        assert_eq!(ids_resent(&mut s.window, ms(600)), [1]);
+        s.sent(1, Bytes::new(), ms(0));
+        s.sent(2, Bytes::new(), ms(100));
+        assert!(s.due(ms(299), ms(300)).is_empty());
+        assert_eq!(s.due(ms(300), ms(300)), [1]);
+        s.resent(1, ms(300));
+        assert!(s.due(ms(399), ms(300)).is_empty());
+        assert_eq!(s.due(ms(400), ms(300)), [2]);
         // The ACK round trip is measured from the first send, not the last.
         assert_eq!(s.ack(1), Some(ms(0)));
         assert_eq!(s.ack(1), None);
+        s.forget(2);
+        assert!(s.window.is_empty() && s.window.capacity() == 0);
     }
 }

@@ -1,5 +1,6 @@
 //! [`Stats`]: the gateway's counters (relaxed atomics, one cache line of contention at
-//! most per event) and a coarse histogram of acknowledgement round trips.
+//! most per event) and a coarse histogram of acknowledgement round trips; [`StatsSnapshot`]
+//! lists them with their meaning.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -71,51 +72,80 @@ impl Histogram {
 /// The gateway's counters.
 #[derive(Debug, Default)]
 pub struct Stats {
+    pub(crate) connections: AtomicU64,
     pub(crate) sessions: AtomicU64,
-    pub(crate) published: AtomicU64,
+    pub(crate) logins: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
+    pub(crate) auth_timeouts: AtomicU64,
+    pub(crate) kicks_replaced: AtomicU64,
+    pub(crate) kicks_backend: AtomicU64,
+    pub(crate) pushes_qos0: AtomicU64,
+    pub(crate) pushes_qos1: AtomicU64,
+    pub(crate) stored: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retransmitted: AtomicU64,
     pub(crate) acked: AtomicU64,
     pub(crate) stale_acks: AtomicU64,
     pub(crate) unacked: AtomicU64,
-    pub(crate) dropped: AtomicU64,
+    pub(crate) dropped_mailbox: AtomicU64,
+    pub(crate) dropped_attempts: AtomicU64,
+    pub(crate) gone: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+    pub(crate) purged: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) heartbeat_timeouts: AtomicU64,
-    pub(crate) parked: AtomicU64,
-    pub(crate) restored: AtomicU64,
     pub(crate) ack_rtt: Histogram,
 }
 
 /// A copy of [`Stats`] at one moment. `Display` writes `key=value` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatsSnapshot {
-    /// Sessions open (HELLO done).
+    /// Connections open (authenticated or not).
+    pub connections: u64,
+    /// Sessions open (AUTH done, not yet closed).
     pub sessions: u64,
-    /// Messages published (acknowledged delivery).
-    pub published: u64,
-    /// PUSH frames written, first sends only.
+    /// Successful AUTHs.
+    pub logins: u64,
+    /// AUTHs refused (bad, expired or missing token).
+    pub auth_failures: u64,
+    /// Connections closed for sending no AUTH in time.
+    pub auth_timeouts: u64,
+    /// Sessions KICKed by a newer login (code 1).
+    pub kicks_replaced: u64,
+    /// Sessions KICKed by the backend (code 2).
+    pub kicks_backend: u64,
+    /// QoS0 pushes accepted (user, users, room or all: one each).
+    pub pushes_qos0: u64,
+    /// QoS1 pushes accepted.
+    pub pushes_qos1: u64,
+    /// QoS1 messages put in the store (one per user reached).
+    pub stored: u64,
+    /// PUSH frames written, first sends only (QoS0 and QoS1).
     pub delivered: u64,
-    /// PUSH frames written again (no ACK in time, or after a reconnect).
+    /// QoS1 PUSH frames written again (no ACK in time).
     pub retransmitted: u64,
-    /// ACKs that removed a message.
+    /// ACKs that removed a message from the session's window.
     pub acked: u64,
-    /// ACKs of no message in the window (a duplicate after a retransmit).
+    /// ACKs of no message in the window (a duplicate, or another device's).
     pub stale_acks: u64,
-    /// Messages sent and not acknowledged, over every session.
+    /// QoS1 messages sent and not acknowledged, over every session.
     pub unacked: u64,
-    /// Messages dropped: a full mailbox, or beyond the window when parking or restoring.
-    pub dropped: u64,
-    /// Sessions closed for a protocol violation.
+    /// QoS0 frames dropped: the session's mailbox was full.
+    pub dropped_mailbox: u64,
+    /// QoS1 messages dropped after max_attempts sends without an ACK.
+    pub dropped_attempts: u64,
+    /// QoS1 messages skipped because the store no longer had them (ACKed by another session, expired).
+    pub gone: u64,
+    /// Store calls that failed on a session's loop (retried later).
+    pub store_errors: u64,
+    /// Expired messages purged by the ticker.
+    pub purged: u64,
+    /// Sessions closed for a protocol violation (auth failures excluded).
     pub protocol_errors: u64,
     /// Sessions closed for missing heartbeats.
     pub heartbeat_timeouts: u64,
-    /// Disconnected sessions whose messages were kept.
-    pub parked: u64,
-    /// Reconnects that got kept messages back.
-    pub restored: u64,
     /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
-    /// engine's clock, which counts whole milliseconds: a round trip within one loop turn's
-    /// reading counts as 0.
+    /// engine's clock, which counts whole milliseconds.
     pub ack_rtt_p50_us: u64,
     /// ACK round trip, 99th percentile, µs.
     pub ack_rtt_p99_us: u64,
@@ -125,46 +155,174 @@ impl Stats {
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
+            connections: self.connections.load(Relaxed),
             sessions: self.sessions.load(Relaxed),
-            published: self.published.load(Relaxed),
+            logins: self.logins.load(Relaxed),
+            auth_failures: self.auth_failures.load(Relaxed),
+            auth_timeouts: self.auth_timeouts.load(Relaxed),
+            kicks_replaced: self.kicks_replaced.load(Relaxed),
+            kicks_backend: self.kicks_backend.load(Relaxed),
+            pushes_qos0: self.pushes_qos0.load(Relaxed),
+            pushes_qos1: self.pushes_qos1.load(Relaxed),
+            stored: self.stored.load(Relaxed),
             delivered: self.delivered.load(Relaxed),
             retransmitted: self.retransmitted.load(Relaxed),
             acked: self.acked.load(Relaxed),
             stale_acks: self.stale_acks.load(Relaxed),
             unacked: self.unacked.load(Relaxed),
-            dropped: self.dropped.load(Relaxed),
+            dropped_mailbox: self.dropped_mailbox.load(Relaxed),
+            dropped_attempts: self.dropped_attempts.load(Relaxed),
+            gone: self.gone.load(Relaxed),
+            store_errors: self.store_errors.load(Relaxed),
+            purged: self.purged.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),
             heartbeat_timeouts: self.heartbeat_timeouts.load(Relaxed),
-            parked: self.parked.load(Relaxed),
-            restored: self.restored.load(Relaxed),
             ack_rtt_p50_us: self.ack_rtt.quantile(0.5),
             ack_rtt_p99_us: self.ack_rtt.quantile(0.99),
         }
     }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Relaxed);
+        }
+    }
 }
+
+impl StatsSnapshot {
+    /// Every counter with its name and help, in `Display` order (the `/metrics` names are
+    /// these with a `push_` prefix).
+    pub fn fields(&self) -> [(&'static str, &'static str, u64); FIELDS] {
+        [
+            (
+                "connections",
+                "Connections open (authenticated or not).",
+                self.connections,
+            ),
+            (
+                "sessions",
+                "Sessions open (AUTH done, not yet closed).",
+                self.sessions,
+            ),
+            ("logins", "Successful AUTHs.", self.logins),
+            (
+                "auth_failures",
+                "AUTHs refused (bad, expired or missing token).",
+                self.auth_failures,
+            ),
+            (
+                "auth_timeouts",
+                "Connections closed for sending no AUTH in time.",
+                self.auth_timeouts,
+            ),
+            (
+                "kicks_replaced",
+                "Sessions KICKed by a newer login (code 1).",
+                self.kicks_replaced,
+            ),
+            (
+                "kicks_backend",
+                "Sessions KICKed by the backend (code 2).",
+                self.kicks_backend,
+            ),
+            (
+                "pushes_qos0",
+                "QoS0 pushes accepted (user, users, room or all: one each).",
+                self.pushes_qos0,
+            ),
+            ("pushes_qos1", "QoS1 pushes accepted.", self.pushes_qos1),
+            (
+                "stored",
+                "QoS1 messages put in the store (one per user reached).",
+                self.stored,
+            ),
+            (
+                "delivered",
+                "PUSH frames written, first sends only (QoS0 and QoS1).",
+                self.delivered,
+            ),
+            (
+                "retransmitted",
+                "QoS1 PUSH frames written again (no ACK in time).",
+                self.retransmitted,
+            ),
+            (
+                "acked",
+                "ACKs that removed a message from the session's window.",
+                self.acked,
+            ),
+            (
+                "stale_acks",
+                "ACKs of no message in the window (a duplicate, or another device's).",
+                self.stale_acks,
+            ),
+            (
+                "unacked",
+                "QoS1 messages sent and not acknowledged, over every session.",
+                self.unacked,
+            ),
+            (
+                "dropped_mailbox",
+                "QoS0 frames dropped: the session's mailbox was full.",
+                self.dropped_mailbox,
+            ),
+            (
+                "dropped_attempts",
+                "QoS1 messages dropped after max_attempts sends without an ACK.",
+                self.dropped_attempts,
+            ),
+            (
+                "gone",
+                "QoS1 messages skipped because the store no longer had them (ACKed by another session, expired).",
+                self.gone,
+            ),
+            (
+                "store_errors",
+                "Store calls that failed on a session's loop (retried later).",
+                self.store_errors,
+            ),
+            (
+                "purged",
+                "Expired messages purged by the ticker.",
+                self.purged,
+            ),
+            (
+                "protocol_errors",
+                "Sessions closed for a protocol violation (auth failures excluded).",
+                self.protocol_errors,
+            ),
+            (
+                "heartbeat_timeouts",
+                "Sessions closed for missing heartbeats.",
+                self.heartbeat_timeouts,
+            ),
+            (
+                "ack_rtt_p50_us",
+                "ACK round trip, median, microseconds.",
+                self.ack_rtt_p50_us,
+            ),
+            (
+                "ack_rtt_p99_us",
+                "ACK round trip, 99th percentile, microseconds.",
+                self.ack_rtt_p99_us,
+            ),
+        ]
+    }
+}
+
+/// Number of [`StatsSnapshot::fields`].
+pub const FIELDS: usize = 24;
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sessions={} published={} delivered={} retransmitted={} acked={} stale_acks={} \
-             unacked={} dropped={} protocol_errors={} heartbeat_timeouts={} parked={} \
-             restored={} ack_rtt_p50_us={} ack_rtt_p99_us={}",
-            self.sessions,
-            self.published,
-            self.delivered,
-            self.retransmitted,
-            self.acked,
-            self.stale_acks,
-            self.unacked,
-            self.dropped,
-            self.protocol_errors,
-            self.heartbeat_timeouts,
-            self.parked,
-            self.restored,
-            self.ack_rtt_p50_us,
-            self.ack_rtt_p99_us
-        )
+        for (i, (name, _, value)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name}={value}")?;
+        }
+        Ok(())
     }
 }
 

@@ -1,38 +1,53 @@
-//! The push gateway end to end: a [`Gateway`](loopwire_push::Gateway) runs in-process on an
-//! engine bound to 127.0.0.1 port 0, on a [`TestClock`](loopwire::TestClock); each test talks
-//! the protocol over `TcpStream`s and publishes through `Gateway::publish` from the test
-//! thread.
+//! The push gateway end to end (protocol v2): a [`Gateway`](loopwire_push::Gateway) runs
+//! in-process on an engine bound to 127.0.0.1 port 0, on a [`TestClock`](loopwire::TestClock);
+//! each test talks the protocol over `TcpStream`s and pushes through the gateway's API from
+//! the test thread.
 //!
 //! Time stands still unless a test moves it, so every timing (heartbeat timeouts,
-//! retransmissions, the parking TTL) is asserted at exact clock readings: one millisecond
-//! before, nothing; at the reading, exactly what is due. No verdict depends on how fast the
-//! machine is; the only real-time bound is a hang guard (`util::WAIT`).
+//! retransmissions) is asserted at exact clock readings: one millisecond before, nothing; at
+//! the reading, exactly what is due. The only real-time bound is a hang guard (`util::WAIT`).
 
 mod util;
 
 use std::io::Write;
 use std::time::Duration;
 
-use loopwire_push::frame;
-use loopwire_push::{ClientFrame, Config};
+use loopwire::Bytes;
+use loopwire_push::api::Qos;
+use loopwire_push::{ClientFrame, Outgoing};
 
-use util::{Client, Owned, Server, ms, push};
+use util::{Client, Owned, Server, ids, ms, push, test_config, to_user, token};
 
-#[test]
-fn hello_welcome_ping_pong() {
-    let server = Server::default_test();
-    let mut c = server.client("phone-1");
-    c.send(ClientFrame::Ping(b"0123456789abcdef"));
-    assert_eq!(c.recv(), Some(Owned::Pong(b"0123456789abcdef".to_vec())));
-    c.send(ClientFrame::Ping(b""));
-    assert_eq!(c.recv(), Some(Owned::Pong(Vec::new())));
-    server.wait_stats("one session", |s| s.sessions == 1);
-    drop(c);
-    server.wait_stats("no session", |s| s.sessions == 0);
+fn msg(payload: &str, qos: Qos) -> Outgoing {
+    Outgoing {
+        payload: Bytes::copy_from_slice(payload.as_bytes()),
+        qos,
+        ttl: None,
+    }
 }
 
 #[test]
-fn publish_reaches_members_only_once_in_order_and_leave_stops_it() {
+fn auth_welcome_ping_pong_and_the_heartbeat_is_negotiated() {
+    let server = Server::default_test(); // default 1 s, bounds 100 ms to 10 s
+    let mut c = server.client("phone-1");
+    c.send(ClientFrame::Ping(b"0123456789abcdef"));
+    assert_eq!(c.recv(), Some(Owned::Pong(b"0123456789abcdef".to_vec())));
+    server.wait_stats("one session", |s| s.sessions == 1 && s.logins == 1);
+    let mut others = Vec::new();
+    for (asked, got) in [(50, 100), (2_000, 2_000), (60_000, 10_000)] {
+        let mut c = Client::connect(server.addr());
+        c.auth(asked, &token("hb", &[]));
+        assert_eq!(c.recv(), Some(Owned::Welcome(got, 64, b"hb".to_vec())));
+        others.push(c);
+    }
+    drop(c);
+    server.wait_stats("the first session closed", |s| s.sessions == 3);
+    drop(others);
+    server.wait_stats("all closed", |s| s.sessions == 0 && s.connections == 0);
+}
+
+#[test]
+fn qos0_to_a_room_reaches_members_only_in_order_and_leave_stops_it() {
     let server = Server::default_test();
     let mut a = server.client("a");
     let mut b = server.client("b");
@@ -44,57 +59,53 @@ fn publish_reaches_members_only_once_in_order_and_leave_stops_it() {
     for c in [&mut a, &mut b, &mut outsider] {
         assert!(c.sync(b"joined").is_empty());
     }
-    let mut ids = Vec::new();
+    assert_eq!(server.gw.room_members(b"news"), 2);
     for i in 0..20 {
-        let p = server
+        let n = server
             .gw
-            .publish(b"news", format!("m{i}").as_bytes())
-            .unwrap();
-        assert_eq!((p.members, p.dropped), (2, 0));
-        ids.push(p.id);
+            .push_room(b"news", &msg(&format!("m{i}"), Qos::AtMostOnce));
+        assert_eq!(n.unwrap(), 2);
     }
-    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let want: Vec<Owned> = (0..20).map(|i| push(0, "news", &format!("m{i}"))).collect();
     for c in [&mut a, &mut b] {
-        let got = c.sync(b"s1");
-        let want: Vec<Owned> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| push(id, "news", &format!("m{i}")))
-            .collect();
-        assert_eq!(got, want);
-        for &id in &ids {
-            c.send(ClientFrame::Ack(id));
-        }
+        assert_eq!(c.sync(b"s1"), want);
     }
     assert!(outsider.sync(b"s1").is_empty());
 
     b.send(ClientFrame::Leave(b"news"));
     assert!(b.sync(b"left").is_empty());
-    let p = server.gw.publish(b"news", b"after").unwrap();
-    assert_eq!(p.members, 1);
-    assert_eq!(a.sync(b"s2"), vec![push(p.id, "news", "after")]);
-    a.send(ClientFrame::Ack(p.id));
+    let n = server.gw.push_room(b"news", &msg("after", Qos::AtMostOnce));
+    assert_eq!(n.unwrap(), 1);
+    assert_eq!(a.sync(b"s2"), vec![push(0, "news", "after")]);
     assert!(b.sync(b"s2").is_empty());
-    // Publishing to a room nobody is in reaches nobody.
-    assert_eq!(server.gw.publish(b"empty", b"x").unwrap().members, 0);
-    server.wait_stats("every message acked", |s| s.acked == 41 && s.unacked == 0);
-    assert_eq!(server.gw.stats().delivered, 41);
-    assert_eq!(server.gw.stats().retransmitted, 0);
+    // A room nobody is in reaches nobody; QoS0 is never stored.
+    let n = server.gw.push_room(b"empty", &msg("x", Qos::AtMostOnce));
+    assert_eq!(n.unwrap(), 0);
+    let s = server.stats();
+    assert_eq!((s.delivered, s.pushes_qos0, s.unacked), (41, 22, 0), "{s}");
+    assert_eq!(server.store_stats().put, 0);
 }
 
 #[test]
 fn ack_empties_the_window_and_unacked_messages_come_again_exactly_after_the_retransmit_delay() {
     let server = Server::default_test(); // retransmit after 300 ms
     let mut c = server.client("slowpoke");
-    c.send(ClientFrame::Join(b"r"));
-    assert!(c.sync(b"j").is_empty());
     // Both sent at 0.
-    let m1 = server.gw.publish(b"r", b"one").unwrap().id;
-    let m2 = server.gw.publish(b"r", b"two").unwrap().id;
-    assert_eq!(
-        c.sync(b"p"),
-        vec![push(m1, "r", "one"), push(m2, "r", "two")]
-    );
+    for p in ["one", "two"] {
+        assert_eq!(
+            server
+                .gw
+                .push_user("slowpoke", &msg(p, Qos::AtLeastOnce))
+                .unwrap(),
+            1
+        );
+    }
+    let got = c.sync(b"p");
+    let [m1, m2] = ids(&got)[..] else {
+        panic!("{got:?}")
+    };
+    assert!(m1 > 0 && m2 > m1, "store ids grow per user: {got:?}");
+    assert_eq!(got, vec![to_user(m1, "one"), to_user(m2, "two")]);
     assert_eq!(server.stats().unacked, 2);
     c.send(ClientFrame::Ack(m1));
     // Frames are handled in order: the PONG says the ACK was.
@@ -108,20 +119,21 @@ fn ack_empties_the_window_and_unacked_messages_come_again_exactly_after_the_retr
     // ...one at the delay brings back exactly the unacknowledged message, with its id, before
     // the PONG.
     server.advance_to(ms(300));
-    assert_eq!(c.sync(b"due"), vec![push(m2, "r", "two")]);
+    assert_eq!(c.sync(b"due"), vec![to_user(m2, "two")]);
     assert_eq!(server.stats().retransmitted, 1);
     // Resent at 300, it is due again at 600, not before.
     assert!(c.sync(b"same-reading").is_empty());
     server.advance_to(ms(599));
     assert!(c.sync(b"early-again").is_empty());
     server.advance_to(ms(600));
-    assert_eq!(c.sync(b"due-again"), vec![push(m2, "r", "two")]);
+    assert_eq!(c.sync(b"due-again"), vec![to_user(m2, "two")]);
     assert_eq!(server.stats().retransmitted, 2);
     c.send(ClientFrame::Ack(m2));
     c.send(ClientFrame::Ack(m2)); // a duplicate ACK is ignored
     assert!(c.sync(b"acks").is_empty());
     let s = server.stats();
     assert_eq!((s.unacked, s.acked, s.stale_acks), (0, 2, 1), "{s}");
+    assert_eq!(server.store_stats().acked, 2);
     // Acknowledged, it never comes back.
     server.advance_to(ms(1_000));
     assert!(c.sync(b"after-ack").is_empty());
@@ -129,132 +141,86 @@ fn ack_empties_the_window_and_unacked_messages_come_again_exactly_after_the_retr
 }
 
 #[test]
-fn unacked_messages_are_redelivered_after_a_reconnect_with_the_same_id_within_the_ttl() {
-    const TTL: Duration = Duration::from_secs(2);
-    let mut config = Config::with_heartbeat(Duration::from_secs(5));
-    config.parked_ttl = TTL;
-    let server = Server::start(config);
-    let mut a = server.client("phone-7");
-    let mut b = server.client("phone-9");
-    for c in [&mut a, &mut b] {
-        c.send(ClientFrame::Join(b"r"));
-        assert!(c.sync(b"j").is_empty());
-    }
-    let m1 = server.gw.publish(b"r", b"one").unwrap().id;
-    for c in [&mut a, &mut b] {
-        assert_eq!(c.sync(b"p"), vec![push(m1, "r", "one")]);
-    }
-    drop((a, b)); // no ACK: the connections drop, at 0
-    server.wait_stats("parked", |s| s.parked == 2 && s.sessions == 0);
-    // Another client id gets nothing.
-    let mut other = server.client("phone-8");
-    assert!(other.sync(b"x").is_empty());
-    // Parked at 0: a HELLO at exactly the TTL gets the message first...
-    server.advance_to(TTL);
-    let mut again = server.client("phone-7");
-    assert_eq!(again.sync(b"x"), vec![push(m1, "r", "one")]);
-    assert_eq!(server.stats().restored, 1);
-    // ...one a millisecond past it gets nothing.
-    server.advance_to(TTL + ms(1));
-    let mut late = server.client("phone-9");
-    assert!(late.sync(b"x").is_empty());
-    assert_eq!(server.stats().restored, 1);
-    again.send(ClientFrame::Ack(m1));
-    server.wait_stats("acked", |s| s.unacked == 0 && s.acked == 1);
-}
-
-#[test]
-fn a_full_window_holds_messages_back_until_acks_free_it() {
-    let mut config = Config::with_heartbeat(Duration::from_secs(5));
+fn a_full_window_holds_qos1_messages_back_until_acks_free_it() {
+    let mut config = test_config();
     config.window = 4;
-    config.mailbox = 6;
     let server = Server::start(config);
     let mut c = server.client("w");
-    c.send(ClientFrame::Join(b"r"));
-    assert!(c.sync(b"j").is_empty());
-    let publish = |i: usize| server.gw.publish(b"r", format!("{i}").as_bytes()).unwrap();
-    let mut ids: Vec<u64> = (0..4).map(|i| publish(i).id).collect();
-    // 4 sent: the window is full.
-    assert_eq!(c.sync(b"a").len(), 4);
-    server.wait_stats("a full window", |s| s.unacked == 4);
-    // 6 wait in the mailbox, 2 are dropped.
-    let more: Vec<_> = (4..12).map(publish).collect();
-    assert_eq!(more.iter().map(|p| p.dropped).sum::<usize>(), 2);
-    ids.extend(more.iter().map(|p| p.id));
-    assert!(c.sync(b"full").is_empty());
-    server.wait_stats("dropped", |s| s.dropped == 2 && s.unacked == 4);
-    for &id in &ids[..4] {
-        c.send(ClientFrame::Ack(id));
+    let mut c_ids = Vec::new();
+    for i in 0..10 {
+        let n = server
+            .gw
+            .push_user("w", &msg(&i.to_string(), Qos::AtLeastOnce));
+        assert_eq!(n.unwrap(), 1);
     }
+    // 4 sent: the window is full; 6 wait in the store.
+    let first = c.sync(b"a");
+    assert_eq!(first.len(), 4, "{first:?}");
+    c_ids.extend(ids(&first));
+    assert_eq!(server.stats().unacked, 4);
+    assert_eq!(server.store_stats().stored, 10);
+    assert!(c.sync(b"full").is_empty());
+    c.ack_all(&first);
     let next = c.sync(b"b");
-    let got: Vec<u64> = next
+    c_ids.extend(ids(&next));
+    let payloads: Vec<_> = next
         .iter()
         .map(|f| match f {
-            Owned::Push(id, ..) => *id,
+            Owned::Push(_, _, _, p) => String::from_utf8_lossy(p).into_owned(),
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(got, ids[4..8]);
+    assert_eq!(payloads, ["4", "5", "6", "7"]);
+    assert!(c_ids.windows(2).all(|w| w[0] < w[1]));
 }
 
 #[test]
-fn a_client_that_stops_heartbeating_is_closed_exactly_at_the_idle_timeout() {
-    let mut config = Config::with_heartbeat(ms(400));
-    config.idle_timeout = ms(600);
-    // One loop, so that `live.settle()` also vouches for `silent`'s loop.
-    let server = Server::on_loops(config, 1);
-    let mut live = server.client("live");
-    let mut silent = server.client("silent");
-    silent.send(ClientFrame::Join(b"s"));
-    assert!(silent.sync(b"j").is_empty()); // its last word, at 0
-    // `live` heartbeats every 200 ms; `silent` says nothing more.
-    for t in [200, 400] {
+fn a_silent_session_is_closed_exactly_at_1_5_times_its_own_heartbeat() {
+    // One loop, so that `live.settle()` also vouches for the silent sessions' loop.
+    let server = Server::on_loops(test_config(), 1);
+    let mut live = server.client("live"); // 1 s: closed after 1.5 s of silence
+    let mut fast = Client::connect(server.addr());
+    fast.auth(400, &token("fast", &["*"])); // 400 ms: closed after 600 ms
+    assert_eq!(fast.recv(), Some(Owned::Welcome(400, 64, b"fast".to_vec())));
+    fast.send(ClientFrame::Join(b"s"));
+    assert!(fast.sync(b"j").is_empty()); // its last word, at 0
+    let mut slow = server.client("slow"); // default 1 s, silent from 0
+    for t in [400, 599] {
         server.advance_to(ms(t));
-        assert!(live.sync(b"hb").is_empty());
+        live.settle();
     }
-    // At 599 `silent` is still open: a PUSH reaches it (server to client: not activity), and
-    // once the loop ran a whole turn at 599 no timeout was counted.
-    server.advance_to(ms(599));
-    let p = server.gw.publish(b"s", b"still there?").unwrap();
+    // At 599 `fast` is still open: a PUSH reaches it (server to client: not activity).
+    let n = server
+        .gw
+        .push_room(b"s", &msg("still there?", Qos::AtMostOnce));
+    assert_eq!(n.unwrap(), 1);
     live.settle();
     let s = server.stats();
-    assert_eq!((s.heartbeat_timeouts, s.sessions), (0, 2), "{s}");
-    assert_eq!(silent.recv(), Some(push(p.id, "s", "still there?")));
+    assert_eq!((s.heartbeat_timeouts, s.sessions), (0, 3), "{s}");
+    assert_eq!(fast.recv(), Some(push(0, "s", "still there?")));
     // At 600 it is closed (end of stream), and counted as a heartbeat timeout.
     server.advance_to(ms(600));
-    assert_eq!(silent.recv(), None);
+    assert_eq!(fast.recv(), None);
     server.wait_stats("one timeout", |s| {
-        s.heartbeat_timeouts == 1 && s.sessions == 1
+        s.heartbeat_timeouts == 1 && s.sessions == 2
     });
-    // The heartbeating client is still served, well past the silent one's end.
-    for t in [800, 1_000, 1_200, 1_400] {
+    // `slow` negotiated 1 s: open at 1499, closed at 1500.
+    for t in [1_000, 1_499] {
+        server.advance_to(ms(t));
+        live.settle();
+    }
+    assert_eq!(server.stats().heartbeat_timeouts, 1);
+    server.advance_to(ms(1_500));
+    assert_eq!(slow.recv(), None);
+    server.wait_stats("two timeouts", |s| {
+        s.heartbeat_timeouts == 2 && s.sessions == 1
+    });
+    // The heartbeating client is still served.
+    for t in [2_000, 2_500, 3_000] {
         server.advance_to(ms(t));
         assert!(live.sync(b"hb").is_empty());
     }
-    let s = server.stats();
-    assert_eq!((s.heartbeat_timeouts, s.sessions), (1, 1), "{s}");
-    drop(live);
-    server.wait_stats("closed", |s| s.sessions == 0);
-}
-
-#[test]
-fn an_unintroduced_connection_times_out_too_exactly_at_the_idle_timeout() {
-    let mut config = Config::with_heartbeat(ms(200));
-    config.idle_timeout = ms(300);
-    let server = Server::on_loops(config, 1);
-    let mut c = Client::connect(server.addr()); // says nothing, ever
-    // Accepted after `c` and handed to the same loop after it: once it has its WELCOME, `c`
-    // is open on the loop, since 0.
-    let mut probe = server.client("probe");
-    server.advance_to(ms(299));
-    probe.settle();
-    assert_eq!(server.stats().heartbeat_timeouts, 0);
-    server.advance_to(ms(300));
-    assert_eq!(c.recv(), None);
-    server.wait_stats("one timeout", |s| {
-        s.heartbeat_timeouts == 1 && s.sessions == 1
-    });
-    assert!(probe.sync(b"alive").is_empty());
+    assert_eq!(server.stats().sessions, 1);
 }
 
 #[test]
@@ -264,43 +230,36 @@ fn protocol_violations_get_an_error_and_a_close_and_spare_the_others() {
     bystander.send(ClientFrame::Join(b"r"));
     assert!(bystander.sync(b"j").is_empty());
 
-    // A frame before HELLO.
+    // A frame before AUTH.
     let mut c = Client::connect(server.addr());
     c.send(ClientFrame::Join(b"r"));
     c.expect_error_and_close(7);
-    // A second HELLO.
+    // A second AUTH.
     let mut c = server.client("twice");
-    c.send(ClientFrame::Hello(b"twice"));
+    c.auth(0, &token("twice", &[]));
     c.expect_error_and_close(8);
     // An oversized frame: refused from its length field, before its body arrives.
     let mut c = server.client("big");
     c.s.write_all(&(1u32 << 20).to_be_bytes()).expect("send");
     c.expect_error_and_close(1);
-    // An empty frame, an unknown type, a short ACK.
+    // An empty frame, an unknown type, v1's PUBLISH (gone: unknown), a short ACK.
     for (bytes, code) in [
         (&b"\0\0\0\0"[..], 3),
         (&b"\0\0\0\x01\x7f"[..], 4),
+        (&b"\0\0\0\x05\x06\x00\x01r!"[..], 4),
         (&b"\0\0\0\x03\x05\x00\x01"[..], 5),
     ] {
         let mut c = server.client("junk");
         c.s.write_all(bytes).expect("send");
         c.expect_error_and_close(code);
     }
-    // An empty room name; a client id over the limit.
+    // An empty room name; a malformed AUTH.
     let mut c = server.client("names");
     c.send(ClientFrame::Join(b""));
     c.expect_error_and_close(6);
     let mut c = Client::connect(server.addr());
-    c.send(ClientFrame::Hello(&[b'x'; 65]));
-    c.expect_error_and_close(6);
-    // PUBLISH without the admin flag.
-    let mut c = server.client("not-admin");
-    c.send(ClientFrame::Publish {
-        flags: 0,
-        room: b"r",
-        payload: b"x",
-    });
-    c.expect_error_and_close(10);
+    c.s.write_all(b"\0\0\0\x02\x01\x00").expect("send");
+    c.expect_error_and_close(5);
     // Too many rooms.
     let mut c = server.client("joiner");
     for i in 0..=server.gw.config().max_rooms {
@@ -309,10 +268,14 @@ fn protocol_violations_get_an_error_and_a_close_and_spare_the_others() {
     c.expect_error_and_close(9);
 
     // The bystander never noticed.
-    let p = server.gw.publish(b"r", b"still here").unwrap();
-    assert_eq!(p.members, 1);
-    assert_eq!(bystander.sync(b"ok"), vec![push(p.id, "r", "still here")]);
-    server.wait_stats("errors counted", |s| s.protocol_errors == 10);
+    let n = server
+        .gw
+        .push_room(b"r", &msg("still here", Qos::AtMostOnce));
+    assert_eq!(n.unwrap(), 1);
+    assert_eq!(bystander.sync(b"ok"), vec![push(0, "r", "still here")]);
+    server.wait_stats("errors counted", |s| {
+        s.protocol_errors == 10 && s.sessions == 1
+    });
     assert_eq!(
         server.gw.rooms(),
         1,
@@ -321,44 +284,10 @@ fn protocol_violations_get_an_error_and_a_close_and_spare_the_others() {
 }
 
 #[test]
-fn admin_publish_and_unacknowledged_broadcast() {
-    let mut config = Config::with_heartbeat(Duration::from_secs(5));
-    config.admin = true;
-    let server = Server::start(config);
-    let mut members: Vec<Client> = (0..3).map(|i| server.client(&format!("m{i}"))).collect();
-    for m in &mut members {
-        m.send(ClientFrame::Join(b"all"));
-        assert!(m.sync(b"j").is_empty());
-    }
-    let mut admin = server.client("admin");
-    admin.send(ClientFrame::Publish {
-        flags: 0,
-        room: b"all",
-        payload: b"acked",
-    });
-    let Some(Owned::Published(id, 3)) = admin.recv() else {
-        panic!("expected PUBLISHED to 3 members")
-    };
-    admin.send(ClientFrame::Publish {
-        flags: frame::FLAG_UNACKED,
-        room: b"all",
-        payload: b"fire and forget",
-    });
-    assert_eq!(admin.recv(), Some(Owned::Published(0, 3)));
-    for m in &mut members {
-        // The broadcast bypasses the session, so a PONG does not order it: read both.
-        assert_eq!(m.recv(), Some(push(id, "all", "acked")));
-        assert_eq!(m.recv(), Some(push(0, "all", "fire and forget")));
-        assert!(m.sync(b"s").is_empty());
-    }
-    assert!(admin.sync(b"s").is_empty());
-}
-
-#[test]
 fn a_slow_reader_is_held_back_not_buffered() {
-    let mut config = Config::with_heartbeat(Duration::from_secs(5));
-    config.window = 65_535;
+    let mut config = test_config();
     config.mailbox = 100_000;
+    config.heartbeat = Duration::from_secs(5);
     // One loop, so that `probe.settle()` vouches for `slow`'s loop.
     let server = Server::on_loops(config, 1);
     let mut probe = server.client("probe");
@@ -367,14 +296,17 @@ fn a_slow_reader_is_held_back_not_buffered() {
     assert!(slow.sync(b"j").is_empty());
     // 8 MiB of messages to a client that reads nothing: the gateway stops at the high
     // watermark (plus what the sockets hold) and keeps the rest in the bounded mailbox.
-    let payload = vec![b'x'; 8 * 1024];
+    let payload = "x".repeat(8 * 1024);
     for _ in 0..1024 {
-        server.gw.publish(b"firehose", &payload).unwrap();
+        server
+            .gw
+            .push_room(b"firehose", &msg(&payload, Qos::AtMostOnce))
+            .unwrap();
     }
     // The loop has run the publishers' wake: the session wrote until the peer fell behind.
     probe.settle();
     let s = server.stats();
-    assert_eq!((s.published, s.dropped), (1024, 0), "{s}");
+    assert_eq!((s.pushes_qos0, s.dropped_mailbox), (1024, 0), "{s}");
     assert!(
         s.delivered > 0 && s.delivered < 1024,
         "all or nothing sent to a client that reads nothing: {s}"
@@ -384,15 +316,11 @@ fn a_slow_reader_is_held_back_not_buffered() {
     slow.send(ClientFrame::Ping(b"end"));
     loop {
         match slow.recv() {
-            Some(Owned::Push(id, ..)) => {
-                n += 1;
-                slow.send(ClientFrame::Ack(id));
-            }
+            Some(Owned::Push(0, ..)) => n += 1,
             Some(Owned::Pong(_)) if n == 1024 => break,
             Some(Owned::Pong(_)) => slow.send(ClientFrame::Ping(b"end")),
             other => panic!("{other:?}"),
         }
     }
-    server.wait_stats("all acked", |s| s.acked == 1024 && s.unacked == 0);
-    assert_eq!(server.stats().retransmitted, 0);
+    server.wait_stats("all delivered", |s| s.delivered == 1024);
 }

@@ -1,79 +1,219 @@
-//! Push gateway: long-lived client connections with heartbeats, rooms and acknowledged
-//! delivery. The protocol is described in `loopwire_push`.
+//! Push service: long-lived client connections authenticated by tokens, heartbeats, rooms,
+//! QoS0/QoS1 delivery, and the HTTP API for backends. The protocol is
+//! `examples/push/PROTOCOL.md`; the API is described in `loopwire_push::api`.
 //!
 //! ```sh
-//! cargo run --release -p loopwire-push --bin push -- --addr 127.0.0.1:7000 --loops 2 \
-//!     --heartbeat-secs 30 --admin --stats-secs 5
+//! # Quick start (insecure, public development keys; prints a warning):
+//! cargo run --release -p loopwire-push --bin push -- --dev
+//! # Production: secrets from files or the environment, never the command line.
+//! LOOPWIRE_PUSH_SECRET=... LOOPWIRE_PUSH_API_TOKEN=... push --addr 0.0.0.0:7000 \
+//!     --api-addr 127.0.0.1:7001 --policy multi --max-sessions 4
 //! ```
-//! Prints `session_state_bytes=N` and `listening on <url>` once ready; with `--stats-secs`
-//! a `stats key=value ...` line every so often; a last `stats` line when SIGINT/SIGTERM stop
-//! it gracefully.
+//! Prints `session_state_bytes=N`, `listening on tcp://...` (the gateway) and
+//! `api listening on http://...` once ready; with `--stats-secs` a `stats key=value ...` line
+//! every so often; a last `stats` line when SIGINT/SIGTERM stop it gracefully.
+//!
+//! Two engines: the gateway's (its loops serve the long connections) and the API's, one
+//! loop. The API's work (HTTP parsing, JSON, QoS1 fan-outs that store a message for every
+//! user of a room) then never delays a heartbeat, and each engine gets its own engine-wide
+//! settings (the gateway runs without an idle timeout and with per-session read deadlines;
+//! the API with a 60 s keep-alive idle timeout and a much larger inbound cap). Both share the
+//! one `Arc<Gateway>`; the store's times are the gateway engine's clock.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use loopwire::Engine;
-use loopwire_examples::cli::Context;
-use loopwire_push::{Config, Gateway, Session};
+use loopwire_examples::cli::{BoxError, Context, at_least, positive_secs, secs};
+use loopwire_push::api::{ApiConfig, ApiHandler};
+use loopwire_push::auth::{Secret, Verifier};
+use loopwire_push::config::unix_now_secs;
+use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
+use loopwire_push::{Config, Gateway, Policy, Session};
+
+/// The API token `--dev` uses: public, for the quick start only.
+const DEV_API_TOKEN: &str = "loopwire-push-development-api-token";
+
+/// Sessions per user.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    /// One session per user: a new login kicks the old one.
+    Single,
+    /// Up to --max-sessions per user: the oldest is kicked beyond.
+    Multi,
+}
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(about = "loopwire push gateway (long connections, heartbeats, rooms, acked delivery)")]
+#[command(about = "loopwire push service (token auth, heartbeats, rooms, QoS0/QoS1, HTTP API)")]
 struct Args {
-    /// Address to serve: host:port (TCP) or a URL (tcp://host:port, unix:///path).
+    /// Address of the gateway: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: String,
+    /// Address of the HTTP API (host:port).
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    api_addr: String,
     #[command(flatten)]
     engine: loopwire_examples::EngineArgs,
-    /// Heartbeat interval clients must keep, in seconds (closed after 1.5 times that).
-    #[arg(long, default_value = "30", value_parser = heartbeat)]
+    /// File holding the token secret (at least 32 bytes); else env LOOPWIRE_PUSH_SECRET.
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// File holding the API bearer token; else env LOOPWIRE_PUSH_API_TOKEN.
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
+    /// Development mode: public, insecure token secret and API token (prints a warning).
+    #[arg(long)]
+    dev: bool,
+    /// Sessions per user.
+    #[arg(long, value_enum, default_value = "multi")]
+    policy: PolicyArg,
+    /// Most sessions per user with --policy multi.
+    #[arg(long, default_value_t = 4, value_parser = at_least(1))]
+    max_sessions: usize,
+    /// Heartbeat interval for clients that ask for none, in seconds.
+    #[arg(long, default_value = "30", value_parser = positive_secs)]
     heartbeat_secs: Duration,
-    /// Most unacknowledged messages per session.
+    /// Shortest heartbeat interval a client may ask for, in seconds.
+    #[arg(long, default_value = "5", value_parser = positive_secs)]
+    min_heartbeat_secs: Duration,
+    /// Longest heartbeat interval a client may ask for, in seconds.
+    #[arg(long, default_value = "600", value_parser = positive_secs)]
+    max_heartbeat_secs: Duration,
+    /// Seconds a new connection has to authenticate.
+    #[arg(long, default_value = "10", value_parser = positive_secs)]
+    auth_timeout_secs: Duration,
+    /// Most unacknowledged QoS1 messages per session (1 to 65535).
     #[arg(long, default_value_t = Config::default().window)]
     window: usize,
     /// Longest frame in bytes, length field included.
     #[arg(long, default_value_t = Config::default().max_frame)]
     max_frame: usize,
-    /// Accept PUBLISH frames from clients (for the load generator; keep off in production).
-    #[arg(long)]
-    admin: bool,
+    /// TTL of QoS1 messages pushed without one, in seconds.
+    #[arg(long, default_value = "86400", value_parser = positive_secs)]
+    default_ttl_secs: Duration,
+    /// Longest TTL a QoS1 message may ask for, in seconds.
+    #[arg(long, default_value = "604800", value_parser = positive_secs)]
+    max_ttl_secs: Duration,
+    /// Most QoS1 messages kept per user (the oldest is dropped beyond).
+    #[arg(long, default_value_t = StoreConfig::default().per_user_cap, value_parser = at_least(1))]
+    store_per_user: usize,
+    /// Most sends of a QoS1 message without an ACK.
+    #[arg(long, default_value_t = StoreConfig::default().max_attempts)]
+    max_attempts: u32,
     /// Print a stats line every this many seconds (0: only at exit).
-    #[arg(long, default_value = "0", value_parser = loopwire_examples::cli::secs)]
+    #[arg(long, default_value = "0", value_parser = secs)]
     stats_secs: Duration,
-}
-
-/// A heartbeat interval: more than 0 and at most what WELCOME can carry (`u32` milliseconds,
-/// about 49 days).
-fn heartbeat(s: &str) -> Result<Duration, String> {
-    let d = loopwire_examples::cli::positive_secs(s)?;
-    if d.as_millis() > u128::from(u32::MAX) {
-        return Err(format!("at most {} seconds", u32::MAX / 1000));
-    }
-    Ok(d)
 }
 
 fn main() -> ExitCode {
     loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
 }
 
-fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
+/// Reads a secret from `file`, else from the environment variable `var`.
+fn secret_text(file: &Option<PathBuf>, var: &str, flag: &str) -> Result<String, BoxError> {
+    let raw = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .context(|| format!("cannot read {flag} {}", path.display()))?,
+        None => std::env::var(var)
+            .map_err(|_| format!("no {flag} given and {var} is not set (or use --dev)"))?,
+    };
+    let text = raw.trim().to_owned();
+    if text.is_empty() {
+        return Err(format!("the {flag} / {var} secret is empty").into());
+    }
+    Ok(text)
+}
+
+fn secrets(args: &Args) -> Result<(Secret, String), BoxError> {
+    if args.dev {
+        eprintln!(
+            "WARNING: --dev: using the PUBLIC development token secret and API token \
+             ({DEV_API_TOKEN}); anyone can sign tokens and call the API. Never use in production."
+        );
+        return Ok((Secret::development(), DEV_API_TOKEN.to_owned()));
+    }
+    let secret = match &args.secret_file {
+        Some(path) => Secret::from_file(path)?,
+        None => Secret::from_env("LOOPWIRE_PUSH_SECRET")
+            .map_err(|e| format!("{e} (give --secret-file, or --dev for the quick start)"))?,
+    };
+    if secret.is_development() {
+        eprintln!("WARNING: the token secret is the public development key");
+    }
+    let token = secret_text(
+        &args.api_token_file,
+        "LOOPWIRE_PUSH_API_TOKEN",
+        "--api-token-file",
+    )?;
+    Ok((secret, token))
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
     loopwire_examples::init_tracing();
-    let url = loopwire_examples::tcp_url(&args.addr);
+    let (secret, api_token) = secrets(&args)?;
     let mut config = Config::with_heartbeat(args.heartbeat_secs);
-    config.window = args.window.clamp(1, usize::from(u16::MAX));
+    config.min_heartbeat = args.min_heartbeat_secs;
+    config.max_heartbeat = args.max_heartbeat_secs;
+    config.auth_timeout = args.auth_timeout_secs;
+    config.window = args.window;
     config.max_frame = args.max_frame;
-    config.admin = args.admin;
-    let gateway = Arc::new(
-        Gateway::new(config).context(|| format!("cannot use --max-frame {}", args.max_frame))?,
-    );
+    config.policy = match args.policy {
+        PolicyArg::Single => Policy::Single,
+        PolicyArg::Multi => Policy::Multi {
+            max: args.max_sessions,
+        },
+    };
+    let api_config = ApiConfig::new(api_token);
+    let store_config = StoreConfig {
+        per_user_cap: args.store_per_user,
+        default_ttl: args.default_ttl_secs,
+        max_ttl: args.max_ttl_secs,
+        max_attempts: args.max_attempts,
+        // The API's payload plus a PUSH envelope's kind, length and room.
+        max_payload: api_config.max_payload + 2 + config.max_name,
+        ..StoreConfig::default()
+    };
+    // Ids keep growing across restarts: start above the wall clock in microseconds.
+    let options = MemoryOptions {
+        first_id: unix_now_secs().saturating_mul(1_000_000),
+        ..MemoryOptions::default()
+    };
+    let store = MemoryStore::with_options(store_config, options).context(|| "bad store limits")?;
+    // The engine clock reads 0 when the engine starts, right after this.
+    config.unix_epoch_offset_secs = unix_now_secs();
+    let gateway = Arc::new(Gateway::new(
+        config,
+        Verifier::new(&secret),
+        Arc::new(store),
+    )?);
+
     let mut builder = Engine::builder();
-    args.engine.apply(builder.addr(url));
+    args.engine
+        .apply(builder.addr(loopwire_examples::tcp_url(&args.addr)));
     gateway.configure(&mut builder);
     let engine = builder.start(Arc::clone(&gateway))?;
+
+    let api = Arc::new(ApiHandler::new(api_config, Arc::clone(&gateway))?);
+    let mut api_builder = Engine::builder();
+    api_builder
+        .addr(loopwire_examples::tcp_url(&args.api_addr))
+        .loops(1);
+    api.configure(&mut api_builder);
+    let api_engine = api_builder
+        .start(Arc::clone(&api))
+        .context(|| format!("cannot serve the API on {}", args.api_addr))?;
+
     println!("session_state_bytes={}", std::mem::size_of::<Session>());
+    for a in api_engine.addrs() {
+        // `http://` rather than the engine's `tcp://`: the bench scripts read the
+        // gateway's `listening on tcp://` line.
+        let shown = a.to_string().replacen("tcp://", "http://", 1);
+        println!("api listening on {shown}");
+    }
     loopwire_examples::announce(&engine, "")?;
 
     let done = Arc::new(AtomicBool::new(false));
@@ -87,18 +227,32 @@ fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
             .spawn(move || {
                 while !done.load(Ordering::Relaxed) {
                     std::thread::park_timeout(every);
-                    println!("stats {} rooms={}", gateway.stats(), gateway.rooms());
+                    print_stats(&gateway);
                 }
             })
             .context(|| "cannot start the stats thread")?;
         Some(thread)
     };
     engine.wait();
+    api_engine.stop();
+    api_engine.wait();
     done.store(true, Ordering::Relaxed);
     if let Some(r) = reporter {
         r.thread().unpark();
         let _ = r.join();
     }
-    println!("stats {} rooms={}", gateway.stats(), gateway.rooms());
+    print_stats(&gateway);
     Ok(())
+}
+
+fn print_stats(gateway: &Gateway) {
+    let s = gateway.store_stats();
+    println!(
+        "stats {} rooms={} store_messages={} store_expired={} store_dropped_cap={}",
+        gateway.stats(),
+        gateway.rooms(),
+        s.stored,
+        s.expired,
+        s.dropped_cap
+    );
 }

@@ -1,9 +1,13 @@
-//! Helpers for the end-to-end tests: a [`Server`] (a [`Gateway`] on an engine bound to
-//! 127.0.0.1 port 0, on a [`TestClock`]) and a [`Client`] speaking the protocol over a
-//! blocking `TcpStream`.
+//! Helpers for the end-to-end tests: a [`Server`] (a [`Gateway`] over a [`MemoryStore`] on
+//! an engine bound to 127.0.0.1 port 0, on a [`TestClock`], optionally with its HTTP API on
+//! a second engine) and a [`Client`] speaking the protocol over a blocking `TcpStream`.
 //!
-//! Time stands still unless a test calls [`Server::advance_to`]; every wait here is a hang
-//! guard of [`WAIT`], never a verdict.
+//! Time stands still unless a test calls [`Server::advance_to`]; token times are checked
+//! at [`EPOCH`] plus the test clock. Every wait here is a hang guard of [`WAIT`], never a
+//! verdict.
+
+// Each test file uses a part of these helpers.
+#![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,21 +15,48 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loopwire::{Engine, EngineHandle, Network, TestClock};
+use loopwire_push::api::{ApiConfig, ApiHandler};
+use loopwire_push::auth::{Claims, Secret, Signer, Verifier, VerifierOptions};
 use loopwire_push::frame::{self, LEN_BYTES};
-use loopwire_push::{ClientFrame, Config, Gateway, ServerFrame, StatsSnapshot};
+use loopwire_push::store::{MemoryStore, StoreConfig, StoreStats};
+use loopwire_push::{ClientFrame, Config, Gateway, PushKind, ServerFrame, StatsSnapshot};
 
 /// Upper bound of any single wait in these tests (a hang guard: nothing passes or fails
 /// because of how long something took within it).
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// Seconds since the Unix epoch when the test clock reads 0.
+pub(crate) const EPOCH: u64 = 1_700_000_000;
+
+/// The API's bearer token in these tests.
+pub(crate) const API_TOKEN: &str = "api-token-for-tests";
 
 /// `n` milliseconds.
 pub(crate) const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// A gateway on its own engine and test clock; stops the engine when dropped.
+/// The token secret of these tests.
+pub(crate) fn secret() -> Secret {
+    Secret::from_bytes(b"a-test-secret-of-at-least-32-bytes!!").expect("secret")
+}
+
+/// A token for `user`, granting `rooms`, expiring at `exp` (Unix seconds).
+pub(crate) fn token_until(user: &str, rooms: &[&str], exp: u64) -> String {
+    let mut c = Claims::new(user, exp);
+    c.rooms = rooms.iter().map(|r| r.to_string()).collect();
+    Signer::new(&secret()).sign(&c)
+}
+
+/// A token for `user` granting `rooms`, valid for an hour of the test clock.
+pub(crate) fn token(user: &str, rooms: &[&str]) -> String {
+    token_until(user, rooms, EPOCH + 3600)
+}
+
+/// A gateway on its own engine and test clock; stops the engines when dropped.
 pub(crate) struct Server {
     pub(crate) engine: EngineHandle,
+    pub(crate) api: Option<EngineHandle>,
     pub(crate) gw: Arc<Gateway>,
     pub(crate) clock: TestClock,
 }
@@ -33,28 +64,54 @@ pub(crate) struct Server {
 impl Server {
     /// A gateway with `config` on two loops.
     pub(crate) fn start(config: Config) -> Self {
-        Self::on_loops(config, 2)
+        Self::build(config, 2, StoreConfig::default(), false)
     }
 
     /// A gateway with `config` on `loops` loops. Tests that must show that something did
     /// *not* happen by some clock reading use one loop, where [`Client::settle`] proves that
     /// the loop has run a whole turn at that reading.
-    pub(crate) fn on_loops(mut config: Config, loops: usize) -> Self {
+    pub(crate) fn on_loops(config: Config, loops: usize) -> Self {
+        Self::build(config, loops, StoreConfig::default(), false)
+    }
+
+    /// The whole thing: gateway, store with `store`, and the HTTP API if `api`.
+    pub(crate) fn build(mut config: Config, loops: usize, store: StoreConfig, api: bool) -> Self {
         let clock = TestClock::new();
         config.clock = clock.clone().into();
-        let gw = Arc::new(Gateway::new(config).expect("config"));
+        config.unix_epoch_offset_secs = EPOCH;
+        let verifier = Verifier::with_options(
+            &secret(),
+            VerifierOptions {
+                leeway_secs: 0,
+                ..VerifierOptions::default()
+            },
+        );
+        let store = Arc::new(MemoryStore::new(store).expect("store config"));
+        let gw = Arc::new(Gateway::new(config, verifier, store).expect("config"));
         let mut b = Engine::builder();
         b.addr("tcp://127.0.0.1:0").loops(loops);
         gw.configure(&mut b);
         let engine = b.start(Arc::clone(&gw)).expect("engine starts");
-        Self { engine, gw, clock }
+        let api = api.then(|| {
+            let handler =
+                ApiHandler::new(ApiConfig::new(API_TOKEN), Arc::clone(&gw)).expect("api config");
+            let handler = Arc::new(handler);
+            let mut b = Engine::builder();
+            b.addr("tcp://127.0.0.1:0").loops(1);
+            handler.configure(&mut b);
+            b.start(handler).expect("api engine starts")
+        });
+        Self {
+            engine,
+            api,
+            gw,
+            clock,
+        }
     }
 
     /// Heartbeat 1 s (closed after 1.5 s); retransmit after 300 ms; two loops.
     pub(crate) fn default_test() -> Self {
-        let mut c = Config::with_heartbeat(Duration::from_secs(1));
-        c.retransmit_after = ms(300);
-        Self::start(c)
+        Self::start(test_config())
     }
 
     /// Moves the test clock forward to `at` since the engine started.
@@ -69,22 +126,28 @@ impl Server {
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.engine
-            .addrs()
-            .iter()
-            .find(|a| a.network == Network::Tcp)
-            .and_then(|a| a.addr)
-            .expect("a TCP address")
+        tcp_addr(&self.engine)
     }
 
-    /// A connected client that said HELLO and got WELCOME.
-    pub(crate) fn client(&self, id: &str) -> Client {
+    /// The HTTP API's address (the server was built with it).
+    pub(crate) fn api_addr(&self) -> SocketAddr {
+        tcp_addr(self.api.as_ref().expect("built with the API"))
+    }
+
+    /// A client of `user` granted every room (`*`), with the default heartbeat.
+    pub(crate) fn client(&self, user: &str) -> Client {
+        self.login(user, &["*"])
+    }
+
+    /// A client of `user` granted `rooms`, with the default heartbeat; checks WELCOME.
+    pub(crate) fn login(&self, user: &str, rooms: &[&str]) -> Client {
         let mut c = Client::connect(self.addr());
-        c.send(ClientFrame::Hello(id.as_bytes()));
+        c.auth(0, &token(user, rooms));
         match c.recv() {
-            Some(Owned::Welcome(hb, window)) => {
+            Some(Owned::Welcome(hb, window, u)) => {
                 assert_eq!(u128::from(hb), self.gw.config().heartbeat.as_millis());
                 assert_eq!(usize::from(window), self.gw.config().window);
+                assert_eq!(u, user.as_bytes());
             }
             other => panic!("expected WELCOME, got {other:?}"),
         }
@@ -94,6 +157,11 @@ impl Server {
     /// The gateway's counters now.
     pub(crate) fn stats(&self) -> StatsSnapshot {
         self.gw.stats()
+    }
+
+    /// The store's counters now.
+    pub(crate) fn store_stats(&self) -> StoreStats {
+        self.gw.store_stats()
     }
 
     /// Waits (at most [`WAIT`]) until `f` holds for the gateway's counters: for what the
@@ -111,8 +179,30 @@ impl Server {
     }
 }
 
+/// Heartbeat 1 s (bounds 100 ms to 10 s), retransmit after 300 ms, AUTH within 500 ms.
+pub(crate) fn test_config() -> Config {
+    let mut c = Config::with_heartbeat(Duration::from_secs(1));
+    c.min_heartbeat = ms(100);
+    c.max_heartbeat = Duration::from_secs(10);
+    c.retransmit_after = Some(ms(300));
+    c.auth_timeout = ms(500);
+    c
+}
+
+fn tcp_addr(engine: &EngineHandle) -> SocketAddr {
+    engine
+        .addrs()
+        .iter()
+        .find(|a| a.network == Network::Tcp)
+        .and_then(|a| a.addr)
+        .expect("a TCP address")
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(api) = &self.api {
+            api.stop();
+        }
         self.engine.stop();
     }
 }
@@ -120,16 +210,21 @@ impl Drop for Server {
 /// A server frame, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Owned {
-    Welcome(u32, u16),
+    Welcome(u32, u16, Vec<u8>),
     Pong(Vec<u8>),
-    Push(u64, Vec<u8>, Vec<u8>),
+    Push(u64, PushKind, Vec<u8>, Vec<u8>),
     Error(u16, String),
-    Published(u64, u32),
+    Kick(u16, String),
 }
 
-/// A PUSH frame.
+/// A PUSH frame to a room.
 pub(crate) fn push(id: u64, room: &str, payload: &str) -> Owned {
-    Owned::Push(id, room.as_bytes().to_vec(), payload.as_bytes().to_vec())
+    Owned::Push(id, PushKind::Room, room.into(), payload.into())
+}
+
+/// A PUSH frame to the user.
+pub(crate) fn to_user(id: u64, payload: &str) -> Owned {
+    Owned::Push(id, PushKind::User, Vec::new(), payload.into())
 }
 
 pub(crate) struct Client {
@@ -151,6 +246,14 @@ impl Client {
         self.s.write_all(&out).expect("send");
     }
 
+    /// Sends AUTH.
+    pub(crate) fn auth(&mut self, heartbeat_ms: u32, token: &str) {
+        self.send(ClientFrame::Auth {
+            heartbeat_ms,
+            token: token.as_bytes(),
+        });
+    }
+
     /// The next frame, or `None` at end of stream (or reset); panics after [`WAIT`].
     pub(crate) fn recv(&mut self) -> Option<Owned> {
         let mut len = [0u8; LEN_BYTES];
@@ -162,20 +265,23 @@ impl Client {
         }
         let mut body = vec![0; u32::from_be_bytes(len) as usize];
         self.s.read_exact(&mut body).expect("frame body");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         Some(
             match frame::parse_server(&body).expect("a valid server frame") {
                 ServerFrame::Welcome {
                     heartbeat_ms,
                     window,
-                } => Owned::Welcome(heartbeat_ms, window),
+                    user,
+                } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
                 ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
-                ServerFrame::Push { id, room, payload } => {
-                    Owned::Push(id, room.to_vec(), payload.to_vec())
-                }
-                ServerFrame::Error { code, reason } => {
-                    Owned::Error(code, String::from_utf8_lossy(reason).into_owned())
-                }
-                ServerFrame::Published { id, members } => Owned::Published(id, members),
+                ServerFrame::Push {
+                    id,
+                    kind,
+                    room,
+                    payload,
+                } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
+                ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
+                ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
             },
         )
     }
@@ -199,9 +305,8 @@ impl Client {
 
     /// Two round trips in a row, each expected to bring nothing else. On a one-loop server,
     /// once this returns the loop has run a whole turn at the clock's current reading,
-    /// timers and queued tasks included: the first PING was read on such a turn, and the
-    /// second could only be read on a later one. So whatever was due by now has happened.
-    /// (This client's own idle timeout restarts: it is traffic.)
+    /// timers and queued tasks included. (This client's own read deadline restarts: it is
+    /// traffic.)
     pub(crate) fn settle(&mut self) {
         assert_eq!(self.sync(b"settle-1"), []);
         assert_eq!(self.sync(b"settle-2"), []);
@@ -215,4 +320,36 @@ impl Client {
         }
         assert_eq!(self.recv(), None);
     }
+
+    /// Expects a KICK with `code` (returns its reason), then the end of the stream.
+    pub(crate) fn expect_kick_and_close(&mut self, code: u16) -> String {
+        let reason = match self.recv() {
+            Some(Owned::Kick(c, reason)) if c == code => reason,
+            other => panic!("expected KICK {code}, got {other:?}"),
+        };
+        assert_eq!(self.recv(), None);
+        reason
+    }
+
+    /// ACKs every id of `frames` that wants one.
+    pub(crate) fn ack_all(&mut self, frames: &[Owned]) {
+        for f in frames {
+            if let Owned::Push(id, ..) = f
+                && *id != 0
+            {
+                self.send(ClientFrame::Ack(*id));
+            }
+        }
+    }
+}
+
+/// The ids of the PUSH frames among `frames`.
+pub(crate) fn ids(frames: &[Owned]) -> Vec<u64> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Owned::Push(id, ..) => Some(*id),
+            _ => None,
+        })
+        .collect()
 }

@@ -1,0 +1,83 @@
+//! [`ProtocolError`]: every way a client can break the protocol, with the code its ERROR
+//! frame carries.
+
+use loopwire::codec::CodecError;
+
+use crate::auth::AuthError;
+
+/// What a peer did wrong, or what a publisher asked that cannot be sent. Every variant has
+/// a [`code`](Self::code), sent in the ERROR frame before the connection is closed (the
+/// table is in `PROTOCOL.md`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The framing is broken: a frame longer than the maximum, or a corrupt length.
+    #[error("bad framing: {0}")]
+    Codec(#[from] CodecError),
+    /// A frame of length 0 (no type byte).
+    #[error("empty frame")]
+    Empty,
+    /// A type byte this side does not know (the retired PUBLISH, 0x06, included).
+    #[error("unknown frame type {0:#04x}")]
+    UnknownType(u8),
+    /// A frame whose body does not match its type.
+    #[error("malformed {what} frame")]
+    Malformed {
+        /// The frame's name.
+        what: &'static str,
+    },
+    /// A room name that is empty or longer than the limit.
+    #[error("{what} must be 1 to {max} bytes, got {len}")]
+    BadName {
+        /// "room".
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A frame other than AUTH before AUTH.
+    #[error("AUTH must come first")]
+    NotAuthenticated,
+    /// A second AUTH.
+    #[error("AUTH was already sent")]
+    AuthTwice,
+    /// A JOIN beyond the per-session room limit.
+    #[error("at most {0} rooms per session")]
+    TooManyRooms(usize),
+    /// A message that would not fit in one frame.
+    #[error("a {len}-byte message does not fit a {max}-byte frame")]
+    TooLarge {
+        /// The frame it would need.
+        len: usize,
+        /// The maximum frame.
+        max: usize,
+    },
+    /// A JOIN of a room the session's token does not grant.
+    #[error("the token does not grant this room")]
+    RoomNotGranted,
+    /// The token was refused (codes 100 to 199, [`AuthError::code`]).
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+}
+
+impl ProtocolError {
+    /// The code sent in the ERROR frame. 10 is retired (it was "PUBLISH not allowed" in
+    /// protocol v1; a PUBLISH is now an unknown type, 4).
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::Codec(CodecError::FrameTooLong { .. }) => 1,
+            Self::Codec(_) => 2,
+            Self::Empty => 3,
+            Self::UnknownType(_) => 4,
+            Self::Malformed { .. } => 5,
+            Self::BadName { .. } => 6,
+            Self::NotAuthenticated => 7,
+            Self::AuthTwice => 8,
+            Self::TooManyRooms(_) => 9,
+            Self::TooLarge { .. } => 11,
+            Self::RoomNotGranted => 12,
+            Self::Auth(e) => e.code(),
+        }
+    }
+}
