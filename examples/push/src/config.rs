@@ -184,8 +184,10 @@ mod tests {
         assert_eq!(c.negotiate(u32::MAX), c.max_heartbeat);
         assert_eq!(c.negotiate(45_000), Duration::from_secs(45));
         assert_eq!(c.validate(), Ok(()));
-        let mut bad = Config::default();
-        bad.window = 0;
+        let bad = Config {
+            window: 0,
+            ..Config::default()
+        };
         assert!(bad.validate().is_err());
     }
 }

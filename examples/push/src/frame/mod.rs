@@ -6,7 +6,7 @@
 //! (so `len >= 1`), decoded with [`LengthFieldCodec`] (4-byte big-endian field, stripped).
 //! Both sides are here: the server parses [`ClientFrame`]s and writes server frames; the
 //! load client and the tests do the opposite with [`ServerFrame`] and [`encode_client`].
-//! Parsing ([`parse`]) borrows from the input (no copy) and never panics on any bytes; every
+//! Parsing ([`parse_client`], [`parse_server`]) borrows from the input (no copy) and never panics on any bytes; every
 //! length a peer sends is checked.
 
 mod error;
