@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Push gateway scale run: the gateway (`push`, examples/push) in one process, `pushload` in another
-# holding CONNS long connections (each in room `all` plus one room of each size in SIZES,
-# heartbeating every PING seconds, ACKing every message). Reports:
+# Push gateway scale run: the push service (`push --dev`, examples/push) in one process, `pushload`
+# in another holding CONNS long connections (each authenticated as its own user with a token it
+# mints with the development secret, in room `all` plus one room of each size in SIZES,
+# heartbeating every PING seconds, ACKing every QoS1 message). Reports:
 #   - connect time, the gateway's RSS per connection, and its CPU while only heartbeats flow;
 #   - publish-to-receipt latency (p50/p99/max, one clock: pushload stamps the payload and
-#     publishes through an admin connection) for rooms of CONNS, 1000, 100, 10 and 1
-#     members, acknowledged (per-member mailbox) and unacknowledged (engine broadcast);
+#     publishes through the HTTP API, one keep-alive connection) for rooms of CONNS, 1000,
+#     100, 10 and 1 members and for one user, QoS1 (`acked`: stored, then pulled by each
+#     session) and QoS0 (`unacked`: through the sessions' mailboxes);
 #   - the gateway's counters (delivered, acked, retransmitted, dropped, ACK round trip).
 #
 # Usage: examples/bench/push.sh
@@ -66,16 +68,18 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_total_ticks() { cpu_ticks "$1" | awk '{print $1 + $2}'; }
 
 echo "uptime before: $(uptime)"
-"$BIN/push" --addr 127.0.0.1:0 --loops "$LOOPS" --heartbeat-secs "$HEARTBEAT" --admin \
-    --stats-secs 1 >"$TMP/gw.out" 2>"$TMP/gw.err" &
+# --dev: the public development secret and API token, which pushload --dev uses too.
+"$BIN/push" --dev --addr 127.0.0.1:0 --api-addr 127.0.0.1:0 --loops "$LOOPS" \
+    --heartbeat-secs "$HEARTBEAT" --stats-secs 1 >"$TMP/gw.out" 2>"$TMP/gw.err" &
 GW_PID=$!
-wait_line "$TMP/gw.out" 'listening on' 10
-ADDR=$(sed -n 's#.*listening on tcp://##p' "$TMP/gw.out" | head -n1)
+wait_line "$TMP/gw.out" '^listening on' 10
+ADDR=$(sed -n 's#^listening on tcp://##p' "$TMP/gw.out" | head -n1)
+API_ADDR=$(sed -n 's#^api listening on http://##p' "$TMP/gw.out" | head -n1)
 STATE=$(sed -n 's/^session_state_bytes=//p' "$TMP/gw.out")
 sleep 0.5
 RSS0=$(rss_kib "$GW_PID")
 
-"$BIN/pushload" --addr "$ADDR" --conns "$CONNS" --threads "$THREADS" --heartbeat-secs "$PING" \
+"$BIN/pushload" --dev --addr "$ADDR" --api-addr "$API_ADDR" --conns "$CONNS" --threads "$THREADS" --heartbeat-secs "$PING" \
     --sizes "$SIZES" --idle-secs "$IDLE_SECS" --publishes "$PUBLISHES" \
     --interval-ms "$INTERVAL_MS" --payload "$PAYLOAD" --unacked --settle-secs 60 \
     >"$TMP/pl.out" 2>"$TMP/pl.err" &
@@ -110,7 +114,7 @@ awk -v c=$((C1 - C0)) -v hz="$HZ" -v t0="$T0" -v t1="$T1" \
     'BEGIN { printf "gateway CPU while idle (heartbeats only): %.2f %% of one core over %.1f s\n", c / hz / (t1 - t0) * 100, t1 - t0 }'
 grep '^pings=' "$TMP/pl.out"
 echo
-echo "| room | members | mode | delivered / expected | p50 µs | p99 µs | max µs | publish RTT p50 µs |"
+echo "| target | members | mode | delivered / expected | p50 µs | p99 µs | max µs | publish RTT p50 µs |"
 echo "|---|---:|---|---:|---:|---:|---:|---:|"
 grep '^result' "$TMP/pl.out" | while read -r line; do
     room=$(echo "$line" | grep -o 'room=[^ ]*' | cut -d= -f2)

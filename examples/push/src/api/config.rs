@@ -3,6 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+/// The API token of development mode (`push --dev`, `pushload --dev`): public, for the
+/// quick start only; anyone can call an API that accepts it.
+pub const DEVELOPMENT_TOKEN: &str = "loopwire-push-development-api-token";
+
 /// The HTTP API's settings. Every quantity a request can make the server hold or wait for
 /// is bounded by one of them.
 #[derive(Clone)]

@@ -156,7 +156,7 @@ pub use backend::{
     Backend, BackendError, Kick, Kicked, Message, Name, Online, PushAll, PushRoom, PushUser,
     PushUsers, Pushed, Qos, RoomCount, RoomMembers, UserOnline,
 };
-pub use config::{ApiConfig, ApiConfigError};
+pub use config::{ApiConfig, ApiConfigError, DEVELOPMENT_TOKEN};
 pub use handler::{ApiConn, ApiHandler};
 pub use metrics::{ApiMetrics, ApiStats, Metric, MetricKind};
 pub use reply::Reply;

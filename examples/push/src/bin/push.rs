@@ -29,14 +29,11 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use loopwire::Engine;
 use loopwire_examples::cli::{BoxError, Context, at_least, positive_secs, secs};
-use loopwire_push::api::{ApiConfig, ApiHandler};
+use loopwire_push::api::{ApiConfig, ApiHandler, DEVELOPMENT_TOKEN};
 use loopwire_push::auth::{Secret, Verifier};
 use loopwire_push::config::unix_now_secs;
 use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
 use loopwire_push::{Config, Gateway, Policy, Session};
-
-/// The API token `--dev` uses: public, for the quick start only.
-const DEV_API_TOKEN: &str = "loopwire-push-development-api-token";
 
 /// Sessions per user.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,9 +129,9 @@ fn secrets(args: &Args) -> Result<(Secret, String), BoxError> {
     if args.dev {
         eprintln!(
             "WARNING: --dev: using the PUBLIC development token secret and API token \
-             ({DEV_API_TOKEN}); anyone can sign tokens and call the API. Never use in production."
+             ({DEVELOPMENT_TOKEN}); anyone can sign tokens and call the API. Never use in production."
         );
-        return Ok((Secret::development(), DEV_API_TOKEN.to_owned()));
+        return Ok((Secret::development(), DEVELOPMENT_TOKEN.to_owned()));
     }
     let secret = match &args.secret_file {
         Some(path) => Secret::from_file(path)?,

@@ -1,0 +1,507 @@
+//! Load and behaviour client for the push service (`src/bin/push.rs`): opens N long
+//! connections from one process, each authenticating as its own user `u<i>` with a token it
+//! mints ([`Signer`], the service's secret from `--secret-file`, `LOOPWIRE_PUSH_SECRET` or
+//! `--dev`), joins rooms, heartbeats, ACKs every QoS1 message; then publishes through the
+//! service's HTTP API (`--api-addr`, a keep-alive HTTP/1.1 connection, `http`) to rooms of
+//! several sizes and to one user, and measures publish-to-receipt latency on one clock (the
+//! publish time travels in the payload).
+//!
+//! ```sh
+//! pushload --dev --addr 127.0.0.1:7000 --api-addr 127.0.0.1:7001 --conns 15000 --threads 2 \
+//!     --heartbeat-secs 5 --sizes 1000,100,10,1 --idle-secs 20 --publishes 20 --unacked
+//! ```
+//!
+//! Connection `i` authenticates as `u<i>` (token granting `all` and `s*`), joins `all` and,
+//! for each size `s`, room `s<s>-<i / s>`; pushes go to `all`, to `s<s>-0` of each size, and
+//! to user `u0`. Output, one line per phase, `key=value` pairs:
+//!
+//! - `phase=connected conns= secs= welcomed=`
+//! - `phase=idle_start` and `phase=idle_end closed=`: heartbeats only, for `--idle-secs` (the
+//!   scale run samples the gateway in between);
+//! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
+//!   max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
+//!   (`acked`: QoS1, `unacked`: QoS0);
+//! - `summary closed= errors= duplicates=`.
+//!
+//! Latencies go into fixed-size HDR histograms (3 significant digits, up to an hour), one
+//! per target and mode in each client thread, merged at the end: memory does not grow with
+//! the number of deliveries.
+
+mod http;
+mod measure;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream as StdStream};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
+use loopwire_push::api::DEVELOPMENT_TOKEN;
+use loopwire_push::auth::{Claims, Secret, Signer};
+use loopwire_push::config::unix_now_secs;
+use loopwire_push::frame::{self, LEN_BYTES};
+use loopwire_push::{ClientFrame, ServerFrame};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use measure::{Classes, Report, histogram, max_of, parse_payload, payload};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Gateway address (host:port).
+    #[arg(long)]
+    addr: SocketAddr,
+    /// HTTP API address (host:port).
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    api_addr: SocketAddr,
+    /// File holding the token secret; else env LOOPWIRE_PUSH_SECRET.
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// File holding the API token; else env LOOPWIRE_PUSH_API_TOKEN.
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
+    /// Use the service's public development secret and API token (`push --dev`).
+    #[arg(long)]
+    dev: bool,
+    /// Long connections to open.
+    #[arg(long, default_value_t = 1000)]
+    conns: usize,
+    /// Client threads (each polls its share of the connections).
+    #[arg(long, default_value_t = 2, value_parser = at_least(1))]
+    threads: usize,
+    /// Seconds between a connection's PINGs (keep below the gateway's heartbeat interval).
+    #[arg(long, default_value = "5", value_parser = positive_secs)]
+    heartbeat_secs: Duration,
+    /// Room sizes besides `all`, comma-separated.
+    #[arg(long, default_value = "1000,100,10,1", value_delimiter = ',', value_parser = at_least(1))]
+    sizes: Vec<usize>,
+    /// Seconds of heartbeats only, before publishing.
+    #[arg(long, default_value = "10", value_parser = secs)]
+    idle_secs: Duration,
+    /// Messages published to each measured room (per mode).
+    #[arg(long, default_value_t = 20)]
+    publishes: usize,
+    /// Milliseconds between two publishes.
+    #[arg(long, default_value_t = 100)]
+    interval_ms: u64,
+    /// Payload bytes (at least 20: timestamp, target index, mode, as digits).
+    #[arg(long, default_value_t = 64, value_parser = at_least(20))]
+    payload: usize,
+    /// Also measure QoS0 (unacknowledged) delivery.
+    #[arg(long)]
+    unacked: bool,
+    /// Longest wait for connections, or for a room's deliveries, in seconds.
+    #[arg(long, default_value = "60", value_parser = secs)]
+    settle_secs: Duration,
+}
+
+/// What the threads share.
+struct Shared {
+    base: Instant,
+    stop: AtomicBool,
+    welcomed: AtomicUsize,
+    closed: AtomicUsize,
+    errors: AtomicUsize,
+    /// Deliveries per (class, mode).
+    delivered: Vec<AtomicU64>,
+}
+
+impl Shared {
+    fn micros(&self) -> u64 {
+        self.base.elapsed().as_micros() as u64
+    }
+}
+
+struct Client {
+    sock: TcpStream,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    alive: bool,
+    last_id: u64,
+}
+
+impl Client {
+    fn flush(&mut self, shared: &Shared) {
+        while !self.out.is_empty() && self.alive {
+            match self.sock.write(&self.out) {
+                Ok(0) => self.die(shared),
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.die(shared),
+            }
+        }
+        if self.out.is_empty() && self.out.capacity() > 256 {
+            self.out = Vec::new();
+        }
+    }
+
+    fn die(&mut self, shared: &Shared) {
+        if self.alive {
+            self.alive = false;
+            shared.closed.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn send(&mut self, f: &ClientFrame<'_>) {
+        // The frames built here are small and well formed.
+        let _ = frame::encode_client(f, usize::MAX, &mut self.out);
+    }
+}
+
+fn mode_slot(class: usize, unacked: bool) -> usize {
+    class * 2 + usize::from(unacked)
+}
+
+fn handle_frames(c: &mut Client, shared: &Shared, classes: &Classes, report: &mut Report) {
+    let mut at = 0;
+    loop {
+        let rest = &c.inbuf[at..];
+        let Some(len) = rest
+            .get(..LEN_BYTES)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        else {
+            break;
+        };
+        let Some(body) = rest.get(LEN_BYTES..LEN_BYTES + len) else {
+            break;
+        };
+        at += LEN_BYTES + len;
+        match frame::parse_server(body) {
+            Ok(ServerFrame::Welcome { .. }) => {
+                shared.welcomed.fetch_add(1, Relaxed);
+            }
+            Ok(ServerFrame::Pong(b)) => {
+                if let Ok(ts) = <[u8; 8]>::try_from(b) {
+                    let rtt = shared.micros().saturating_sub(u64::from_be_bytes(ts));
+                    report.ping_rtt.saturating_record(rtt);
+                }
+            }
+            Ok(ServerFrame::Push { id, payload, .. }) => {
+                if id != 0 {
+                    if id <= c.last_id {
+                        report.duplicates += 1;
+                    }
+                    c.last_id = c.last_id.max(id);
+                    let mut ack = Vec::new();
+                    let _ = frame::encode_client(&ClientFrame::Ack(id), usize::MAX, &mut ack);
+                    c.out.extend_from_slice(&ack);
+                }
+                if let Some((ts, class, unacked)) = parse_payload(payload)
+                    && class < classes.rooms.len()
+                {
+                    let lat = shared.micros().saturating_sub(ts);
+                    let slot = mode_slot(class, unacked);
+                    report.latency[slot].saturating_record(lat);
+                    shared.delivered[slot].fetch_add(1, Relaxed);
+                }
+            }
+            Ok(ServerFrame::Error { code, reason } | ServerFrame::Kick { code, reason }) => {
+                eprintln!("ERROR/KICK {code}: {}", String::from_utf8_lossy(reason));
+                shared.errors.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                shared.errors.fetch_add(1, Relaxed);
+                c.die(shared);
+                break;
+            }
+        }
+    }
+    c.inbuf.drain(..at);
+    if c.inbuf.is_empty() && c.inbuf.capacity() > 4096 {
+        c.inbuf = Vec::new();
+    }
+}
+
+fn run_thread(
+    args: &Args,
+    first: usize,
+    count: usize,
+    shared: &Shared,
+    classes: &Classes,
+    signer: &Signer,
+) -> Result<Report, Failed> {
+    let mut report = Report::new(classes)?;
+    let mut poll = Poll::new().context(|| "cannot create a poller")?;
+    let mut clients = Vec::with_capacity(count);
+    for k in 0..count {
+        let i = first + k;
+        let mut sock = connect(args.addr)
+            .context(|| format!("cannot open connection {i} to {}", args.addr))?;
+        poll.registry()
+            .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)
+            .context(|| "cannot register a connection with the poller")?;
+        let mut c = Client {
+            sock,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            alive: true,
+            last_id: 0,
+        };
+        let mut claims = Claims::new(format!("u{i}"), unix_now_secs() + 24 * 3600);
+        claims.rooms = vec!["all".into(), "s*".into()];
+        let token = signer.sign(&claims);
+        let hb = u32::try_from(args.heartbeat_secs.as_millis() * 2).unwrap_or(u32::MAX);
+        c.send(&ClientFrame::Auth {
+            heartbeat_ms: hb,
+            token: token.as_bytes(),
+        });
+        c.send(&ClientFrame::Join(b"all"));
+        for &s in &args.sizes {
+            let room = format!("s{s}-{}", i / s.max(1));
+            c.send(&ClientFrame::Join(room.as_bytes()));
+        }
+        c.flush(shared);
+        clients.push(c);
+    }
+    // Heartbeats: one queue in due order (every connection has the same interval), first
+    // PINGs spread over one interval.
+    let every = args.heartbeat_secs;
+    let start = Instant::now();
+    let mut due: std::collections::VecDeque<(Instant, usize)> = (0..count)
+        .map(|k| (start + every.mul_f64(k as f64 / count.max(1) as f64), k))
+        .collect();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !shared.stop.load(Relaxed) {
+        let now = Instant::now();
+        let timeout = due
+            .front()
+            .map_or(Duration::from_millis(100), |(t, _)| {
+                t.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(100));
+        poll.poll(&mut events, Some(timeout))
+            .context(|| "cannot poll the connections")?;
+        for ev in events.iter() {
+            let Some(c) = clients.get_mut(ev.token().0) else {
+                continue;
+            };
+            if !c.alive {
+                continue;
+            }
+            if ev.is_readable() {
+                loop {
+                    match c.sock.read(&mut buf) {
+                        Ok(0) => {
+                            c.die(shared);
+                            break;
+                        }
+                        Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            c.die(shared);
+                            break;
+                        }
+                    }
+                }
+                handle_frames(c, shared, classes, &mut report);
+            }
+            c.flush(shared);
+        }
+        let now = Instant::now();
+        while let Some(&(t, k)) = due.front() {
+            if t > now {
+                break;
+            }
+            due.pop_front();
+            let c = &mut clients[k];
+            if c.alive {
+                c.send(&ClientFrame::Ping(&shared.micros().to_be_bytes()));
+                c.flush(shared);
+                due.push_back((now + every, k));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A non-blocking connection to `addr`, without Nagle's delay.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = StdStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    Ok(TcpStream::from_std(s))
+}
+
+/// The token secret and the API token, from files, the environment or `--dev`.
+fn secrets(args: &Args) -> Result<(Secret, String), BoxError> {
+    if args.dev {
+        return Ok((Secret::development(), DEVELOPMENT_TOKEN.to_owned()));
+    }
+    let secret = match &args.secret_file {
+        Some(path) => Secret::from_file(path)?,
+        None => Secret::from_env("LOOPWIRE_PUSH_SECRET")
+            .map_err(|e| format!("{e} (give --secret-file, or --dev)"))?,
+    };
+    let token = match &args.api_token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .context(|| format!("cannot read --api-token-file {}", path.display()))?,
+        None => std::env::var("LOOPWIRE_PUSH_API_TOKEN")
+            .map_err(|_| "no --api-token-file given and LOOPWIRE_PUSH_API_TOKEN is not set")?,
+    };
+    Ok((secret, token.trim().to_owned()))
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= end {
+            eprintln!("pushload: timed out waiting for {what}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+fn main() -> ExitCode {
+    loopwire_examples::cli::main(env!("CARGO_BIN_NAME"), run)
+}
+
+/// The outcome of a joined client thread: its report, its error, or its panic as an error.
+fn joined(h: std::thread::JoinHandle<Result<Report, Failed>>) -> Result<Report, BoxError> {
+    match h.join() {
+        Ok(r) => Ok(r?),
+        Err(_) => Err("a client thread panicked".into()),
+    }
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
+    let (secret, api_token) = secrets(&args)?;
+    let signer = Arc::new(Signer::new(&secret));
+    let classes = Classes::new(&args);
+    let shared = Shared {
+        base: Instant::now(),
+        stop: AtomicBool::new(false),
+        welcomed: AtomicUsize::new(0),
+        closed: AtomicUsize::new(0),
+        errors: AtomicUsize::new(0),
+        delivered: (0..classes.rooms.len() * 2)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    };
+    let settle = args.settle_secs;
+    let (shared, classes, args) = (Arc::new(shared), Arc::new(classes), Arc::new(args));
+    let threads = args.threads.min(args.conns.max(1));
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let share = args.conns / threads + usize::from(t < args.conns % threads);
+        let first = t * (args.conns / threads) + t.min(args.conns % threads);
+        let (args, shared, classes) = (args.clone(), shared.clone(), classes.clone());
+        let signer = Arc::clone(&signer);
+        let spawned = std::thread::Builder::new()
+            .name(format!("client-{t}"))
+            .spawn(move || {
+                let r = run_thread(&args, first, share, &shared, &classes, &signer);
+                if r.is_err() {
+                    shared.errors.fetch_add(1, Relaxed);
+                }
+                r
+            });
+        handles.push(spawned.context(|| "cannot start a client thread")?);
+    }
+    wait_for("WELCOMEs", settle, || {
+        shared.welcomed.load(Relaxed) >= args.conns || shared.errors.load(Relaxed) > 0
+    });
+    if shared.errors.load(Relaxed) > 0 && handles.iter().any(|h| h.is_finished()) {
+        // A client thread gave up (it could not connect, say): report why, not a run.
+        shared.stop.store(true, Relaxed);
+        for h in handles {
+            joined(h)?;
+        }
+        return Err("a client thread stopped early".into());
+    }
+    println!(
+        "phase=connected conns={} secs={:.2} welcomed={}",
+        args.conns,
+        started.elapsed().as_secs_f64(),
+        shared.welcomed.load(Relaxed)
+    );
+    println!("phase=idle_start");
+    io::stdout().flush().context(|| "cannot write to stdout")?;
+    std::thread::sleep(args.idle_secs);
+    println!("phase=idle_end closed={}", shared.closed.load(Relaxed));
+    io::stdout().flush().context(|| "cannot write to stdout")?;
+
+    let mut api = http::Api::connect(args.api_addr, api_token)
+        .context(|| format!("cannot connect to the API at {}", args.api_addr))?;
+    let modes: &[bool] = if args.unacked {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    let mut publish_rtt = (0..classes.rooms.len() * 2)
+        .map(|_| histogram())
+        .collect::<Result<Vec<_>, _>>()?;
+    for &unacked in modes {
+        for (class, room) in classes.rooms.iter().enumerate() {
+            let slot = mode_slot(class, unacked);
+            let before = shared.delivered[slot].load(Relaxed);
+            for _ in 0..args.publishes {
+                let t = shared.micros();
+                let body = format!(
+                    "\"payload\":\"{}\",\"qos\":{}",
+                    payload(t, class, unacked, args.payload),
+                    u8::from(!unacked)
+                );
+                api.push(room, &body)?;
+                publish_rtt[slot].saturating_record(shared.micros().saturating_sub(t));
+                std::thread::sleep(Duration::from_millis(args.interval_ms));
+            }
+            let expected = (classes.members[class] * args.publishes) as u64;
+            wait_for("deliveries", settle, || {
+                shared.delivered[slot].load(Relaxed) - before >= expected
+            });
+        }
+    }
+    // Let the last ACKs reach the gateway before the connections close.
+    std::thread::sleep(Duration::from_millis(500));
+    shared.stop.store(true, Relaxed);
+    let mut total = Report::new(&classes)?;
+    for h in handles {
+        total.merge(&joined(h)?)?;
+    }
+    println!(
+        "pings={} ping_rtt_p50_us={} ping_rtt_p99_us={}",
+        total.ping_rtt.len(),
+        total.ping_rtt.value_at_quantile(0.5),
+        total.ping_rtt.value_at_quantile(0.99)
+    );
+    for &unacked in modes {
+        for (class, room) in classes.rooms.iter().enumerate() {
+            let slot = mode_slot(class, unacked);
+            let lat = &total.latency[slot];
+            println!(
+                "result room={} mode={} members={} publishes={} delivered={} expected={} \
+                 p50_us={} p99_us={} max_us={} publish_rtt_p50_us={}",
+                String::from_utf8_lossy(room),
+                if unacked { "unacked" } else { "acked" },
+                classes.members[class],
+                args.publishes,
+                lat.len(),
+                classes.members[class] * args.publishes,
+                lat.value_at_quantile(0.5),
+                lat.value_at_quantile(0.99),
+                max_of(lat),
+                publish_rtt[slot].value_at_quantile(0.5),
+            );
+        }
+    }
+    println!(
+        "summary closed={} errors={} duplicates={}",
+        shared.closed.load(Relaxed),
+        shared.errors.load(Relaxed),
+        total.duplicates
+    );
+    Ok(())
+}
