@@ -51,6 +51,27 @@ pub enum CloseReason {
     Error(io::Error),
 }
 
+/// Which of a connection's deadlines passed, as [`EventHandler::on_timeout`] is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// The read deadline the handler set ([`Conn::set_read_deadline`]).
+    Read,
+    /// The idle timeout ([`EngineBuilder::idle_timeout`](crate::EngineBuilder::idle_timeout)):
+    /// nothing arrived for that long.
+    Idle,
+}
+
+impl Timeout {
+    /// The reason `on_close` is given when the connection closes for this timeout.
+    pub fn close_reason(self) -> CloseReason {
+        match self {
+            Self::Read => CloseReason::ReadTimeout,
+            Self::Idle => CloseReason::IdleTimeout,
+        }
+    }
+}
+
 /// Callbacks of the engine, run on the event-loop threads.
 ///
 /// One handler value serves every loop, so it is `Sync`; per-connection data lives in
@@ -114,6 +135,20 @@ pub trait EventHandler: Send + Sync + 'static {
         Action::None
     }
 
+    /// The connection's read deadline or idle timeout passed. The connection is still open:
+    /// what the callback writes (an HTTP `408`, a protocol's error frame) goes out before it
+    /// closes, as far as the socket takes it at once (the peer that timed out is not waited
+    /// for). Returning [`Action::Close`] (the default) closes it with
+    /// [`CloseReason::ReadTimeout`] or [`CloseReason::IdleTimeout`]; [`Action::None`] keeps it
+    /// open with that deadline gone (the read deadline cleared, unless the callback sets a
+    /// new one; the idle timeout counted again from now). Not called for a write timeout
+    /// (the peer takes no bytes), nor for a connection still connecting or in its TLS
+    /// handshake. Inbound bytes are not shown here.
+    fn on_timeout(&self, conn: &mut Conn<'_, Self::State>, timeout: Timeout) -> Action {
+        let _ = (conn, timeout);
+        Action::Close
+    }
+
     /// The connection is closing; writes are no longer possible. Called exactly once per
     /// connection the engine took on: after `on_open`, or without it for a dialed connection
     /// that never connected ([`CloseReason::ConnectFailed`], or `Shutdown` if the engine
@@ -156,6 +191,10 @@ impl<H: EventHandler> EventHandler for std::sync::Arc<H> {
 
     fn on_writability_changed(&self, conn: &mut Conn<'_, Self::State>, writable: bool) -> Action {
         (**self).on_writability_changed(conn, writable)
+    }
+
+    fn on_timeout(&self, conn: &mut Conn<'_, Self::State>, timeout: Timeout) -> Action {
+        (**self).on_timeout(conn, timeout)
     }
 
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {

@@ -108,7 +108,7 @@ pub use engine::EngineHandle;
 pub use error::{Error, Result};
 pub use flow::{DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK};
 pub use handle::ConnHandle;
-pub use handler::{Action, CloseReason, EventHandler};
+pub use handler::{Action, CloseReason, EventHandler, Timeout};
 pub use loopwire_loadbalance::LoadBalance;
 #[cfg(feature = "tls")]
 pub use rustls;

@@ -598,8 +598,9 @@ impl<T> TimerWheel<T> {
 
     /// The instant at which [`next_due_tick`](Self::next_due_tick) begins: the earliest instant
     /// at which [`advance`](Self::advance) could yield a timer, for use as the event loop's poll
-    /// timeout. `None` if no timer is pending, none can ever fire, or the instant is beyond
-    /// what `Instant` can represent.
+    /// timeout. `None` if no timer is pending or the instant is beyond what `Instant` can
+    /// represent. With only timers that never fire it is `None` or an instant centuries away
+    /// (see [`next_due_tick`](Self::next_due_tick)).
     ///
     /// It is never later than a pending timer's rounded deadline, exact when the earliest
     /// timer is within 64 ticks, and otherwise the start of the slot holding it (see

@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use super::EventLoop;
 use crate::conn::{Conn, Flow};
 use crate::flow::Watermarks;
-use crate::handler::{Action, CloseReason, EventHandler};
+use crate::handler::{Action, CloseReason, EventHandler, Timeout};
 use crate::reactor::guard::guard;
 use crate::reactor::inbound;
 use crate::reactor::slot::Slot;
@@ -222,6 +222,67 @@ impl<H: EventHandler> EventLoop<H> {
             None => Outcome::panicked(),
         };
         self.finish(key, outcome, false);
+    }
+
+    /// Connection `key`'s read deadline or idle timeout passed: runs `on_timeout`, sends what
+    /// it wrote as far as the socket takes it at once, then closes the connection or, if the
+    /// handler keeps it, drops that deadline and applies what the callback asked for.
+    pub(super) fn timed_out(&mut self, key: usize, timeout: Timeout) {
+        let Self {
+            conns,
+            handler,
+            write_buf,
+            cfg,
+            id,
+            now,
+            ..
+        } = self;
+        let Some(slot) = conns.get_mut(key) else {
+            return;
+        };
+        if slot.closing.is_some() {
+            // Already on its way out (draining a backlog): the timeout ends the wait.
+            self.close_now(key, timeout.close_reason());
+            return;
+        }
+        let meta = slot.meta(*id, key);
+        let flow = slot_flow(slot, cfg.marks);
+        let queued = slot.outbound.len();
+        let mut conn = Conn::new(
+            &[],
+            write_buf,
+            queued,
+            &mut slot.state,
+            (meta, slot.stream.as_fd()),
+            flow,
+        )
+        .with_now(*now);
+        let outcome = match guard("on_timeout", || handler.on_timeout(&mut conn, timeout)) {
+            Some(action) => Outcome::of(action, &conn),
+            None => Outcome::panicked(),
+        };
+        if outcome.panicked {
+            self.write_buf.clear();
+            self.close_now(key, CloseReason::Panicked);
+            return;
+        }
+        if !self.flush(key) {
+            return;
+        }
+        if outcome.close_requested || outcome.action == Action::Close {
+            // What the socket did not take at once is dropped with the connection.
+            self.close_now(key, timeout.close_reason());
+            return;
+        }
+        let now = self.now;
+        if let Some(slot) = self.conns.get_mut(key) {
+            match timeout {
+                Timeout::Read => slot.deadlines.set_read(None),
+                Timeout::Idle => slot.deadlines.active(now),
+            }
+        }
+        self.finish(key, outcome, false);
+        self.arm(key);
     }
 
     /// Pauses or resumes reading connection `key` (see [`Conn::pause_reading`]).

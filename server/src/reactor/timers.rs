@@ -13,7 +13,7 @@ use loopwire_timer::{TimerKey, TimerWheel};
 
 use super::EventLoop;
 use super::listeners::listener_token;
-use crate::handler::{Action, CloseReason, EventHandler};
+use crate::handler::{Action, CloseReason, EventHandler, Timeout};
 use crate::reactor::deadline::{Expiry, duration_millis};
 use crate::reactor::guard::guard;
 
@@ -113,9 +113,9 @@ impl<H: EventHandler> EventLoop<H> {
                 let timed_out = io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out");
                 self.close_now(key, CloseReason::Error(timed_out));
             }
-            Some(Expiry::Read) => self.close_now(key, CloseReason::ReadTimeout),
+            Some(Expiry::Read) => self.timed_out(key, Timeout::Read),
             Some(Expiry::Write) => self.close_now(key, CloseReason::WriteTimeout),
-            Some(Expiry::Idle) => self.close_now(key, CloseReason::IdleTimeout),
+            Some(Expiry::Idle) => self.timed_out(key, Timeout::Idle),
             None => self.arm(key),
         }
     }
