@@ -1,6 +1,7 @@
 //! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway, the
 //! session policy, and the clocks they run on.
 
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loopwire::Clock;
@@ -71,6 +72,14 @@ pub struct Config {
     /// clock when the `Config` was made (the binary sets it right before starting the
     /// engine); tests set a fixed value and so run token expiry on the test clock.
     pub unix_epoch_offset_secs: u64,
+    /// The WebSocket listener: browsers connect here and speak the same protocol, one frame
+    /// per binary message (`PROTOCOL.md`, "WebSocket"). [`Gateway::configure`](super::Gateway::configure)
+    /// adds it to the engine as its last address. `None` (default): no WebSocket.
+    pub ws_addr: Option<SocketAddr>,
+    /// `Origin`s allowed to open a WebSocket (ASCII case-insensitive, e.g.
+    /// `https://app.example.com`); a request without `Origin` (not from a browser) is allowed.
+    /// Empty (default): any origin.
+    pub ws_origins: Vec<String>,
     /// The clock the engine, and so every timing above, runs on (set on the engine by
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
     /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
@@ -167,6 +176,8 @@ impl Default for Config {
             purge_budget: 10_000,
             purge_every: Duration::from_secs(1),
             unix_epoch_offset_secs: unix_now_secs(),
+            ws_addr: None,
+            ws_origins: Vec::new(),
             clock: Clock::system(),
         }
     }

@@ -13,19 +13,22 @@
 //! negotiated heartbeat, the window and the user; JOIN only rooms the token grants; PUSH
 //! carries id (0 for QoS0), kind (user, room, all) and room; ACK each QoS1 id; ERROR or KICK
 //! precede a close by the server. Backends publish through the HTTP API ([`api`]) only.
+//! Browsers speak the same protocol over WebSocket on a second listener of the same engine
+//! ([`Config::ws_addr`]): one frame, length field included, per binary message.
 //!
 //! # Roles (goim's comet / logic / job, as modules)
 //!
 //! - Connections ("comet"): [`handler`] (the [`EventHandler`](loopwire::EventHandler)),
 //!   [`login`] (AUTH, session policy), [`delivery`] (mailbox, store pulls, window,
 //!   retransmission, ACK, KICK), [`session`] (per-connection state), [`mailbox`],
-//!   [`frame`] (frames and [`ProtocolError`]).
+//!   [`frame`] (frames and [`ProtocolError`]), [`transport`] (TCP or WebSocket: how a
+//!   frame goes on the wire), [`ws_conn`] (the WebSocket listener, handshake and messages).
 //! - Logic: [`gateway`] ([`Gateway`], the shared state and the clocks), [`users`] (user →
 //!   sessions, sharded), [`registry`] (rooms), [`publish`] (QoS0 / QoS1 fan-out),
 //!   [`backend`] (the gateway as the API's [`Backend`](api::Backend)), [`auth`] (tokens).
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
-//! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (not wired yet).
+//! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (sans I/O).
 //! - [`config`] ([`Config`], [`Policy`]), [`stats`] ([`StatsSnapshot`]).
 
 pub mod api;
@@ -43,8 +46,10 @@ pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod transport;
 pub mod users;
 pub mod ws;
+pub mod ws_conn;
 
 pub use config::{Config, ConfigError, Policy};
 pub use frame::{ClientFrame, ProtocolError, PushKind, ServerFrame};

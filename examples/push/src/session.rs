@@ -19,6 +19,7 @@ use loopwire::Bytes;
 use super::auth::RoomGrants;
 use super::mailbox::{Mailbox, UserName};
 use super::registry::RoomName;
+use super::transport::Transport;
 
 /// A QoS1 message sent and not yet acknowledged.
 #[derive(Debug, Clone)]
@@ -66,6 +67,8 @@ pub struct Session {
     /// Kicked or failed: the connection closes once what was written is sent; frames that
     /// still arrive are ignored.
     pub closing: bool,
+    /// TCP or WebSocket (with its decoder).
+    pub transport: Transport,
 }
 
 impl Session {

@@ -94,6 +94,8 @@ pub struct Stats {
     pub(crate) purged: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) heartbeat_timeouts: AtomicU64,
+    pub(crate) ws_upgrades: AtomicU64,
+    pub(crate) ws_handshake_failures: AtomicU64,
     pub(crate) ack_rtt: Histogram,
 }
 
@@ -144,6 +146,10 @@ pub struct StatsSnapshot {
     pub protocol_errors: u64,
     /// Sessions closed for missing heartbeats.
     pub heartbeat_timeouts: u64,
+    /// WebSocket handshakes accepted.
+    pub ws_upgrades: u64,
+    /// WebSocket handshakes refused (an HTTP error was sent).
+    pub ws_handshake_failures: u64,
     /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
     /// engine's clock, which counts whole milliseconds.
     pub ack_rtt_p50_us: u64,
@@ -177,6 +183,8 @@ impl Stats {
             purged: self.purged.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),
             heartbeat_timeouts: self.heartbeat_timeouts.load(Relaxed),
+            ws_upgrades: self.ws_upgrades.load(Relaxed),
+            ws_handshake_failures: self.ws_handshake_failures.load(Relaxed),
             ack_rtt_p50_us: self.ack_rtt.quantile(0.5),
             ack_rtt_p99_us: self.ack_rtt.quantile(0.99),
         }
@@ -298,6 +306,16 @@ impl StatsSnapshot {
                 self.heartbeat_timeouts,
             ),
             (
+                "ws_upgrades",
+                "WebSocket handshakes accepted.",
+                self.ws_upgrades,
+            ),
+            (
+                "ws_handshake_failures",
+                "WebSocket handshakes refused (an HTTP error was sent).",
+                self.ws_handshake_failures,
+            ),
+            (
                 "ack_rtt_p50_us",
                 "ACK round trip, median, microseconds.",
                 self.ack_rtt_p50_us,
@@ -312,7 +330,7 @@ impl StatsSnapshot {
 }
 
 /// Number of [`StatsSnapshot::fields`].
-pub const FIELDS: usize = 24;
+pub const FIELDS: usize = 26;
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,10 @@
 //! LOOPWIRE_PUSH_SECRET=... LOOPWIRE_PUSH_API_TOKEN=... push --addr 0.0.0.0:7000 \
 //!     --api-addr 127.0.0.1:7001 --policy multi --max-sessions 4
 //! ```
-//! Prints `session_state_bytes=N`, `listening on tcp://...` (the gateway) and
+//! With `--ws-addr 127.0.0.1:7002` browsers connect over WebSocket too (same engine, a
+//! second listener; `--ws-origin https://app.example.com` restricts the origins).
+//! Prints `session_state_bytes=N`, `websocket listening on ws://...` (with `--ws-addr`),
+//! `listening on tcp://...` (the gateway, every listener) and
 //! `api listening on http://...` once ready; with `--stats-secs` a `stats key=value ...` line
 //! every so often; a last `stats` line when SIGINT/SIGTERM stop it gracefully.
 //!
@@ -51,6 +54,13 @@ struct Args {
     /// Address of the gateway: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: String,
+    /// Address of the WebSocket listener (ip:port; browsers connect here with the
+    /// subprotocol loopwire-push.v1). None by default.
+    #[arg(long)]
+    ws_addr: Option<std::net::SocketAddr>,
+    /// An Origin allowed to open a WebSocket (repeatable; none: any origin).
+    #[arg(long = "ws-origin")]
+    ws_origins: Vec<String>,
     /// Address of the HTTP API (host:port).
     #[arg(long, default_value = "127.0.0.1:7001")]
     api_addr: String,
@@ -158,6 +168,8 @@ fn run(args: Args) -> Result<(), BoxError> {
     config.auth_timeout = args.auth_timeout_secs;
     config.window = args.window;
     config.max_frame = args.max_frame;
+    config.ws_addr = args.ws_addr;
+    config.ws_origins = args.ws_origins.clone();
     config.policy = match args.policy {
         PolicyArg::Single => Policy::Single,
         PolicyArg::Multi => Policy::Multi {
@@ -210,6 +222,10 @@ fn run(args: Args) -> Result<(), BoxError> {
         // gateway's `listening on tcp://` line.
         let shown = a.to_string().replacen("tcp://", "http://", 1);
         println!("api listening on {shown}");
+    }
+    // The WebSocket listener is the engine's last address (`Gateway::configure`).
+    if let Some(ws) = args.ws_addr.and(engine.addrs().last()).and_then(|a| a.addr) {
+        println!("websocket listening on ws://{ws}");
     }
     loopwire_examples::announce(&engine, "")?;
 

@@ -14,6 +14,13 @@ pub enum ProtocolError {
     /// The framing is broken: a frame longer than the maximum, or a corrupt length.
     #[error("bad framing: {0}")]
     Codec(#[from] CodecError),
+    /// A WebSocket binary message that is not exactly one frame (its length field disagrees
+    /// with the message's length: a part of a frame, or several frames).
+    #[error("a {len}-byte WebSocket message is not exactly one frame")]
+    NotOneFrame {
+        /// The message's length.
+        len: usize,
+    },
     /// A frame of length 0 (no type byte).
     #[error("empty frame")]
     Empty,
@@ -67,7 +74,7 @@ impl ProtocolError {
     pub fn code(&self) -> u16 {
         match self {
             Self::Codec(CodecError::FrameTooLong { .. }) => 1,
-            Self::Codec(_) => 2,
+            Self::Codec(_) | Self::NotOneFrame { .. } => 2,
             Self::Empty => 3,
             Self::UnknownType(_) => 4,
             Self::Malformed { .. } => 5,
