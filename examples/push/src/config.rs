@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use ipnet::IpNet;
 use loopwire::Clock;
 use loopwire::codec::CodecError;
 
@@ -80,6 +81,16 @@ pub struct Config {
     /// `https://app.example.com`); a request without `Origin` (not from a browser) is allowed.
     /// Empty (default): any origin.
     pub ws_origins: Vec<String>,
+    /// Most open connections per peer IP address (IPv4-mapped IPv6 counting as IPv4); a
+    /// connection beyond it is closed at once, before it is read, and counted
+    /// (`refused_ip_limit`). 0 (default): no limit.
+    pub max_conns_per_ip: usize,
+    /// If not empty, only peers in these networks may connect (others are closed at once
+    /// and counted in `refused_network`). Default: empty, every address.
+    pub allow: Vec<IpNet>,
+    /// Peers in these networks may not connect, even if [`allow`](Self::allow)ed. Default:
+    /// empty.
+    pub deny: Vec<IpNet>,
     /// The clock the engine, and so every timing above, runs on (set on the engine by
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
     /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
@@ -178,6 +189,9 @@ impl Default for Config {
             unix_epoch_offset_secs: unix_now_secs(),
             ws_addr: None,
             ws_origins: Vec::new(),
+            max_conns_per_ip: 0,
+            allow: Vec::new(),
+            deny: Vec::new(),
             clock: Clock::system(),
         }
     }

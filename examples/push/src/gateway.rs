@@ -18,6 +18,7 @@ use std::time::Duration;
 use loopwire::codec::LengthFieldCodec;
 use loopwire::{EngineBuilder, EngineHandle};
 
+use super::admission::Admission;
 use super::auth::Verifier;
 use super::config::{Config, ConfigError};
 use super::frame;
@@ -46,6 +47,8 @@ pub struct Gateway {
     pub(crate) ws_decoder: DecoderConfig,
     /// The WebSocket listener's bound address, learnt at boot (`None`: no WebSocket).
     pub(crate) ws_listener: OnceLock<Option<SocketAddr>>,
+    /// Network lists and per-IP connection counts.
+    pub(crate) admission: Admission,
 }
 
 impl Gateway {
@@ -77,6 +80,11 @@ impl Gateway {
                 ..DecoderConfig::default()
             },
             ws_listener: OnceLock::new(),
+            admission: Admission::new(
+                config.allow.clone(),
+                config.deny.clone(),
+                config.max_conns_per_ip,
+            ),
             codec: frame::codec(config.max_frame)?,
             verifier,
             store,
@@ -139,6 +147,12 @@ impl Gateway {
     /// Open sessions of `user`.
     pub fn online(&self, user: &str) -> usize {
         self.users.count(user)
+    }
+
+    /// Open connections counted for peer address `ip` (0 unless
+    /// [`Config::max_conns_per_ip`] is set).
+    pub fn conns_from(&self, ip: std::net::IpAddr) -> usize {
+        self.admission.count(ip)
     }
 
     /// Members of `room`.

@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler};
 
+use super::admission::Refusal;
 use super::delivery::reply;
 use super::frame::{self, ClientFrame, ProtocolError, server};
 use super::gateway::{Gateway, millis};
@@ -185,6 +186,20 @@ impl EventHandler for Gateway {
 
     fn on_open(&self, c: &mut Conn<'_, Session>) -> Action {
         self.stats.connections.fetch_add(1, Relaxed);
+        if let Some(ip) = c.peer_addr().map(|a| a.ip()) {
+            match self.admission.admit(ip) {
+                Ok(()) => c.state_mut().admitted = true,
+                Err(refusal) => {
+                    let counter = match refusal {
+                        Refusal::Network => &self.stats.refused_network,
+                        Refusal::TooMany => &self.stats.refused_ip_limit,
+                    };
+                    counter.fetch_add(1, Relaxed);
+                    c.state_mut().closing = true;
+                    return Action::Close;
+                }
+            }
+        }
         c.set_read_deadline(Some(self.config.auth_timeout));
         if self.on_ws_listener(c) {
             c.state_mut().transport = Transport::Handshake;
@@ -228,6 +243,11 @@ impl EventHandler for Gateway {
 
     fn on_close(&self, c: &mut Conn<'_, Session>, reason: CloseReason) -> Action {
         self.stats.connections.fetch_sub(1, Relaxed);
+        if c.state().admitted
+            && let Some(ip) = c.peer_addr().map(|a| a.ip())
+        {
+            self.admission.release(ip);
+        }
         let h = c.handle();
         let s = c.state_mut();
         let timed_out = matches!(reason, CloseReason::ReadTimeout | CloseReason::IdleTimeout);

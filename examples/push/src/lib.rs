@@ -29,8 +29,10 @@
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
 //! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (sans I/O).
-//! - [`config`] ([`Config`], [`Policy`]), [`stats`] ([`StatsSnapshot`]).
+//! - [`config`] ([`Config`], [`Policy`]), [`admission`] (allow / deny networks, connections
+//!   per IP), [`stats`] ([`StatsSnapshot`]).
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod backend;

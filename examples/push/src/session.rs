@@ -67,6 +67,8 @@ pub struct Session {
     /// Kicked or failed: the connection closes once what was written is sent; frames that
     /// still arrive are ignored.
     pub closing: bool,
+    /// Counted in the per-IP connection counts (released when it closes).
+    pub admitted: bool,
     /// TCP or WebSocket (with its decoder).
     pub transport: Transport,
 }

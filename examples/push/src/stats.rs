@@ -96,6 +96,8 @@ pub struct Stats {
     pub(crate) heartbeat_timeouts: AtomicU64,
     pub(crate) ws_upgrades: AtomicU64,
     pub(crate) ws_handshake_failures: AtomicU64,
+    pub(crate) refused_network: AtomicU64,
+    pub(crate) refused_ip_limit: AtomicU64,
     pub(crate) ack_rtt: Histogram,
 }
 
@@ -150,6 +152,10 @@ pub struct StatsSnapshot {
     pub ws_upgrades: u64,
     /// WebSocket handshakes refused (an HTTP error was sent).
     pub ws_handshake_failures: u64,
+    /// Connections closed at once: the peer's address is denied or not allowed.
+    pub refused_network: u64,
+    /// Connections closed at once: their address had `max_conns_per_ip` open already.
+    pub refused_ip_limit: u64,
     /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
     /// engine's clock, which counts whole milliseconds.
     pub ack_rtt_p50_us: u64,
@@ -185,6 +191,8 @@ impl Stats {
             heartbeat_timeouts: self.heartbeat_timeouts.load(Relaxed),
             ws_upgrades: self.ws_upgrades.load(Relaxed),
             ws_handshake_failures: self.ws_handshake_failures.load(Relaxed),
+            refused_network: self.refused_network.load(Relaxed),
+            refused_ip_limit: self.refused_ip_limit.load(Relaxed),
             ack_rtt_p50_us: self.ack_rtt.quantile(0.5),
             ack_rtt_p99_us: self.ack_rtt.quantile(0.99),
         }
@@ -316,6 +324,16 @@ impl StatsSnapshot {
                 self.ws_handshake_failures,
             ),
             (
+                "refused_network",
+                "Connections closed at once: the peer's address is denied or not allowed.",
+                self.refused_network,
+            ),
+            (
+                "refused_ip_limit",
+                "Connections closed at once: their address had max_conns_per_ip open already.",
+                self.refused_ip_limit,
+            ),
+            (
                 "ack_rtt_p50_us",
                 "ACK round trip, median, microseconds.",
                 self.ack_rtt_p50_us,
@@ -330,7 +348,7 @@ impl StatsSnapshot {
 }
 
 /// Number of [`StatsSnapshot::fields`].
-pub const FIELDS: usize = 26;
+pub const FIELDS: usize = 28;
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

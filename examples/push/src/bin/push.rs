@@ -32,9 +32,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use loopwire::Engine;
 use loopwire_examples::cli::{BoxError, Context, at_least, positive_secs, secs};
+use loopwire_push::admission::parse_net;
 use loopwire_push::api::{ApiConfig, ApiHandler, DEVELOPMENT_TOKEN};
 use loopwire_push::auth::{Secret, Verifier};
-use loopwire_push::config::unix_now_secs;
+use loopwire_push::config::{IpNet, unix_now_secs};
 use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
 use loopwire_push::{Config, Gateway, Policy, Session};
 
@@ -61,6 +62,15 @@ struct Args {
     /// An Origin allowed to open a WebSocket (repeatable; none: any origin).
     #[arg(long = "ws-origin")]
     ws_origins: Vec<String>,
+    /// Most open connections per client IP address (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    max_conns_per_ip: usize,
+    /// Only clients in this network may connect (CIDR or address; repeatable; none: all).
+    #[arg(long, value_parser = parse_net)]
+    allow: Vec<IpNet>,
+    /// Clients in this network may not connect, even if allowed (repeatable).
+    #[arg(long, value_parser = parse_net)]
+    deny: Vec<IpNet>,
     /// Address of the HTTP API (host:port).
     #[arg(long, default_value = "127.0.0.1:7001")]
     api_addr: String,
@@ -170,6 +180,9 @@ fn run(args: Args) -> Result<(), BoxError> {
     config.max_frame = args.max_frame;
     config.ws_addr = args.ws_addr;
     config.ws_origins = args.ws_origins.clone();
+    config.max_conns_per_ip = args.max_conns_per_ip;
+    config.allow = args.allow.clone();
+    config.deny = args.deny.clone();
     config.policy = match args.policy {
         PolicyArg::Single => Policy::Single,
         PolicyArg::Multi => Policy::Multi {
