@@ -91,6 +91,14 @@ pub struct Config {
     /// Peers in these networks may not connect, even if [`allow`](Self::allow)ed. Default:
     /// empty.
     pub deny: Vec<IpNet>,
+    /// Capacity of the upstream queue (UP frames, online / offline events) between the loops
+    /// and the sink's workers; an event that finds it full is dropped and counted. Default
+    /// 10 000.
+    pub upstream_queue: usize,
+    /// UP frames per second a session may send on average; 0: no limit. Default 10.
+    pub up_rate: u32,
+    /// UP frames a session may send at once before the rate applies (at least 1). Default 20.
+    pub up_burst: u32,
     /// The clock the engine, and so every timing above, runs on (set on the engine by
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
     /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
@@ -192,6 +200,9 @@ impl Default for Config {
             max_conns_per_ip: 0,
             allow: Vec::new(),
             deny: Vec::new(),
+            upstream_queue: 10_000,
+            up_rate: 10,
+            up_burst: 20,
             clock: Clock::system(),
         }
     }

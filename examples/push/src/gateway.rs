@@ -25,6 +25,7 @@ use super::frame;
 use super::registry::Registry;
 use super::stats::{Stats, StatsSnapshot};
 use super::store::{Store, StoreStats};
+use super::upstream::Upstream;
 use super::users::Users;
 use super::ws::{DecoderConfig, HandshakeConfig, OriginPolicy};
 
@@ -49,6 +50,8 @@ pub struct Gateway {
     pub(crate) ws_listener: OnceLock<Option<SocketAddr>>,
     /// Network lists and per-IP connection counts.
     pub(crate) admission: Admission,
+    /// Where UP frames and presence events go, once a sink is set.
+    pub(crate) upstream: OnceLock<Upstream>,
 }
 
 impl Gateway {
@@ -80,6 +83,7 @@ impl Gateway {
                 ..DecoderConfig::default()
             },
             ws_listener: OnceLock::new(),
+            upstream: OnceLock::new(),
             admission: Admission::new(
                 config.allow.clone(),
                 config.deny.clone(),

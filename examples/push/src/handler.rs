@@ -46,6 +46,7 @@ use super::frame::{self, ClientFrame, ProtocolError, server};
 use super::gateway::{Gateway, millis};
 use super::session::Session;
 use super::transport::{self, Transport};
+use super::upstream::EventKind;
 use super::ws;
 
 impl Gateway {
@@ -91,6 +92,7 @@ impl Gateway {
                 }
             }
             ClientFrame::Ack(id) => self.ack(c, id),
+            ClientFrame::Up(payload) => self.up(c, payload)?,
         }
         Ok(())
     }
@@ -266,6 +268,7 @@ impl EventHandler for Gateway {
         let unacked = std::mem::take(&mut s.window).len() as u64;
         self.stats.unacked.fetch_sub(unacked, Relaxed);
         self.users.logout(&live.user, h);
+        self.presence_of(&live, c.now(), EventKind::Offline);
         self.stats.sessions.fetch_sub(1, Relaxed);
         Action::None
     }

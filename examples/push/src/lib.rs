@@ -29,6 +29,8 @@
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
 //! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (sans I/O).
+//! - Upstream: [`up`] (UP frames, their rate limit, presence events), [`upstream`] (the
+//!   bounded queue, its worker threads, the [`Sink`](upstream::Sink) trait and the webhook).
 //! - [`config`] ([`Config`], [`Policy`]), [`admission`] (allow / deny networks, connections
 //!   per IP), [`stats`] ([`StatsSnapshot`]).
 
@@ -49,6 +51,8 @@ pub mod session;
 pub mod stats;
 pub mod store;
 pub mod transport;
+pub mod up;
+pub mod upstream;
 pub mod users;
 pub mod ws;
 pub mod ws_conn;

@@ -53,6 +53,10 @@ pub struct Live {
     pub cursor: Option<u64>,
     /// The store may hold messages above `cursor` that this session has not pulled.
     pub store_dirty: bool,
+    /// Its token's device, if named (for upstream events).
+    pub device: Option<Arc<str>>,
+    /// The UP rate limit's theoretical arrival time (GCRA), on the engine's clock.
+    pub up_tat: Duration,
 }
 
 /// One connection's state.

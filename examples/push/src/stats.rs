@@ -98,6 +98,8 @@ pub struct Stats {
     pub(crate) ws_handshake_failures: AtomicU64,
     pub(crate) refused_network: AtomicU64,
     pub(crate) refused_ip_limit: AtomicU64,
+    pub(crate) up_frames: AtomicU64,
+    pub(crate) upstream_dropped: AtomicU64,
     pub(crate) ack_rtt: Histogram,
 }
 
@@ -156,6 +158,10 @@ pub struct StatsSnapshot {
     pub refused_network: u64,
     /// Connections closed at once: their address had `max_conns_per_ip` open already.
     pub refused_ip_limit: u64,
+    /// UP frames accepted (within the rate limit).
+    pub up_frames: u64,
+    /// Upstream events dropped: the queue was full, or no sink is set.
+    pub upstream_dropped: u64,
     /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
     /// engine's clock, which counts whole milliseconds.
     pub ack_rtt_p50_us: u64,
@@ -193,6 +199,8 @@ impl Stats {
             ws_handshake_failures: self.ws_handshake_failures.load(Relaxed),
             refused_network: self.refused_network.load(Relaxed),
             refused_ip_limit: self.refused_ip_limit.load(Relaxed),
+            up_frames: self.up_frames.load(Relaxed),
+            upstream_dropped: self.upstream_dropped.load(Relaxed),
             ack_rtt_p50_us: self.ack_rtt.quantile(0.5),
             ack_rtt_p99_us: self.ack_rtt.quantile(0.99),
         }
@@ -334,6 +342,16 @@ impl StatsSnapshot {
                 self.refused_ip_limit,
             ),
             (
+                "up_frames",
+                "UP frames accepted (within the rate limit).",
+                self.up_frames,
+            ),
+            (
+                "upstream_dropped",
+                "Upstream events dropped: the queue was full, or no sink is set.",
+                self.upstream_dropped,
+            ),
+            (
                 "ack_rtt_p50_us",
                 "ACK round trip, median, microseconds.",
                 self.ack_rtt_p50_us,
@@ -348,7 +366,7 @@ impl StatsSnapshot {
 }
 
 /// Number of [`StatsSnapshot::fields`].
-pub const FIELDS: usize = 28;
+pub const FIELDS: usize = 30;
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -37,6 +37,7 @@ use loopwire_push::api::{ApiConfig, ApiHandler, DEVELOPMENT_TOKEN};
 use loopwire_push::auth::{Secret, Verifier};
 use loopwire_push::config::{IpNet, unix_now_secs};
 use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
+use loopwire_push::upstream::webhook::Webhook;
 use loopwire_push::{Config, Gateway, Policy, Session};
 
 /// Sessions per user.
@@ -71,6 +72,18 @@ struct Args {
     /// Clients in this network may not connect, even if allowed (repeatable).
     #[arg(long, value_parser = parse_net)]
     deny: Vec<IpNet>,
+    /// Webhook receiving UP frames and online/offline events as JSON POSTs (http:// only).
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Upstream events queued for the webhook at most (beyond: dropped and counted).
+    #[arg(long, default_value_t = Config::default().upstream_queue, value_parser = at_least(1))]
+    upstream_queue: usize,
+    /// UP frames per second per session (0: no limit); over it: ERROR 13 and close.
+    #[arg(long, default_value_t = Config::default().up_rate)]
+    up_rate: u32,
+    /// UP frames a session may send at once before --up-rate applies.
+    #[arg(long, default_value_t = Config::default().up_burst)]
+    up_burst: u32,
     /// Address of the HTTP API (host:port).
     #[arg(long, default_value = "127.0.0.1:7001")]
     api_addr: String,
@@ -183,6 +196,9 @@ fn run(args: Args) -> Result<(), BoxError> {
     config.max_conns_per_ip = args.max_conns_per_ip;
     config.allow = args.allow.clone();
     config.deny = args.deny.clone();
+    config.upstream_queue = args.upstream_queue;
+    config.up_rate = args.up_rate;
+    config.up_burst = args.up_burst;
     config.policy = match args.policy {
         PolicyArg::Single => Policy::Single,
         PolicyArg::Multi => Policy::Multi {
@@ -212,6 +228,13 @@ fn run(args: Args) -> Result<(), BoxError> {
         Verifier::new(&secret),
         Arc::new(store),
     )?);
+
+    if let Some(url) = &args.webhook {
+        let hook = Webhook::new(url, Duration::from_secs(5))?;
+        gateway
+            .set_sink(Arc::new(hook), 1)
+            .context(|| "cannot start the upstream worker")?;
+    }
 
     let mut builder = Engine::builder();
     args.engine

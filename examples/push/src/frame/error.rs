@@ -63,6 +63,9 @@ pub enum ProtocolError {
     /// A JOIN of a room the session's token does not grant.
     #[error("the token does not grant this room")]
     RoomNotGranted,
+    /// UP frames faster than the session's rate limit.
+    #[error("UP frames over {0} per second")]
+    RateLimited(u32),
     /// The token was refused (codes 100 to 199, [`AuthError::code`]).
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
@@ -84,6 +87,7 @@ impl ProtocolError {
             Self::TooManyRooms(_) => 9,
             Self::TooLarge { .. } => 11,
             Self::RoomNotGranted => 12,
+            Self::RateLimited(_) => 13,
             Self::Auth(e) => e.code(),
         }
     }
