@@ -1,8 +1,10 @@
 //! [`Config`]: the gateway's limits and timings, with the defaults of a phone gateway, the
 //! session policy, and the clocks they run on.
 
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use ipnet::IpNet;
 use loopwire::Clock;
 use loopwire::codec::CodecError;
 
@@ -71,6 +73,32 @@ pub struct Config {
     /// clock when the `Config` was made (the binary sets it right before starting the
     /// engine); tests set a fixed value and so run token expiry on the test clock.
     pub unix_epoch_offset_secs: u64,
+    /// The WebSocket listener: browsers connect here and speak the same protocol, one frame
+    /// per binary message (`PROTOCOL.md`, "WebSocket"). [`Gateway::configure`](super::Gateway::configure)
+    /// adds it to the engine as its last address. `None` (default): no WebSocket.
+    pub ws_addr: Option<SocketAddr>,
+    /// `Origin`s allowed to open a WebSocket (ASCII case-insensitive, e.g.
+    /// `https://app.example.com`); a request without `Origin` (not from a browser) is allowed.
+    /// Empty (default): any origin.
+    pub ws_origins: Vec<String>,
+    /// Most open connections per peer IP address (IPv4-mapped IPv6 counting as IPv4); a
+    /// connection beyond it is closed at once, before it is read, and counted
+    /// (`refused_ip_limit`). 0 (default): no limit.
+    pub max_conns_per_ip: usize,
+    /// If not empty, only peers in these networks may connect (others are closed at once
+    /// and counted in `refused_network`). Default: empty, every address.
+    pub allow: Vec<IpNet>,
+    /// Peers in these networks may not connect, even if [`allow`](Self::allow)ed. Default:
+    /// empty.
+    pub deny: Vec<IpNet>,
+    /// Capacity of the upstream queue (UP frames, online / offline events) between the loops
+    /// and the sink's workers; an event that finds it full is dropped and counted. Default
+    /// 10 000.
+    pub upstream_queue: usize,
+    /// UP frames per second a session may send on average; 0: no limit. Default 10.
+    pub up_rate: u32,
+    /// UP frames a session may send at once before the rate applies (at least 1). Default 20.
+    pub up_burst: u32,
     /// The clock the engine, and so every timing above, runs on (set on the engine by
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
     /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
@@ -167,6 +195,14 @@ impl Default for Config {
             purge_budget: 10_000,
             purge_every: Duration::from_secs(1),
             unix_epoch_offset_secs: unix_now_secs(),
+            ws_addr: None,
+            ws_origins: Vec::new(),
+            max_conns_per_ip: 0,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            upstream_queue: 10_000,
+            up_rate: 10,
+            up_burst: 20,
             clock: Clock::system(),
         }
     }

@@ -34,14 +34,10 @@ use super::mailbox::KickNote;
 use super::session::Session;
 use super::stats::Stats;
 use super::store::{MessageId, SendVerdict};
+use super::transport::{end, write_frame};
+use super::ws;
 
-/// Writes a small server frame (the gateway's own frames always fit).
-pub(crate) fn reply(c: &mut Conn<'_, Session>, ty: u8, parts: &[&[u8]]) {
-    let mut buf = Vec::new();
-    if frame::encode(ty, parts, usize::MAX, &mut buf).is_ok() {
-        c.write(&buf);
-    }
-}
+pub(crate) use super::transport::reply;
 
 impl Gateway {
     /// Does what waits for the session: a KICK (then `Action::Close`), QoS0 frames, QoS1
@@ -59,7 +55,7 @@ impl Gateway {
             if !c.is_writable() {
                 return false;
             }
-            c.write(f);
+            write_frame(c, &[f]);
             sent += 1;
             true
         });
@@ -78,6 +74,7 @@ impl Gateway {
             server::KICK,
             &[&kick.code.to_be_bytes(), kick.reason.as_bytes()],
         );
+        end(c, ws::close::NORMAL, "kicked");
         c.state_mut().closing = true;
         c.discard(usize::MAX);
         Action::Close
@@ -146,7 +143,7 @@ impl Gateway {
     fn write_push(&self, c: &mut Conn<'_, Session>, id: u64, envelope: &[u8]) -> bool {
         match frame::push_head(id, envelope.len(), self.config.max_frame) {
             Ok(head) => {
-                c.writev(&[&head, envelope]);
+                write_frame(c, &[&head, envelope]);
                 true
             }
             Err(e) => {

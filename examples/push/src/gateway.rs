@@ -11,19 +11,23 @@
 //! put and of a delivery are readings of one clock. Token times are checked at
 //! [`Config::unix_epoch_offset_secs`] plus that clock, in seconds.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use loopwire::codec::LengthFieldCodec;
 use loopwire::{EngineBuilder, EngineHandle};
 
+use super::admission::Admission;
 use super::auth::Verifier;
 use super::config::{Config, ConfigError};
 use super::frame;
 use super::registry::Registry;
 use super::stats::{Stats, StatsSnapshot};
 use super::store::{Store, StoreStats};
+use super::upstream::Upstream;
 use super::users::Users;
+use super::ws::{DecoderConfig, HandshakeConfig, OriginPolicy};
 
 /// The push gateway. Start an engine with an `Arc<Gateway>` as its handler (see
 /// [`configure`](Self::configure)), keep a clone to push, kick and read the counters.
@@ -37,6 +41,17 @@ pub struct Gateway {
     pub(crate) users: Users,
     pub(crate) stats: Stats,
     pub(crate) engine: OnceLock<EngineHandle>,
+    /// The WebSocket opening handshake's checks (origins, the `loopwire-push.v1`
+    /// subprotocol).
+    pub(crate) ws_handshake: HandshakeConfig,
+    /// The WebSocket decoder's limits: a message is at most one frame.
+    pub(crate) ws_decoder: DecoderConfig,
+    /// The WebSocket listener's bound address, learnt at boot (`None`: no WebSocket).
+    pub(crate) ws_listener: OnceLock<Option<SocketAddr>>,
+    /// Network lists and per-IP connection counts.
+    pub(crate) admission: Admission,
+    /// Where UP frames and presence events go, once a sink is set.
+    pub(crate) upstream: OnceLock<Upstream>,
 }
 
 impl Gateway {
@@ -52,7 +67,28 @@ impl Gateway {
         store: Arc<dyn Store>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        let origin = if config.ws_origins.is_empty() {
+            OriginPolicy::Any
+        } else {
+            OriginPolicy::AllowList(config.ws_origins.clone())
+        };
         Ok(Self {
+            ws_handshake: HandshakeConfig {
+                origin,
+                ..HandshakeConfig::default()
+            },
+            ws_decoder: DecoderConfig {
+                max_message: u32::try_from(config.max_frame).unwrap_or(u32::MAX),
+                max_frames: WS_MAX_FRAGMENTS,
+                ..DecoderConfig::default()
+            },
+            ws_listener: OnceLock::new(),
+            upstream: OnceLock::new(),
+            admission: Admission::new(
+                config.allow.clone(),
+                config.deny.clone(),
+                config.max_conns_per_ip,
+            ),
             codec: frame::codec(config.max_frame)?,
             verifier,
             store,
@@ -80,9 +116,14 @@ impl Gateway {
     /// [`Config::max_heartbeat`] (a peer that takes none of its bytes for that long is
     /// gone); the ticker (store purges); buffer caps: one frame unread plus a read's worth,
     /// and 1 MiB unsent (sessions stop writing at the high watermark, 64 KiB, so this is a
-    /// backstop).
+    /// backstop). With [`Config::ws_addr`] it adds the WebSocket listener as the engine's
+    /// last address, so call it after every other `addr` (the gateway recognises the
+    /// listener as the last bound address; the engine tags no connection with its listener).
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
         let max_idle = self.config.max_heartbeat + self.config.max_heartbeat / 2;
+        if let Some(ws) = self.config.ws_addr {
+            builder.addr(format!("tcp://{ws}"));
+        }
         builder
             .clock(self.config.clock.clone())
             .idle_timeout(None)
@@ -112,6 +153,12 @@ impl Gateway {
         self.users.count(user)
     }
 
+    /// Open connections counted for peer address `ip` (0 unless
+    /// [`Config::max_conns_per_ip`] is set).
+    pub fn conns_from(&self, ip: std::net::IpAddr) -> usize {
+        self.admission.count(ip)
+    }
+
     /// Members of `room`.
     pub fn room_members(&self, room: &[u8]) -> usize {
         self.registry.room(room).map_or(0, |r| r.members().len())
@@ -129,6 +176,10 @@ impl Gateway {
             .saturating_add(now.as_secs())
     }
 }
+
+/// Most frames one WebSocket message may span (fragments and control frames between them):
+/// bounds what a fragmented message keeps buffered to `max_frame` plus 16 × 139 bytes.
+pub const WS_MAX_FRAGMENTS: u16 = 16;
 
 /// `d` in whole milliseconds (the store's time unit), saturating.
 pub(crate) fn millis(d: Duration) -> u64 {

@@ -40,10 +40,14 @@ use std::time::Duration;
 
 use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler};
 
+use super::admission::Refusal;
 use super::delivery::reply;
 use super::frame::{self, ClientFrame, ProtocolError, server};
 use super::gateway::{Gateway, millis};
 use super::session::Session;
+use super::transport::{self, Transport};
+use super::upstream::EventKind;
+use super::ws;
 
 impl Gateway {
     fn check_room(&self, room: &[u8]) -> Result<(), ProtocolError> {
@@ -88,6 +92,7 @@ impl Gateway {
                 }
             }
             ClientFrame::Ack(id) => self.ack(c, id),
+            ClientFrame::Up(payload) => self.up(c, payload)?,
         }
         Ok(())
     }
@@ -113,8 +118,41 @@ impl Gateway {
         Ok(())
     }
 
-    /// Reports `e` to the peer and closes.
-    fn fail(&self, c: &mut Conn<'_, Session>, e: &ProtocolError) -> Action {
+    /// Handles one frame (`type | body`): `Some(action)` ends the callback (an error was
+    /// reported, or the session was kicked meanwhile).
+    pub(crate) fn frame_in(&self, c: &mut Conn<'_, Session>, bytes: &[u8]) -> Option<Action> {
+        let res = frame::parse_client(bytes).and_then(|f| self.handle(c, f));
+        if let Err(e) = res {
+            return Some(self.fail(c, &e));
+        }
+        // Kicked while handling a PING.
+        c.state().closing.then_some(Action::Close)
+    }
+
+    /// Every whole length-prefixed frame of a TCP connection, as long as the peer is
+    /// writable. `Some(action)` ends the callback; `None`: go on and deliver.
+    fn tcp_frames(&self, c: &mut Conn<'_, Session>) -> Option<Action> {
+        let mut codec = self.codec;
+        loop {
+            if !c.is_writable() {
+                // Replies could not go out: leave the rest unread until the peer catches up.
+                c.pause_reading();
+                return None;
+            }
+            match c.next_frame(&mut codec) {
+                Ok(Some(bytes)) => {
+                    if let Some(done) = self.frame_in(c, bytes) {
+                        return Some(done);
+                    }
+                }
+                Ok(None) => return None,
+                Err(e) => return Some(self.fail(c, &ProtocolError::Codec(e))),
+            }
+        }
+    }
+
+    /// Reports `e` to the peer (ERROR; on WebSocket then a Close frame, 1008) and closes.
+    pub(crate) fn fail(&self, c: &mut Conn<'_, Session>, e: &ProtocolError) -> Action {
         tracing::debug!(peer = ?c.peer_addr(), error = %e, "protocol error");
         if !matches!(e, ProtocolError::Auth(_)) {
             self.stats.protocol_errors.fetch_add(1, Relaxed);
@@ -125,6 +163,7 @@ impl Gateway {
             server::ERROR,
             &[&e.code().to_be_bytes(), reason.as_bytes()],
         );
+        transport::end(c, ws::close::POLICY_VIOLATION, &reason);
         c.state_mut().closing = true;
         c.discard(usize::MAX);
         Action::Close
@@ -143,12 +182,30 @@ impl EventHandler for Gateway {
 
     fn on_boot(&self, engine: &EngineHandle) -> Action {
         let _ = self.engine.set(engine.clone());
+        self.learn_ws_listener(engine);
         Action::None
     }
 
     fn on_open(&self, c: &mut Conn<'_, Session>) -> Action {
         self.stats.connections.fetch_add(1, Relaxed);
+        if let Some(ip) = c.peer_addr().map(|a| a.ip()) {
+            match self.admission.admit(ip) {
+                Ok(()) => c.state_mut().admitted = true,
+                Err(refusal) => {
+                    let counter = match refusal {
+                        Refusal::Network => &self.stats.refused_network,
+                        Refusal::TooMany => &self.stats.refused_ip_limit,
+                    };
+                    counter.fetch_add(1, Relaxed);
+                    c.state_mut().closing = true;
+                    return Action::Close;
+                }
+            }
+        }
         c.set_read_deadline(Some(self.config.auth_timeout));
+        if self.on_ws_listener(c) {
+            c.state_mut().transport = Transport::Handshake;
+        }
         Action::None
     }
 
@@ -163,26 +220,12 @@ impl EventHandler for Gateway {
             // follows the retransmissions its PING triggered.
             self.retransmit(c);
         }
-        let mut codec = self.codec;
-        loop {
-            if !c.is_writable() {
-                // Replies could not go out: leave the rest unread until the peer catches up.
-                c.pause_reading();
-                break;
-            }
-            match c.next_frame(&mut codec) {
-                Ok(Some(bytes)) => {
-                    let res = frame::parse_client(bytes).and_then(|f| self.handle(c, f));
-                    if let Err(e) = res {
-                        return self.fail(c, &e);
-                    }
-                    if c.state().closing {
-                        return Action::Close; // kicked while handling a PING
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return self.fail(c, &ProtocolError::Codec(e)),
-            }
+        let done = match c.state().transport {
+            Transport::Tcp => self.tcp_frames(c),
+            Transport::Handshake | Transport::Ws(_) => self.ws_traffic(c),
+        };
+        if let Some(action) = done {
+            return action;
         }
         self.deliver(c)
     }
@@ -202,6 +245,11 @@ impl EventHandler for Gateway {
 
     fn on_close(&self, c: &mut Conn<'_, Session>, reason: CloseReason) -> Action {
         self.stats.connections.fetch_sub(1, Relaxed);
+        if c.state().admitted
+            && let Some(ip) = c.peer_addr().map(|a| a.ip())
+        {
+            self.admission.release(ip);
+        }
         let h = c.handle();
         let s = c.state_mut();
         let timed_out = matches!(reason, CloseReason::ReadTimeout | CloseReason::IdleTimeout);
@@ -220,6 +268,7 @@ impl EventHandler for Gateway {
         let unacked = std::mem::take(&mut s.window).len() as u64;
         self.stats.unacked.fetch_sub(unacked, Relaxed);
         self.users.logout(&live.user, h);
+        self.presence_of(&live, c.now(), EventKind::Offline);
         self.stats.sessions.fetch_sub(1, Relaxed);
         Action::None
     }

@@ -13,21 +13,28 @@
 //! negotiated heartbeat, the window and the user; JOIN only rooms the token grants; PUSH
 //! carries id (0 for QoS0), kind (user, room, all) and room; ACK each QoS1 id; ERROR or KICK
 //! precede a close by the server. Backends publish through the HTTP API ([`api`]) only.
+//! Browsers speak the same protocol over WebSocket on a second listener of the same engine
+//! ([`Config::ws_addr`]): one frame, length field included, per binary message.
 //!
 //! # Roles (goim's comet / logic / job, as modules)
 //!
 //! - Connections ("comet"): [`handler`] (the [`EventHandler`](loopwire::EventHandler)),
 //!   [`login`] (AUTH, session policy), [`delivery`] (mailbox, store pulls, window,
 //!   retransmission, ACK, KICK), [`session`] (per-connection state), [`mailbox`],
-//!   [`frame`] (frames and [`ProtocolError`]).
+//!   [`frame`] (frames and [`ProtocolError`]), [`transport`] (TCP or WebSocket: how a
+//!   frame goes on the wire), [`ws_conn`] (the WebSocket listener, handshake and messages).
 //! - Logic: [`gateway`] ([`Gateway`], the shared state and the clocks), [`users`] (user →
 //!   sessions, sharded), [`registry`] (rooms), [`publish`] (QoS0 / QoS1 fan-out),
 //!   [`backend`] (the gateway as the API's [`Backend`](api::Backend)), [`auth`] (tokens).
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
-//! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (not wired yet).
-//! - [`config`] ([`Config`], [`Policy`]), [`stats`] ([`StatsSnapshot`]).
+//! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (sans I/O).
+//! - Upstream: [`up`] (UP frames, their rate limit, presence events), [`upstream`] (the
+//!   bounded queue, its worker threads, the [`Sink`](upstream::Sink) trait and the webhook).
+//! - [`config`] ([`Config`], [`Policy`]), [`admission`] (allow / deny networks, connections
+//!   per IP), [`stats`] ([`StatsSnapshot`]).
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod backend;
@@ -43,8 +50,12 @@ pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod transport;
+pub mod up;
+pub mod upstream;
 pub mod users;
 pub mod ws;
+pub mod ws_conn;
 
 pub use config::{Config, ConfigError, Policy};
 pub use frame::{ClientFrame, ProtocolError, PushKind, ServerFrame};

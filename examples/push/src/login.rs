@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use loopwire::{Conn, ConnHandle};
 
@@ -11,6 +12,7 @@ use super::frame::{ProtocolError, kick, server};
 use super::gateway::Gateway;
 use super::mailbox::{KickNote, Mailbox, UserName};
 use super::session::{Live, Session};
+use super::upstream::EventKind;
 use super::users::SessionRef;
 
 /// The reason KICK code 1 carries.
@@ -67,7 +69,10 @@ impl Gateway {
             retransmit_after: self.config.retransmit_after.unwrap_or(heartbeat),
             cursor: None,
             store_dirty: true,
+            device: identity.device.map(Arc::from),
+            up_tat: Duration::ZERO,
         }));
+        self.presence(c, EventKind::Online);
         self.stats.sessions.fetch_add(1, Relaxed);
         self.stats.logins.fetch_add(1, Relaxed);
         Ok(())

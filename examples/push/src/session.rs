@@ -19,6 +19,7 @@ use loopwire::Bytes;
 use super::auth::RoomGrants;
 use super::mailbox::{Mailbox, UserName};
 use super::registry::RoomName;
+use super::transport::Transport;
 
 /// A QoS1 message sent and not yet acknowledged.
 #[derive(Debug, Clone)]
@@ -52,6 +53,10 @@ pub struct Live {
     pub cursor: Option<u64>,
     /// The store may hold messages above `cursor` that this session has not pulled.
     pub store_dirty: bool,
+    /// Its token's device, if named (for upstream events).
+    pub device: Option<Arc<str>>,
+    /// The UP rate limit's theoretical arrival time (GCRA), on the engine's clock.
+    pub up_tat: Duration,
 }
 
 /// One connection's state.
@@ -66,6 +71,10 @@ pub struct Session {
     /// Kicked or failed: the connection closes once what was written is sent; frames that
     /// still arrive are ignored.
     pub closing: bool,
+    /// Counted in the per-IP connection counts (released when it closes).
+    pub admitted: bool,
+    /// TCP or WebSocket (with its decoder).
+    pub transport: Transport,
 }
 
 impl Session {

@@ -94,6 +94,12 @@ pub struct Stats {
     pub(crate) purged: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) heartbeat_timeouts: AtomicU64,
+    pub(crate) ws_upgrades: AtomicU64,
+    pub(crate) ws_handshake_failures: AtomicU64,
+    pub(crate) refused_network: AtomicU64,
+    pub(crate) refused_ip_limit: AtomicU64,
+    pub(crate) up_frames: AtomicU64,
+    pub(crate) upstream_dropped: AtomicU64,
     pub(crate) ack_rtt: Histogram,
 }
 
@@ -144,6 +150,18 @@ pub struct StatsSnapshot {
     pub protocol_errors: u64,
     /// Sessions closed for missing heartbeats.
     pub heartbeat_timeouts: u64,
+    /// WebSocket handshakes accepted.
+    pub ws_upgrades: u64,
+    /// WebSocket handshakes refused (an HTTP error was sent).
+    pub ws_handshake_failures: u64,
+    /// Connections closed at once: the peer's address is denied or not allowed.
+    pub refused_network: u64,
+    /// Connections closed at once: their address had `max_conns_per_ip` open already.
+    pub refused_ip_limit: u64,
+    /// UP frames accepted (within the rate limit).
+    pub up_frames: u64,
+    /// Upstream events dropped: the queue was full, or no sink is set.
+    pub upstream_dropped: u64,
     /// ACK round trip (first send to ACK), median, µs (bucket upper bound). Measured on the
     /// engine's clock, which counts whole milliseconds.
     pub ack_rtt_p50_us: u64,
@@ -177,6 +195,12 @@ impl Stats {
             purged: self.purged.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),
             heartbeat_timeouts: self.heartbeat_timeouts.load(Relaxed),
+            ws_upgrades: self.ws_upgrades.load(Relaxed),
+            ws_handshake_failures: self.ws_handshake_failures.load(Relaxed),
+            refused_network: self.refused_network.load(Relaxed),
+            refused_ip_limit: self.refused_ip_limit.load(Relaxed),
+            up_frames: self.up_frames.load(Relaxed),
+            upstream_dropped: self.upstream_dropped.load(Relaxed),
             ack_rtt_p50_us: self.ack_rtt.quantile(0.5),
             ack_rtt_p99_us: self.ack_rtt.quantile(0.99),
         }
@@ -298,6 +322,36 @@ impl StatsSnapshot {
                 self.heartbeat_timeouts,
             ),
             (
+                "ws_upgrades",
+                "WebSocket handshakes accepted.",
+                self.ws_upgrades,
+            ),
+            (
+                "ws_handshake_failures",
+                "WebSocket handshakes refused (an HTTP error was sent).",
+                self.ws_handshake_failures,
+            ),
+            (
+                "refused_network",
+                "Connections closed at once: the peer's address is denied or not allowed.",
+                self.refused_network,
+            ),
+            (
+                "refused_ip_limit",
+                "Connections closed at once: their address had max_conns_per_ip open already.",
+                self.refused_ip_limit,
+            ),
+            (
+                "up_frames",
+                "UP frames accepted (within the rate limit).",
+                self.up_frames,
+            ),
+            (
+                "upstream_dropped",
+                "Upstream events dropped: the queue was full, or no sink is set.",
+                self.upstream_dropped,
+            ),
+            (
                 "ack_rtt_p50_us",
                 "ACK round trip, median, microseconds.",
                 self.ack_rtt_p50_us,
@@ -312,7 +366,7 @@ impl StatsSnapshot {
 }
 
 /// Number of [`StatsSnapshot::fields`].
-pub const FIELDS: usize = 24;
+pub const FIELDS: usize = 30;
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,10 @@
 //! LOOPWIRE_PUSH_SECRET=... LOOPWIRE_PUSH_API_TOKEN=... push --addr 0.0.0.0:7000 \
 //!     --api-addr 127.0.0.1:7001 --policy multi --max-sessions 4
 //! ```
-//! Prints `session_state_bytes=N`, `listening on tcp://...` (the gateway) and
+//! With `--ws-addr 127.0.0.1:7002` browsers connect over WebSocket too (same engine, a
+//! second listener; `--ws-origin https://app.example.com` restricts the origins).
+//! Prints `session_state_bytes=N`, `websocket listening on ws://...` (with `--ws-addr`),
+//! `listening on tcp://...` (the gateway, every listener) and
 //! `api listening on http://...` once ready; with `--stats-secs` a `stats key=value ...` line
 //! every so often; a last `stats` line when SIGINT/SIGTERM stop it gracefully.
 //!
@@ -29,10 +32,12 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use loopwire::Engine;
 use loopwire_examples::cli::{BoxError, Context, at_least, positive_secs, secs};
+use loopwire_push::admission::parse_net;
 use loopwire_push::api::{ApiConfig, ApiHandler, DEVELOPMENT_TOKEN};
 use loopwire_push::auth::{Secret, Verifier};
-use loopwire_push::config::unix_now_secs;
+use loopwire_push::config::{IpNet, unix_now_secs};
 use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
+use loopwire_push::upstream::webhook::Webhook;
 use loopwire_push::{Config, Gateway, Policy, Session};
 
 /// Sessions per user.
@@ -51,6 +56,34 @@ struct Args {
     /// Address of the gateway: host:port (TCP) or a URL (tcp://host:port, unix:///path).
     #[arg(long, default_value = "127.0.0.1:7000")]
     addr: String,
+    /// Address of the WebSocket listener (ip:port; browsers connect here with the
+    /// subprotocol loopwire-push.v1). None by default.
+    #[arg(long)]
+    ws_addr: Option<std::net::SocketAddr>,
+    /// An Origin allowed to open a WebSocket (repeatable; none: any origin).
+    #[arg(long = "ws-origin")]
+    ws_origins: Vec<String>,
+    /// Most open connections per client IP address (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    max_conns_per_ip: usize,
+    /// Only clients in this network may connect (CIDR or address; repeatable; none: all).
+    #[arg(long, value_parser = parse_net)]
+    allow: Vec<IpNet>,
+    /// Clients in this network may not connect, even if allowed (repeatable).
+    #[arg(long, value_parser = parse_net)]
+    deny: Vec<IpNet>,
+    /// Webhook receiving UP frames and online/offline events as JSON POSTs (http:// only).
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Upstream events queued for the webhook at most (beyond: dropped and counted).
+    #[arg(long, default_value_t = Config::default().upstream_queue, value_parser = at_least(1))]
+    upstream_queue: usize,
+    /// UP frames per second per session (0: no limit); over it: ERROR 13 and close.
+    #[arg(long, default_value_t = Config::default().up_rate)]
+    up_rate: u32,
+    /// UP frames a session may send at once before --up-rate applies.
+    #[arg(long, default_value_t = Config::default().up_burst)]
+    up_burst: u32,
     /// Address of the HTTP API (host:port).
     #[arg(long, default_value = "127.0.0.1:7001")]
     api_addr: String,
@@ -158,6 +191,14 @@ fn run(args: Args) -> Result<(), BoxError> {
     config.auth_timeout = args.auth_timeout_secs;
     config.window = args.window;
     config.max_frame = args.max_frame;
+    config.ws_addr = args.ws_addr;
+    config.ws_origins = args.ws_origins.clone();
+    config.max_conns_per_ip = args.max_conns_per_ip;
+    config.allow = args.allow.clone();
+    config.deny = args.deny.clone();
+    config.upstream_queue = args.upstream_queue;
+    config.up_rate = args.up_rate;
+    config.up_burst = args.up_burst;
     config.policy = match args.policy {
         PolicyArg::Single => Policy::Single,
         PolicyArg::Multi => Policy::Multi {
@@ -188,6 +229,13 @@ fn run(args: Args) -> Result<(), BoxError> {
         Arc::new(store),
     )?);
 
+    if let Some(url) = &args.webhook {
+        let hook = Webhook::new(url, Duration::from_secs(5))?;
+        gateway
+            .set_sink(Arc::new(hook), 1)
+            .context(|| "cannot start the upstream worker")?;
+    }
+
     let mut builder = Engine::builder();
     args.engine
         .apply(builder.addr(loopwire_examples::tcp_url(&args.addr)));
@@ -210,6 +258,10 @@ fn run(args: Args) -> Result<(), BoxError> {
         // gateway's `listening on tcp://` line.
         let shown = a.to_string().replacen("tcp://", "http://", 1);
         println!("api listening on {shown}");
+    }
+    // The WebSocket listener is the engine's last address (`Gateway::configure`).
+    if let Some(ws) = args.ws_addr.and(engine.addrs().last()).and_then(|a| a.addr) {
+        println!("websocket listening on ws://{ws}");
     }
     loopwire_examples::announce(&engine, "")?;
 

@@ -14,6 +14,13 @@ pub enum ProtocolError {
     /// The framing is broken: a frame longer than the maximum, or a corrupt length.
     #[error("bad framing: {0}")]
     Codec(#[from] CodecError),
+    /// A WebSocket binary message that is not exactly one frame (its length field disagrees
+    /// with the message's length: a part of a frame, or several frames).
+    #[error("a {len}-byte WebSocket message is not exactly one frame")]
+    NotOneFrame {
+        /// The message's length.
+        len: usize,
+    },
     /// A frame of length 0 (no type byte).
     #[error("empty frame")]
     Empty,
@@ -56,6 +63,9 @@ pub enum ProtocolError {
     /// A JOIN of a room the session's token does not grant.
     #[error("the token does not grant this room")]
     RoomNotGranted,
+    /// UP frames faster than the session's rate limit.
+    #[error("UP frames over {0} per second")]
+    RateLimited(u32),
     /// The token was refused (codes 100 to 199, [`AuthError::code`]).
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
@@ -67,7 +77,7 @@ impl ProtocolError {
     pub fn code(&self) -> u16 {
         match self {
             Self::Codec(CodecError::FrameTooLong { .. }) => 1,
-            Self::Codec(_) => 2,
+            Self::Codec(_) | Self::NotOneFrame { .. } => 2,
             Self::Empty => 3,
             Self::UnknownType(_) => 4,
             Self::Malformed { .. } => 5,
@@ -77,6 +87,7 @@ impl ProtocolError {
             Self::TooManyRooms(_) => 9,
             Self::TooLarge { .. } => 11,
             Self::RoomNotGranted => 12,
+            Self::RateLimited(_) => 13,
             Self::Auth(e) => e.code(),
         }
     }

@@ -32,6 +32,8 @@ pub mod client {
     pub const PING: u8 = 0x04;
     /// `ACK id: u64`: the client has message `id`; the server forgets it.
     pub const ACK: u8 = 0x05;
+    /// `UP payload`: opaque data for the service's backend (0x06 is v1's retired PUBLISH).
+    pub const UP: u8 = 0x07;
 }
 
 /// Frame types, server to client.
@@ -122,6 +124,8 @@ pub enum ClientFrame<'a> {
     Ping(&'a [u8]),
     /// ACK of a message id.
     Ack(u64),
+    /// UP with its opaque payload.
+    Up(&'a [u8]),
 }
 
 /// A frame from the server, borrowing its bytes from the input.
@@ -289,5 +293,6 @@ pub fn encode_client(
         ClientFrame::Leave(room) => encode(client::LEAVE, &[room], max_frame, out),
         ClientFrame::Ping(b) => encode(client::PING, &[b], max_frame, out),
         ClientFrame::Ack(id) => encode(client::ACK, &[&id.to_be_bytes()], max_frame, out),
+        ClientFrame::Up(p) => encode(client::UP, &[p], max_frame, out),
     }
 }

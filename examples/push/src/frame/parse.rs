@@ -44,6 +44,7 @@ pub fn parse_client(frame: &[u8]) -> Result<ClientFrame<'_>, ProtocolError> {
         client::PING => return Err(ProtocolError::Malformed { what: "PING" }),
         client::ACK if body.len() == 8 => ClientFrame::Ack(u64_at(body, "ACK")?),
         client::ACK => return Err(ProtocolError::Malformed { what: "ACK" }),
+        client::UP => ClientFrame::Up(body),
         other => return Err(ProtocolError::UnknownType(other)),
     })
 }
