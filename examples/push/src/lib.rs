@@ -25,12 +25,15 @@
 //!   [`backend`] (the gateway as the API's [`Backend`](api::Backend)), [`auth`] (tokens).
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
+//! - [`client`]: the client library (a sans-I/O [`ClientSession`](client::ClientSession)
+//!   and a blocking [`Client`](client::Client) that reconnects).
 //! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (not wired yet).
 //! - [`config`] ([`Config`], [`Policy`]), [`stats`] ([`StatsSnapshot`]).
 
 pub mod api;
 pub mod auth;
 pub mod backend;
+pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod frame;
