@@ -20,8 +20,10 @@
 //! - `phase=idle_start` and `phase=idle_end closed=`: heartbeats only, for `--idle-secs` (the
 //!   scale run samples the gateway in between);
 //! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
-//!   max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
+//!   max_us= last_p50_us= last_max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
 //!   (`acked`: QoS1, `unacked`: QoS0);
+//!   `last_*` are the median and the largest, over the publishes, of the time from a
+//!   publish to its last delivery (to the whole room);
 //! - `summary closed= errors= duplicates=`.
 //!
 //! Latencies go into fixed-size HDR histograms (3 significant digits, up to an hour), one
@@ -178,7 +180,7 @@ fn handle_bytes(
                 {
                     let lat = shared.micros().saturating_sub(ts);
                     let slot = mode_slot(class, unacked);
-                    report.latency[slot].saturating_record(lat);
+                    report.record(slot, ts, lat);
                     shared.delivered[slot].fetch_add(1, Relaxed);
                 }
             }
@@ -467,9 +469,11 @@ fn run(args: Args) -> Result<(), BoxError> {
         for (class, room) in classes.rooms.iter().enumerate() {
             let slot = mode_slot(class, unacked);
             let lat = &total.latency[slot];
+            let (last_p50, last_max) = total.last_delivery(slot);
             println!(
                 "result room={} mode={} members={} publishes={} delivered={} expected={} \
-                 p50_us={} p99_us={} max_us={} publish_rtt_p50_us={}",
+                 p50_us={} p99_us={} max_us={} last_p50_us={last_p50} last_max_us={last_max} \
+                 publish_rtt_p50_us={}",
                 String::from_utf8_lossy(room),
                 if unacked { "unacked" } else { "acked" },
                 classes.members[class],
