@@ -1,7 +1,8 @@
 //! A long-connection push service on loopwire: tens of thousands of mostly idle clients
 //! (phones) authenticated by tokens, heartbeats, rooms, QoS0 and QoS1 (stored, acknowledged)
 //! delivery, and an HTTP API through which backends push, kick and ask who is online. The
-//! program is `src/bin/push.rs`, its load client `src/bin/pushload.rs`, the scale run
+//! program is `src/bin/push.rs`, its load client `src/bin/pushload/`, a small client
+//! `src/bin/push-client.rs` (on [`client`]), the scale run
 //! `examples/bench/push.sh`.
 //!
 //! # Protocol
