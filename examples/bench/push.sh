@@ -3,30 +3,32 @@
 # in another holding CONNS long connections (each authenticated as its own user with a token it
 # mints with the development secret, in room `all` plus one room of each size in SIZES,
 # heartbeating every PING seconds, ACKing every QoS1 message). Reports:
-#   - connect time, the gateway's RSS per connection, and its CPU while only heartbeats flow;
+#   - connect time, the gateway's RSS per session, and its CPU while only heartbeats flow;
 #   - publish-to-receipt latency (p50/p99/max, one clock: pushload stamps the payload and
-#     publishes through the HTTP API, one keep-alive connection) for rooms of CONNS, 1000,
-#     100, 10 and 1 members and for one user, QoS1 (`acked`: stored, then pulled by each
+#     publishes through the HTTP API, one keep-alive connection) for room `all` (CONNS
+#     members), one room of each size in SIZES and one user, and for rooms the time from a
+#     publish to its LAST delivery (median and worst over the publishes), QoS1 (`acked`: stored, then pulled by each
 #     session) and QoS0 (`unacked`: through the sessions' mailboxes);
 #   - the gateway's counters (delivered, acked, retransmitted, dropped, ACK round trip).
 #
 # Usage: examples/bench/push.sh
-# Env:   CONNS (15000), LOOPS (gateway loops, 2), HEARTBEAT (gateway heartbeat interval, s, 10),
+# Env:   CONNS (19000), LOOPS (gateway loops, 2), HEARTBEAT (gateway heartbeat interval, s, 10),
 #        PING (client ping interval, s, 5), IDLE_SECS (20), PUBLISHES (per room and mode, 20),
-#        INTERVAL_MS (between publishes, 100), SIZES (1000,100,10,1), THREADS (pushload, 2),
+#        INTERVAL_MS (between publishes, 100), SIZES (1000: each session in 2 rooms), THREADS (pushload, 2),
 #        PAYLOAD (bytes, 64)
-# Needs about CONNS + 100 open files per process: it raises `ulimit -n` to 20000 if allowed.
+# Needs about CONNS + 100 open files per process (the gateway and pushload are separate
+# processes): it raises `ulimit -n` to 20000 if allowed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-CONNS=${CONNS:-15000}
+CONNS=${CONNS:-19000}
 LOOPS=${LOOPS:-2}
 HEARTBEAT=${HEARTBEAT:-10}
 PING=${PING:-5}
 IDLE_SECS=${IDLE_SECS:-20}
 PUBLISHES=${PUBLISHES:-20}
 INTERVAL_MS=${INTERVAL_MS:-100}
-SIZES=${SIZES:-1000,100,10,1}
+SIZES=${SIZES:-1000}
 THREADS=${THREADS:-2}
 PAYLOAD=${PAYLOAD:-64}
 HZ=$(getconf CLK_TCK)
@@ -109,17 +111,17 @@ echo
 grep '^phase=connected' "$TMP/pl.out"
 echo "session state: $STATE bytes (size_of::<Session>)"
 awk -v a="$RSS1" -v b="$RSS0" -v n="$CONNS" \
-    'BEGIN { printf "gateway RSS: %d KiB idle, %d KiB with the connections: %.0f bytes per connection (each in %s rooms)\n", b, a, (a - b) * 1024 / n, "'"$(($(echo "$SIZES" | tr ',' '\n' | wc -l) + 1))"'" }'
+    'BEGIN { printf "gateway RSS: %d KiB idle, %d KiB with the connections: %.0f bytes per session (each in %s rooms)\n", b, a, (a - b) * 1024 / n, "'"$(($(echo "$SIZES" | tr ',' '\n' | wc -l) + 1))"'" }'
 awk -v c=$((C1 - C0)) -v hz="$HZ" -v t0="$T0" -v t1="$T1" \
     'BEGIN { printf "gateway CPU while idle (heartbeats only): %.2f %% of one core over %.1f s\n", c / hz / (t1 - t0) * 100, t1 - t0 }'
 grep '^pings=' "$TMP/pl.out"
 echo
-echo "| target | members | mode | delivered / expected | p50 µs | p99 µs | max µs | publish RTT p50 µs |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|"
+echo "| target | members | mode | delivered / expected | p50 µs | p99 µs | max µs | to last delivery p50 / max µs | publish RTT p50 µs |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 grep '^result' "$TMP/pl.out" | while read -r line; do
     room=$(echo "$line" | grep -o 'room=[^ ]*' | cut -d= -f2)
     mode=$(echo "$line" | grep -o 'mode=[^ ]*' | cut -d= -f2)
-    echo "| $room | $(echo "$line" | field members) | $mode | $(echo "$line" | field delivered) / $(echo "$line" | field expected) | $(echo "$line" | field p50_us) | $(echo "$line" | field p99_us) | $(echo "$line" | field max_us) | $(echo "$line" | field publish_rtt_p50_us) |"
+    echo "| $room | $(echo "$line" | field members) | $mode | $(echo "$line" | field delivered) / $(echo "$line" | field expected) | $(echo "$line" | field p50_us) | $(echo "$line" | field p99_us) | $(echo "$line" | field max_us) | $(echo "$line" | field last_p50_us) / $(echo "$line" | field last_max_us) | $(echo "$line" | field publish_rtt_p50_us) |"
 done
 echo
 grep '^summary' "$TMP/pl.out"

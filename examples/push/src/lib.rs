@@ -1,7 +1,8 @@
 //! A long-connection push service on loopwire: tens of thousands of mostly idle clients
 //! (phones) authenticated by tokens, heartbeats, rooms, QoS0 and QoS1 (stored, acknowledged)
 //! delivery, and an HTTP API through which backends push, kick and ask who is online. The
-//! program is `src/bin/push.rs`, its load client `src/bin/pushload.rs`, the scale run
+//! program is `src/bin/push.rs`, its load client `src/bin/pushload/`, a small client
+//! `src/bin/push-client.rs` (on [`client`]), the scale run
 //! `examples/bench/push.sh`.
 //!
 //! # Protocol
@@ -28,6 +29,8 @@
 //!   [`backend`] (the gateway as the API's [`Backend`](api::Backend)), [`auth`] (tokens).
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
+//! - [`client`]: the client library (a sans-I/O [`ClientSession`](client::ClientSession)
+//!   and a blocking [`Client`](client::Client) that reconnects).
 //! - [`api`]: the HTTP API for backends; [`ws`]: the WebSocket server side (sans I/O).
 //! - Upstream: [`up`] (UP frames, their rate limit, presence events), [`upstream`] (the
 //!   bounded queue, its worker threads, the [`Sink`](upstream::Sink) trait and the webhook).
@@ -38,6 +41,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod backend;
+pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod frame;

@@ -1,7 +1,8 @@
 //! Load and behaviour client for the push service (`src/bin/push.rs`): opens N long
 //! connections from one process, each authenticating as its own user `u<i>` with a token it
 //! mints ([`Signer`], the service's secret from `--secret-file`, `LOOPWIRE_PUSH_SECRET` or
-//! `--dev`), joins rooms, heartbeats, ACKs every QoS1 message; then publishes through the
+//! `--dev`), joins rooms, heartbeats, ACKs every QoS1 message (the protocol state of each
+//! connection is a [`ClientSession`], which also drops duplicate QoS1 ids); then publishes through the
 //! service's HTTP API (`--api-addr`, a keep-alive HTTP/1.1 connection, `http`) to rooms of
 //! several sizes and to one user, and measures publish-to-receipt latency on one clock (the
 //! publish time travels in the payload).
@@ -19,8 +20,10 @@
 //! - `phase=idle_start` and `phase=idle_end closed=`: heartbeats only, for `--idle-secs` (the
 //!   scale run samples the gateway in between);
 //! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
-//!   max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
+//!   max_us= last_p50_us= last_max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
 //!   (`acked`: QoS1, `unacked`: QoS0);
+//!   `last_*` are the median and the largest, over the publishes, of the time from a
+//!   publish to its last delivery (to the whole room);
 //! - `summary closed= errors= duplicates=`.
 //!
 //! Latencies go into fixed-size HDR histograms (3 significant digits, up to an hour), one
@@ -42,9 +45,8 @@ use clap::Parser;
 use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use loopwire_push::api::DEVELOPMENT_TOKEN;
 use loopwire_push::auth::{Claims, Secret, Signer};
+use loopwire_push::client::{ClientSession, Event, SessionOptions};
 use loopwire_push::config::unix_now_secs;
-use loopwire_push::frame::{self, LEN_BYTES};
-use loopwire_push::{ClientFrame, ServerFrame};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -117,42 +119,33 @@ impl Shared {
     }
 }
 
+/// One connection: its socket and the protocol state ([`ClientSession`]: frames, ACKs,
+/// QoS1 dedupe).
 struct Client {
     sock: TcpStream,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
+    session: ClientSession,
     alive: bool,
-    last_id: u64,
 }
 
 impl Client {
     fn flush(&mut self, shared: &Shared) {
-        while !self.out.is_empty() && self.alive {
-            match self.sock.write(&self.out) {
+        while !self.session.output().is_empty() && self.alive {
+            match self.sock.write(self.session.output()) {
                 Ok(0) => self.die(shared),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
+                Ok(n) => self.session.consume_output(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.die(shared),
             }
-        }
-        if self.out.is_empty() && self.out.capacity() > 256 {
-            self.out = Vec::new();
         }
     }
 
     fn die(&mut self, shared: &Shared) {
         if self.alive {
             self.alive = false;
+            self.session.disconnected();
             shared.closed.fetch_add(1, Relaxed);
         }
-    }
-
-    fn send(&mut self, f: &ClientFrame<'_>) {
-        // The frames built here are small and well formed.
-        let _ = frame::encode_client(f, usize::MAX, &mut self.out);
     }
 }
 
@@ -160,63 +153,47 @@ fn mode_slot(class: usize, unacked: bool) -> usize {
     class * 2 + usize::from(unacked)
 }
 
-fn handle_frames(c: &mut Client, shared: &Shared, classes: &Classes, report: &mut Report) {
-    let mut at = 0;
-    loop {
-        let rest = &c.inbuf[at..];
-        let Some(len) = rest
-            .get(..LEN_BYTES)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        else {
-            break;
-        };
-        let Some(body) = rest.get(LEN_BYTES..LEN_BYTES + len) else {
-            break;
-        };
-        at += LEN_BYTES + len;
-        match frame::parse_server(body) {
-            Ok(ServerFrame::Welcome { .. }) => {
+/// Feeds `bytes` to the connection's session and records what it surfaces (duplicate QoS1
+/// ids are dropped, and every new one ACKed, by the session).
+fn handle_bytes(
+    c: &mut Client,
+    bytes: &[u8],
+    shared: &Shared,
+    classes: &Classes,
+    report: &mut Report,
+) {
+    let fed = c.session.feed(bytes);
+    while let Some(ev) = c.session.poll_event() {
+        match ev {
+            Event::Welcome { .. } => {
                 shared.welcomed.fetch_add(1, Relaxed);
             }
-            Ok(ServerFrame::Pong(b)) => {
-                if let Ok(ts) = <[u8; 8]>::try_from(b) {
+            Event::Pong(b) => {
+                if let Ok(ts) = <[u8; 8]>::try_from(b.as_slice()) {
                     let rtt = shared.micros().saturating_sub(u64::from_be_bytes(ts));
                     report.ping_rtt.saturating_record(rtt);
                 }
             }
-            Ok(ServerFrame::Push { id, payload, .. }) => {
-                if id != 0 {
-                    if id <= c.last_id {
-                        report.duplicates += 1;
-                    }
-                    c.last_id = c.last_id.max(id);
-                    let mut ack = Vec::new();
-                    let _ = frame::encode_client(&ClientFrame::Ack(id), usize::MAX, &mut ack);
-                    c.out.extend_from_slice(&ack);
-                }
-                if let Some((ts, class, unacked)) = parse_payload(payload)
+            Event::Push { payload, .. } => {
+                if let Some((ts, class, unacked)) = parse_payload(&payload)
                     && class < classes.rooms.len()
                 {
                     let lat = shared.micros().saturating_sub(ts);
                     let slot = mode_slot(class, unacked);
-                    report.latency[slot].saturating_record(lat);
+                    report.record(slot, ts, lat);
                     shared.delivered[slot].fetch_add(1, Relaxed);
                 }
             }
-            Ok(ServerFrame::Error { code, reason } | ServerFrame::Kick { code, reason }) => {
-                eprintln!("ERROR/KICK {code}: {}", String::from_utf8_lossy(reason));
+            Event::Error { code, reason } | Event::Kicked { code, reason } => {
+                eprintln!("ERROR/KICK {code}: {reason}");
                 shared.errors.fetch_add(1, Relaxed);
-            }
-            Err(_) => {
-                shared.errors.fetch_add(1, Relaxed);
-                c.die(shared);
-                break;
             }
         }
     }
-    c.inbuf.drain(..at);
-    if c.inbuf.is_empty() && c.inbuf.capacity() > 4096 {
-        c.inbuf = Vec::new();
+    if let Err(e) = fed {
+        eprintln!("bad stream: {e}");
+        shared.errors.fetch_add(1, Relaxed);
+        c.die(shared);
     }
 }
 
@@ -238,26 +215,33 @@ fn run_thread(
         poll.registry()
             .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)
             .context(|| "cannot register a connection with the poller")?;
-        let mut c = Client {
-            sock,
-            inbuf: Vec::new(),
-            out: Vec::new(),
-            alive: true,
-            last_id: 0,
-        };
         let mut claims = Claims::new(format!("u{i}"), unix_now_secs() + 24 * 3600);
         claims.rooms = vec!["all".into(), "s*".into()];
-        let token = signer.sign(&claims);
-        let hb = u32::try_from(args.heartbeat_secs.as_millis() * 2).unwrap_or(u32::MAX);
-        c.send(&ClientFrame::Auth {
-            heartbeat_ms: hb,
-            token: token.as_bytes(),
-        });
-        c.send(&ClientFrame::Join(b"all"));
-        for &s in &args.sizes {
-            let room = format!("s{s}-{}", i / s.max(1));
-            c.send(&ClientFrame::Join(room.as_bytes()));
+        let opts = SessionOptions {
+            // Asks for twice the PING interval: the gateway closes after 1.5 times that.
+            heartbeat: args.heartbeat_secs * 2,
+            auto_ack: true,
+            max_frame: 1 << 20,
+            dedupe_window: 64,
+        };
+        let mut session = ClientSession::new(signer.sign(&claims), opts);
+        let mut rooms = vec![b"all".to_vec()];
+        rooms.extend(
+            args.sizes
+                .iter()
+                .map(|&s| format!("s{s}-{}", i / s.max(1)).into_bytes()),
+        );
+        for r in &rooms {
+            session
+                .join(r)
+                .context(|| "a room name pushload made is invalid")?;
         }
+        session.connected();
+        let mut c = Client {
+            sock,
+            session,
+            alive: true,
+        };
         c.flush(shared);
         clients.push(c);
     }
@@ -294,7 +278,7 @@ fn run_thread(
                             c.die(shared);
                             break;
                         }
-                        Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                        Ok(n) => handle_bytes(c, &buf[..n], shared, classes, &mut report),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => {
@@ -303,7 +287,6 @@ fn run_thread(
                         }
                     }
                 }
-                handle_frames(c, shared, classes, &mut report);
             }
             c.flush(shared);
         }
@@ -315,12 +298,17 @@ fn run_thread(
             due.pop_front();
             let c = &mut clients[k];
             if c.alive {
-                c.send(&ClientFrame::Ping(&shared.micros().to_be_bytes()));
+                // Our own PINGs (not poll_timers'): they carry the send time for the RTT.
+                let _ = c.session.ping(&shared.micros().to_be_bytes());
                 c.flush(shared);
                 due.push_back((now + every, k));
             }
         }
     }
+    report.duplicates = clients
+        .iter()
+        .map(|c| c.session.dedupe().duplicates())
+        .sum();
     Ok(report)
 }
 
@@ -481,9 +469,11 @@ fn run(args: Args) -> Result<(), BoxError> {
         for (class, room) in classes.rooms.iter().enumerate() {
             let slot = mode_slot(class, unacked);
             let lat = &total.latency[slot];
+            let (last_p50, last_max) = total.last_delivery(slot);
             println!(
                 "result room={} mode={} members={} publishes={} delivered={} expected={} \
-                 p50_us={} p99_us={} max_us={} publish_rtt_p50_us={}",
+                 p50_us={} p99_us={} max_us={} last_p50_us={last_p50} last_max_us={last_max} \
+                 publish_rtt_p50_us={}",
                 String::from_utf8_lossy(room),
                 if unacked { "unacked" } else { "acked" },
                 classes.members[class],

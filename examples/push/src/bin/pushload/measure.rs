@@ -1,6 +1,8 @@
 //! What pushload measures: the targets ([`Classes`]), the payload that carries the publish
 //! time, and the latency histograms ([`Report`]).
 
+use std::collections::HashMap;
+
 use hdrhistogram::Histogram;
 use loopwire_examples::cli::{Context, Failed};
 
@@ -64,6 +66,9 @@ pub(crate) struct Report {
     pub(crate) latency: Vec<Histogram<u64>>,
     /// PING round trips, µs.
     pub(crate) ping_rtt: Histogram<u64>,
+    /// Per (class, mode): publish time (µs, from the payload) -> latency of the last
+    /// delivery of that publish seen, µs: the time for a publish to reach everyone.
+    pub(crate) last: Vec<HashMap<u64, u64>>,
     pub(crate) duplicates: u64,
 }
 
@@ -74,6 +79,7 @@ impl Report {
                 .map(|_| histogram())
                 .collect::<Result<_, _>>()?,
             ping_rtt: histogram()?,
+            last: vec![HashMap::new(); classes.rooms.len() * 2],
             duplicates: 0,
         })
     }
@@ -86,7 +92,31 @@ impl Report {
         self.ping_rtt
             .add(&other.ping_rtt)
             .context(|| "cannot merge latency histograms")?;
+        for (a, b) in self.last.iter_mut().zip(&other.last) {
+            for (&t, &lat) in b {
+                let e = a.entry(t).or_insert(0);
+                *e = (*e).max(lat);
+            }
+        }
         self.duplicates += other.duplicates;
         Ok(())
+    }
+
+    /// Records a delivery of the publish stamped `t`, `lat` µs after it, in `slot`.
+    pub(crate) fn record(&mut self, slot: usize, t: u64, lat: u64) {
+        self.latency[slot].saturating_record(lat);
+        let e = self.last[slot].entry(t).or_insert(0);
+        *e = (*e).max(lat);
+    }
+
+    /// Median and largest, over the publishes of `slot`, of the time to their last
+    /// delivery, µs (0, 0 without deliveries).
+    pub(crate) fn last_delivery(&self, slot: usize) -> (u64, u64) {
+        let mut v: Vec<u64> = self.last[slot].values().copied().collect();
+        v.sort_unstable();
+        match v.last() {
+            Some(&max) => (v[(v.len() - 1) / 2], max),
+            None => (0, 0),
+        }
     }
 }
