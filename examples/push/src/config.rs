@@ -2,11 +2,13 @@
 //! session policy, and the clocks they run on.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use ipnet::IpNet;
 use loopwire::Clock;
 use loopwire::codec::CodecError;
+use loopwire::rustls::ServerConfig;
 
 /// How many sessions one user may have at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +105,9 @@ pub struct Config {
     /// [`Gateway::configure`](super::Gateway::configure)). Default: the system's monotonic
     /// clock. Tests give a [`TestClock`](loopwire::TestClock) and move it by hand.
     pub clock: Clock,
+    /// TLS for every listener of the gateway's engine (the TCP listener, and the WebSocket
+    /// listener, which becomes `wss`); see [`tls`](super::tls). `None` (default): plain TCP.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 /// The wall clock now, in seconds since the Unix epoch (0 if it is set before 1970).
@@ -204,6 +209,7 @@ impl Default for Config {
             up_rate: 10,
             up_burst: 20,
             clock: Clock::system(),
+            tls: None,
         }
     }
 }

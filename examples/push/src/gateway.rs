@@ -119,10 +119,14 @@ impl Gateway {
     /// backstop). With [`Config::ws_addr`] it adds the WebSocket listener as the engine's
     /// last address, so call it after every other `addr` (the gateway recognises the
     /// listener as the last bound address; the engine tags no connection with its listener).
+    /// With [`Config::tls`] every listener serves TLS.
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
         let max_idle = self.config.max_heartbeat + self.config.max_heartbeat / 2;
         if let Some(ws) = self.config.ws_addr {
             builder.addr(format!("tcp://{ws}"));
+        }
+        if let Some(tls) = &self.config.tls {
+            builder.tls(Arc::clone(tls));
         }
         builder
             .clock(self.config.clock.clone())

@@ -11,8 +11,8 @@
 //!    far as the window and the peer allow);
 //! 3. deliver: a KICK (then close), QoS0 frames, QoS1 messages from the store.
 //!
-//! A protocol violation or a refused token writes an ERROR frame and closes the connection
-//! once it is sent. `on_writability_changed` pauses reading when the peer falls behind and,
+//! A protocol violation, a refused token or a missed deadline (`on_timeout`, below) writes
+//! an ERROR frame and closes the connection once it is sent. `on_writability_changed` pauses reading when the peer falls behind and,
 //! once it caught up, resumes reading and delivers what waited. `on_close` leaves every
 //! room and the user's session list. `on_tick` (loop 0) purges expired store messages, at
 //! most [`Config::purge_budget`](super::Config::purge_budget) per tick.
@@ -22,10 +22,12 @@
 //! The engine has one idle timeout for all connections, but each session has its own
 //! heartbeat (negotiated in AUTH). So the gateway runs with no engine idle timeout and uses
 //! each connection's read deadline ([`Conn::set_read_deadline`]) instead: set to
-//! [`Config::auth_timeout`](super::Config::auth_timeout) in `on_open` (no AUTH in time:
-//! closed, without an ERROR: no callback runs at that moment to write one), then to 1.5 × the
+//! [`Config::auth_timeout`](super::Config::auth_timeout) in `on_open`, then to 1.5 × the
 //! negotiated heartbeat at AUTH, and re-armed to that from "now" in every `on_traffic` that
-//! brings bytes (not per frame). Moving a deadline later costs no timer operation in the
+//! brings bytes (not per frame). When it passes, `on_timeout` writes ERROR 14 (no AUTH in
+//! time) or 15 (no heartbeat in time), on WebSocket followed by a Close frame 1008, and the
+//! connection closes (what the socket takes at once goes out; a peer that is gone gets
+//! nothing, and is not waited for). Moving a deadline later costs no timer operation in the
 //! engine (its one timer per connection only ever moves earlier and re-arms when it fires),
 //! so heartbeats still touch no timer. While the gateway has paused reading (the peer not
 //! taking its pushes), the deadline is re-armed whenever the writability changes; a peer that
@@ -38,7 +40,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler};
+use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler, Timeout};
 
 use super::admission::Refusal;
 use super::delivery::reply;
@@ -151,12 +153,19 @@ impl Gateway {
         }
     }
 
-    /// Reports `e` to the peer (ERROR; on WebSocket then a Close frame, 1008) and closes.
+    /// Reports `e` to the peer (ERROR; on WebSocket then a Close frame, 1008) and closes;
+    /// counted as a protocol error unless the token was refused.
     pub(crate) fn fail(&self, c: &mut Conn<'_, Session>, e: &ProtocolError) -> Action {
         tracing::debug!(peer = ?c.peer_addr(), error = %e, "protocol error");
         if !matches!(e, ProtocolError::Auth(_)) {
             self.stats.protocol_errors.fetch_add(1, Relaxed);
         }
+        Self::say_error(c, e)
+    }
+
+    /// Writes ERROR for `e` (on WebSocket then a Close frame, 1008), ignores what else
+    /// arrives, and returns [`Action::Close`].
+    fn say_error(c: &mut Conn<'_, Session>, e: &ProtocolError) -> Action {
         let reason = e.to_string();
         reply(
             c,
@@ -167,6 +176,33 @@ impl Gateway {
         c.state_mut().closing = true;
         c.discard(usize::MAX);
         Action::Close
+    }
+
+    /// Whether this `on_open` is a repeat for a connection already opened, and if so puts
+    /// back the read deadline the engine cleared before it.
+    ///
+    /// Works around a bug of the engine's TLS path (`server/src/reactor/tls_io.rs`,
+    /// `tls_open`): it takes "a read deadline is set" to mean "handshake not yet marked
+    /// done", so on a TLS connection whose handler set a read deadline (the gateway always
+    /// has one) every read runs `on_open` again, after clearing that deadline. An opened
+    /// connection is recognised by its state: admitted (every TCP peer), upgraded or
+    /// handshaking WebSocket, or live. The deadline comes back as 1.5 × the heartbeat from
+    /// now for a live session (bytes arrived: it was heard), and as the whole AUTH timeout
+    /// from now before AUTH (the AUTH deadline then restarts at each read over TLS, bounded by
+    /// the AUTH frame's size). A Unix-socket connection before AUTH is not recognised (no
+    /// peer address, no admission). Remove once the engine runs `on_open` once.
+    fn reopened(&self, c: &mut Conn<'_, Session>) -> bool {
+        let s = c.state();
+        let opened = s.admitted || s.transport != Transport::Tcp || s.live.is_some();
+        if !opened || s.closing {
+            return opened;
+        }
+        let after = s
+            .live
+            .as_deref()
+            .map_or(self.config.auth_timeout, |l| l.idle);
+        c.set_read_deadline(Some(after));
+        true
     }
 
     /// Re-arms a live session's read deadline to its idle timeout from now.
@@ -187,6 +223,9 @@ impl EventHandler for Gateway {
     }
 
     fn on_open(&self, c: &mut Conn<'_, Session>) -> Action {
+        if self.reopened(c) {
+            return Action::None;
+        }
         self.stats.connections.fetch_add(1, Relaxed);
         if let Some(ip) = c.peer_addr().map(|a| a.ip()) {
             match self.admission.admit(ip) {
@@ -241,6 +280,23 @@ impl EventHandler for Gateway {
             c.pause_reading();
         }
         Action::None
+    }
+
+    /// The read deadline passed: no AUTH in time (ERROR 14) or no heartbeat in time (ERROR
+    /// 15), said before the close (the stats count it in `on_close`, from the reason). A
+    /// WebSocket connection still in its handshake is closed without a word: it has no
+    /// session to carry an ERROR.
+    fn on_timeout(&self, c: &mut Conn<'_, Session>, timeout: Timeout) -> Action {
+        let s = c.state();
+        if s.closing || timeout != Timeout::Read || s.transport == Transport::Handshake {
+            return Action::Close;
+        }
+        let e = match s.live.as_deref() {
+            Some(live) => ProtocolError::HeartbeatTimeout(live.idle),
+            None => ProtocolError::AuthTimeout(self.config.auth_timeout),
+        };
+        tracing::debug!(peer = ?c.peer_addr(), error = %e, "timed out");
+        Self::say_error(c, &e)
     }
 
     fn on_close(&self, c: &mut Conn<'_, Session>, reason: CloseReason) -> Action {

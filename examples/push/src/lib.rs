@@ -35,7 +35,8 @@
 //! - Upstream: [`up`] (UP frames, their rate limit, presence events), [`upstream`] (the
 //!   bounded queue, its worker threads, the [`Sink`](upstream::Sink) trait and the webhook).
 //! - [`config`] ([`Config`], [`Policy`]), [`admission`] (allow / deny networks, connections
-//!   per IP), [`stats`] ([`StatsSnapshot`]).
+//!   per IP), [`stats`] ([`StatsSnapshot`]), [`tls`] (TLS from PEM files: the engine serves
+//!   TLS on the TCP listener and `wss` on the WebSocket one).
 
 pub mod admission;
 pub mod api;
@@ -54,6 +55,7 @@ pub mod registry;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod tls;
 pub mod transport;
 pub mod up;
 pub mod upstream;

@@ -146,9 +146,9 @@ pub struct StatsSnapshot {
     pub store_errors: u64,
     /// Expired messages purged by the ticker.
     pub purged: u64,
-    /// Sessions closed for a protocol violation (auth failures excluded).
+    /// Sessions closed for a protocol violation (auth failures and timeouts excluded).
     pub protocol_errors: u64,
-    /// Sessions closed for missing heartbeats.
+    /// Sessions closed for missing heartbeats (after ERROR 15).
     pub heartbeat_timeouts: u64,
     /// WebSocket handshakes accepted.
     pub ws_upgrades: u64,

@@ -198,9 +198,10 @@ fn a_silent_session_is_closed_exactly_at_1_5_times_its_own_heartbeat() {
     let s = server.stats();
     assert_eq!((s.heartbeat_timeouts, s.sessions), (0, 3), "{s}");
     assert_eq!(fast.recv(), Some(push(0, "s", "still there?")));
-    // At 600 it is closed (end of stream), and counted as a heartbeat timeout.
+    // At 600 it gets ERROR 15 (HeartbeatTimeout), is closed (end of stream), and counted as
+    // a heartbeat timeout.
     server.advance_to(ms(600));
-    assert_eq!(fast.recv(), None);
+    fast.expect_error_and_close(15);
     server.wait_stats("one timeout", |s| {
         s.heartbeat_timeouts == 1 && s.sessions == 2
     });
@@ -211,7 +212,7 @@ fn a_silent_session_is_closed_exactly_at_1_5_times_its_own_heartbeat() {
     }
     assert_eq!(server.stats().heartbeat_timeouts, 1);
     server.advance_to(ms(1_500));
-    assert_eq!(slow.recv(), None);
+    slow.expect_error_and_close(15);
     server.wait_stats("two timeouts", |s| {
         s.heartbeat_timeouts == 2 && s.sessions == 1
     });

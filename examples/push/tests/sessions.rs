@@ -9,7 +9,7 @@ use loopwire_push::{ClientFrame, Policy};
 use util::{Client, EPOCH, Owned, Server, ms, test_config, token_until};
 
 #[test]
-fn no_auth_within_the_auth_timeout_closes_exactly_at_it() {
+fn no_auth_within_the_auth_timeout_gets_error_14_and_a_close_exactly_at_it() {
     // One loop, so that `probe.settle()` vouches for the silent connection's loop.
     let server = Server::on_loops(test_config(), 1); // AUTH within 500 ms
     let mut silent = Client::connect(server.addr()); // says nothing, ever
@@ -21,7 +21,8 @@ fn no_auth_within_the_auth_timeout_closes_exactly_at_it() {
     let s = server.stats();
     assert_eq!((s.auth_timeouts, s.connections), (0, 2), "{s}");
     server.advance_to(ms(500));
-    assert_eq!(silent.recv(), None);
+    // ERROR 14 (AuthTimeout), then the end of the stream.
+    silent.expect_error_and_close(14);
     server.wait_stats("one auth timeout", |s| {
         s.auth_timeouts == 1 && s.connections == 1
     });

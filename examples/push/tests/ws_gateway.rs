@@ -4,7 +4,7 @@
 //! push from `Gateway` methods, ACK (no resend after the retransmit delay on the test
 //! clock), ERROR then a Close frame on a violation, KICK then a Close frame when the same
 //! user logs in over TCP under `Policy::Single`, HTTP errors for bad handshakes, and the
-//! heartbeat timeout at exact clock readings.
+//! heartbeat and AUTH timeouts (ERROR 15 or 14, then Close 1008) at exact clock readings.
 
 mod util;
 
@@ -339,11 +339,27 @@ fn a_silent_websocket_session_times_out_at_exactly_1_5_heartbeats() {
     }
     assert_eq!(server.stats().heartbeat_timeouts, 0);
     server.advance_to(ms(2_500));
-    // Closed without a Close frame (no callback runs at the deadline to write one).
-    let mut rest = Vec::new();
-    let _ = ws.get_mut().read_to_end(&mut rest);
-    assert!(rest.is_empty(), "{rest:?}");
+    // ERROR 15 (HeartbeatTimeout), a Close frame 1008, then the end of the stream.
+    assert!(matches!(recv(&mut ws), Ok(Owned::Error(15, _))));
+    assert_eq!(expect_close(&mut ws), 1008);
     server.wait_stats("one timeout", |s| {
         s.heartbeat_timeouts == 1 && s.sessions == 1
+    });
+}
+
+#[test]
+fn a_websocket_connection_without_auth_gets_error_14_and_a_close_frame_at_the_deadline() {
+    // One loop, so that the TCP probe's `settle` vouches for the WebSocket connection's loop.
+    let server = Server::on_loops(ws_config(), 1);
+    let mut ws = connect(&server); // upgraded at 0, no AUTH: due at 500
+    let mut probe = server.client("probe");
+    server.advance_to(ms(499));
+    probe.settle();
+    assert_eq!(server.stats().auth_timeouts, 0);
+    server.advance_to(ms(500));
+    assert!(matches!(recv(&mut ws), Ok(Owned::Error(14, _))));
+    assert_eq!(expect_close(&mut ws), 1008);
+    server.wait_stats("one auth timeout", |s| {
+        s.auth_timeouts == 1 && s.heartbeat_timeouts == 0
     });
 }

@@ -131,19 +131,18 @@
 //! - [`backend`]: the [`Backend`] trait and its request and result types.
 //! - [`reply`]: [`Reply`], how a backend answers, at once or later from another thread.
 //! - [`handler`]: [`ApiHandler`], the connection's life (head, body, backend, next) and its
-//!   deadlines; one request with the backend per connection, reading paused meanwhile.
+//!   deadlines (408, 504: the engine's read deadline, answered in `on_timeout` before the
+//!   close); one request with the backend per connection, reading paused meanwhile.
 //! - `http`: request heads (httparse) and limits; response heads.
 //! - `routes`: paths and methods to endpoints, and serving them.
 //! - `json`: request bodies (serde, unknown fields refused) and their validation; response
 //!   bodies.
 //! - `token`: the bearer token, compared in constant time.
-//! - `deadlines`: 408 and 504 on the engine's clock, driven by its ticker.
 //! - [`metrics`]: the API's counters, `/metrics` and `/v1/stats`.
 //! - [`config`] holds [`ApiConfig`].
 
 pub mod backend;
 pub mod config;
-mod deadlines;
 pub mod handler;
 mod http;
 mod json;

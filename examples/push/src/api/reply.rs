@@ -184,6 +184,11 @@ impl ReplySlot {
         self.take_locked(&mut st, seq)
     }
 
+    /// Whether the reply to call `seq` is waiting to be taken.
+    pub(crate) fn ready(&self, seq: u64) -> bool {
+        matches!(*self.lock(), SlotState::Ready { seq: s, .. } if s == seq)
+    }
+
     fn take_locked(&self, st: &mut SlotState, seq: u64) -> Option<Response> {
         match std::mem::take(st) {
             SlotState::Ready { seq: s, response } if s == seq => Some(response),

@@ -10,8 +10,12 @@
 //!     --api-addr 127.0.0.1:7001 --policy multi --max-sessions 4
 //! ```
 //! With `--ws-addr 127.0.0.1:7002` browsers connect over WebSocket too (same engine, a
-//! second listener; `--ws-origin https://app.example.com` restricts the origins).
-//! Prints `session_state_bytes=N`, `websocket listening on ws://...` (with `--ws-addr`),
+//! second listener; `--ws-origin https://app.example.com` restricts the origins). With
+//! `--tls-cert cert.pem --tls-key key.pem` the gateway's listeners serve TLS (the engine's:
+//! the binary protocol over TLS, and `wss` on the WebSocket listener); the HTTP API stays
+//! plain (bind it to a private address, or put it behind a TLS-terminating proxy).
+//! Prints `session_state_bytes=N`, `websocket listening on ws://...` (with `--ws-addr`;
+//! `wss://` with TLS),
 //! `listening on tcp://...` (the gateway, every listener) and
 //! `api listening on http://...` once ready; with `--stats-secs` a `stats key=value ...` line
 //! every so often; a last `stats` line when SIGINT/SIGTERM stop it gracefully.
@@ -84,6 +88,13 @@ struct Args {
     /// UP frames a session may send at once before --up-rate applies.
     #[arg(long, default_value_t = Config::default().up_burst)]
     up_burst: u32,
+    /// TLS certificate chain (PEM, leaf first) for the gateway's listeners: TLS on the TCP
+    /// listener, wss on the WebSocket one. Needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1) matching --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Address of the HTTP API (host:port).
     #[arg(long, default_value = "127.0.0.1:7001")]
     api_addr: String,
@@ -193,6 +204,9 @@ fn run(args: Args) -> Result<(), BoxError> {
     config.max_frame = args.max_frame;
     config.ws_addr = args.ws_addr;
     config.ws_origins = args.ws_origins.clone();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(loopwire_push::tls::server_config(cert, key)?);
+    }
     config.max_conns_per_ip = args.max_conns_per_ip;
     config.allow = args.allow.clone();
     config.deny = args.deny.clone();
@@ -261,7 +275,8 @@ fn run(args: Args) -> Result<(), BoxError> {
     }
     // The WebSocket listener is the engine's last address (`Gateway::configure`).
     if let Some(ws) = args.ws_addr.and(engine.addrs().last()).and_then(|a| a.addr) {
-        println!("websocket listening on ws://{ws}");
+        let scheme = if args.tls_cert.is_some() { "wss" } else { "ws" };
+        println!("websocket listening on {scheme}://{ws}");
     }
     loopwire_examples::announce(&engine, "")?;
 

@@ -66,6 +66,14 @@ pub enum ProtocolError {
     /// UP frames faster than the session's rate limit.
     #[error("UP frames over {0} per second")]
     RateLimited(u32),
+    /// No AUTH within [`Config::auth_timeout`](crate::Config::auth_timeout) of the
+    /// connection.
+    #[error("no AUTH within {0:?}")]
+    AuthTimeout(std::time::Duration),
+    /// Nothing heard from a live session within 1.5 × its heartbeat (or, while it was not
+    /// reading its pushes, no progress for that long).
+    #[error("no heartbeat within {0:?}")]
+    HeartbeatTimeout(std::time::Duration),
     /// The token was refused (codes 100 to 199, [`AuthError::code`]).
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
@@ -88,6 +96,8 @@ impl ProtocolError {
             Self::TooLarge { .. } => 11,
             Self::RoomNotGranted => 12,
             Self::RateLimited(_) => 13,
+            Self::AuthTimeout(_) => 14,
+            Self::HeartbeatTimeout(_) => 15,
             Self::Auth(e) => e.code(),
         }
     }

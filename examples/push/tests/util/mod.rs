@@ -256,34 +256,7 @@ impl Client {
 
     /// The next frame, or `None` at end of stream (or reset); panics after [`WAIT`].
     pub(crate) fn recv(&mut self) -> Option<Owned> {
-        let mut len = [0u8; LEN_BYTES];
-        match self.s.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return None,
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
-            Err(e) => panic!("read: {e}"),
-        }
-        let mut body = vec![0; u32::from_be_bytes(len) as usize];
-        self.s.read_exact(&mut body).expect("frame body");
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        Some(
-            match frame::parse_server(&body).expect("a valid server frame") {
-                ServerFrame::Welcome {
-                    heartbeat_ms,
-                    window,
-                    user,
-                } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
-                ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
-                ServerFrame::Push {
-                    id,
-                    kind,
-                    room,
-                    payload,
-                } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
-                ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
-                ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
-            },
-        )
+        read_frame(&mut self.s)
     }
 
     /// PING with `tag`, and every frame before its PONG.
@@ -352,4 +325,37 @@ pub(crate) fn ids(frames: &[Owned]) -> Vec<u64> {
             _ => None,
         })
         .collect()
+}
+
+/// The next server frame on `r` (any stream: TCP, TLS), or `None` at end of stream (or
+/// reset); panics after the stream's read timeout.
+pub(crate) fn read_frame(r: &mut impl Read) -> Option<Owned> {
+    let mut len = [0u8; LEN_BYTES];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => return None,
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
+        Err(e) => panic!("read: {e}"),
+    }
+    let mut body = vec![0; u32::from_be_bytes(len) as usize];
+    r.read_exact(&mut body).expect("frame body");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Some(
+        match frame::parse_server(&body).expect("a valid server frame") {
+            ServerFrame::Welcome {
+                heartbeat_ms,
+                window,
+                user,
+            } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
+            ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
+            ServerFrame::Push {
+                id,
+                kind,
+                room,
+                payload,
+            } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
+            ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
+            ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
+        },
+    )
 }

@@ -19,31 +19,33 @@
 //! 4. **Next.** Reading resumes and the next request, if already buffered, is served at
 //!    once.
 //!
-//! Deadlines (`deadlines`): a request whose head or body is incomplete
-//! when a callback ends must be complete within
+//! Deadlines (`deadlines`, on the engine's read deadline, answered in `on_timeout`): a
+//! request whose head or body is incomplete when a callback ends must be complete within
 //! [`ApiConfig::request_timeout`] of the turn it was first seen incomplete in (bytes
 //! trickling in do not move it), else 408 and close; a backend must reply within
 //! [`ApiConfig::reply_timeout`], else 504 and close. An idle keep-alive connection has no
-//! deadline but the engine's idle timeout.
+//! deadline but the engine's idle timeout (closed without a response, as HTTP servers do).
 //!
 //! Backpressure: a new request is started only while the connection
 //! [`is_writable`](Conn::is_writable); otherwise reading pauses until the peer takes its
 //! responses.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use loopwire::{Action, CloseReason, Conn, EngineBuilder, EngineHandle, EventHandler};
+use loopwire::{Action, CloseReason, Conn, EngineBuilder, EngineHandle, EventHandler, Timeout};
 
 use super::backend::Backend;
 use super::config::{ApiConfig, ApiConfigError};
-use super::deadlines::{self, BACKSTOP, Deadlines};
 use super::http::{self, CONTINUE, Head, HeadError, Method, Response};
 use super::json;
 use super::metrics::{ApiMetrics, ApiStats};
 use super::reply::ReplySlot;
 use super::routes::{self, Replies, Route, RouteError, Served};
 use super::token::{Auth, Token};
+
+mod deadlines;
+
+use deadlines::DeadlineKind;
 
 /// The `endpoint` label of responses to requests without a route.
 const NO_ROUTE: &str = "none";
@@ -58,7 +60,8 @@ pub struct ApiConn {
     slot: Option<Arc<ReplySlot>>,
     /// The number of this connection's latest backend call.
     seq: u64,
-    deadline: Option<Deadline>,
+    /// The pending deadline, if any (the engine's read deadline is set to it).
+    deadline: Option<DeadlineKind>,
     /// Whether reading is paused (as last asked).
     paused: bool,
     /// Whether the peer is behind on its responses.
@@ -83,20 +86,6 @@ enum Phase {
         endpoint: &'static str,
         keep_alive: bool,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DeadlineKind {
-    /// The request must be complete by then (408).
-    Request,
-    /// The backend must have replied by then (504).
-    Reply,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: u64,
-    kind: DeadlineKind,
 }
 
 /// How a judged head goes on.
@@ -126,17 +115,17 @@ enum Admit {
 /// or on an engine it shares: the sharing handler keeps an [`ApiConn`] in its connection
 /// state for connections on the API's listener, forwards their callbacks to
 /// [`open`](Self::open), [`traffic`](Self::traffic),
-/// [`writability_changed`](Self::writability_changed) and [`close`](Self::close) (with a
-/// function from its state to the `ApiConn`), calls [`boot`](Self::boot) from `on_boot`
-/// and [`tick`](Self::tick) from `on_tick` (ticker on, next tick no later than it says),
-/// and sets the engine options of [`configure`](Self::configure) that it can.
+/// [`writability_changed`](Self::writability_changed), [`timeout`](Self::timeout) and
+/// [`close`](Self::close) (with a function from its state to the `ApiConn`), calls
+/// [`boot`](Self::boot) from `on_boot`, and sets the engine options of
+/// [`configure`](Self::configure) that it can. The API uses its connections' read
+/// deadlines; the sharing handler must leave them alone.
 #[derive(Debug)]
 pub struct ApiHandler<B: Backend> {
     config: ApiConfig,
     token: Token,
     backend: B,
     metrics: Arc<ApiMetrics>,
-    deadlines: Deadlines,
     engine: OnceLock<EngineHandle>,
 }
 
@@ -147,16 +136,11 @@ impl<B: Backend> ApiHandler<B> {
     /// [`ApiConfigError`] when `config` does not [`validate`](ApiConfig::validate).
     pub fn new(config: ApiConfig, backend: B) -> Result<Self, ApiConfigError> {
         config.validate()?;
-        let period = config
-            .request_timeout
-            .min(config.reply_timeout)
-            .min(Duration::from_secs(1));
         Ok(Self {
             token: Token::new(&config.token),
             config,
             backend,
             metrics: Arc::default(),
-            deadlines: Deadlines::new(period),
             engine: OnceLock::new(),
         })
     }
@@ -176,11 +160,10 @@ impl<B: Backend> ApiHandler<B> {
         self.metrics.snapshot()
     }
 
-    /// Sets the engine options the API relies on: the ticker (deadlines), the idle timeout,
-    /// and an inbound cap of one request at its largest plus a read.
+    /// Sets the engine options the API relies on: the idle timeout, and an inbound cap of
+    /// one request at its largest plus a read.
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
         builder
-            .ticker(true)
             .idle_timeout(Some(self.config.idle_timeout))
             .max_inbound(
                 self.config.max_head + self.config.max_body + loopwire::DEFAULT_READ_BUFFER,
@@ -192,11 +175,6 @@ impl<B: Backend> ApiHandler<B> {
         let _ = self.engine.set(engine.clone());
     }
 
-    /// `on_tick`: answers the deadlines that came; returns the delay to the next tick.
-    pub fn tick(&self, engine: &EngineHandle) -> Duration {
-        self.deadlines.tick(engine)
-    }
-
     /// `on_open` of an API connection.
     pub fn open<S>(&self, c: &mut Conn<'_, S>, state: fn(&mut S) -> &mut ApiConn) -> Action {
         *state(c.state_mut()) = ApiConn::default();
@@ -206,14 +184,12 @@ impl<B: Backend> ApiHandler<B> {
 
     /// `on_close` of an API connection.
     pub fn close<S>(&self, c: &mut Conn<'_, S>, state: fn(&mut S) -> &mut ApiConn) {
-        let h = c.handle();
         let s = state(c.state_mut());
         if let Some(slot) = &s.slot {
             slot.close();
         }
-        if let Some(d) = s.deadline.take() {
-            self.deadlines.remove(d.at, h);
-            self.count_deadline(d.kind, false);
+        if let Some(kind) = s.deadline.take() {
+            self.count_deadline(kind, false);
         }
         self.metrics.closed();
     }
@@ -232,8 +208,7 @@ impl<B: Backend> ApiHandler<B> {
         Action::None
     }
 
-    /// `on_traffic` of an API connection (also run when a late reply wakes it, or its
-    /// deadline came).
+    /// `on_traffic` of an API connection (also run when a late reply wakes it).
     pub fn traffic<S>(&self, c: &mut Conn<'_, S>, state: fn(&mut S) -> &mut ApiConn) -> Action {
         let mut s = std::mem::take(state(c.state_mut()));
         let action = self.serve(c, &mut s);
@@ -251,41 +226,19 @@ impl<B: Backend> ApiHandler<B> {
         if s.closing {
             return Action::Close;
         }
-        let now = deadlines::millis(c.now());
-        let expired = s.deadline.filter(|d| now >= d.at).map(|d| d.kind);
-
         if let Phase::Waiting {
             endpoint,
             keep_alive,
         } = s.phase
         {
-            let ready = s.slot.as_ref().and_then(|slot| slot.take(s.seq));
-            match (ready, expired) {
-                (Some(response), _) => {
-                    self.clear_deadline(c, s);
-                    s.phase = Phase::Idle;
-                    if !self.respond(c, endpoint, &response, keep_alive) {
-                        return Action::Close;
-                    }
-                }
-                (None, Some(DeadlineKind::Reply)) => {
-                    let e = json::error(504, "timeout", "the backend did not reply in time");
-                    self.respond(c, endpoint, &e, false);
-                    return Action::Close;
-                }
-                (None, _) => {
-                    self.keep_registered(c, s);
-                    return Action::None;
-                }
-            }
-        } else if expired == Some(DeadlineKind::Request) {
-            let endpoint = match &s.phase {
-                Phase::Body { route, .. } => route.name(),
-                _ => NO_ROUTE,
+            let Some(response) = s.slot.as_ref().and_then(|slot| slot.take(s.seq)) else {
+                return Action::None;
             };
-            let e = json::error(408, "request_timeout", "the request did not arrive in time");
-            self.respond(c, endpoint, &e, false);
-            return Action::Close;
+            self.clear_deadline(c, s);
+            s.phase = Phase::Idle;
+            if !self.respond(c, endpoint, &response, keep_alive) {
+                return Action::Close;
+            }
         }
 
         loop {
@@ -359,7 +312,7 @@ impl<B: Backend> ApiHandler<B> {
                                 endpoint,
                                 keep_alive,
                             };
-                            self.set_deadline(c, s, DeadlineKind::Reply, now);
+                            self.set_deadline(c, s, DeadlineKind::Reply);
                             break;
                         }
                     }
@@ -378,9 +331,7 @@ impl<B: Backend> ApiHandler<B> {
             Phase::Waiting { .. } => false,
         };
         if receiving && s.deadline.is_none() {
-            self.set_deadline(c, s, DeadlineKind::Request, now);
-        } else if receiving {
-            self.keep_registered(c, s);
+            self.set_deadline(c, s, DeadlineKind::Request);
         }
         Action::None
     }
@@ -486,48 +437,8 @@ impl<B: Backend> ApiHandler<B> {
     /// The current request arrived whole: its deadline no longer applies.
     fn request_done<S>(&self, c: &mut Conn<'_, S>, s: &mut ApiConn) {
         s.scanned = 0;
-        if s.deadline.is_some_and(|d| d.kind == DeadlineKind::Request) {
+        if s.deadline == Some(DeadlineKind::Request) {
             self.clear_deadline(c, s);
-        }
-    }
-
-    fn timeout(&self, kind: DeadlineKind) -> Duration {
-        match kind {
-            DeadlineKind::Request => self.config.request_timeout,
-            DeadlineKind::Reply => self.config.reply_timeout,
-        }
-    }
-
-    fn count_deadline(&self, kind: DeadlineKind, up: bool) {
-        match kind {
-            DeadlineKind::Request => self.metrics.partial(up),
-            DeadlineKind::Reply => self.metrics.pending(up),
-        }
-    }
-
-    fn set_deadline<S>(&self, c: &mut Conn<'_, S>, s: &mut ApiConn, kind: DeadlineKind, now: u64) {
-        self.clear_deadline(c, s);
-        let timeout = self.timeout(kind);
-        let at = now.saturating_add(deadlines::millis(timeout));
-        s.deadline = Some(Deadline { at, kind });
-        self.deadlines.insert(at, c.handle());
-        c.set_read_deadline(Some(timeout + BACKSTOP));
-        self.count_deadline(kind, true);
-    }
-
-    fn clear_deadline<S>(&self, c: &mut Conn<'_, S>, s: &mut ApiConn) {
-        if let Some(d) = s.deadline.take() {
-            self.deadlines.remove(d.at, c.handle());
-            c.set_read_deadline(None);
-            self.count_deadline(d.kind, false);
-        }
-    }
-
-    /// A connection woken before its deadline (another loop's clock ran ahead) must be
-    /// woken again when it comes.
-    fn keep_registered<S>(&self, c: &mut Conn<'_, S>, s: &ApiConn) {
-        if let Some(d) = s.deadline {
-            self.deadlines.insert(d.at, c.handle());
         }
     }
 }
@@ -586,7 +497,7 @@ impl<B: Backend> EventHandler for ApiHandler<B> {
         Action::None
     }
 
-    fn on_tick(&self, engine: &EngineHandle) -> (Duration, Action) {
-        (self.tick(engine), Action::None)
+    fn on_timeout(&self, c: &mut Conn<'_, ApiConn>, timeout: Timeout) -> Action {
+        self.timeout(c, same, timeout)
     }
 }
