@@ -29,20 +29,28 @@ pub(crate) struct ClientTls {
 #[derive(Debug)]
 pub(crate) struct TlsSession {
     conn: Connection,
+    /// `on_open` ran: the handshake finished and the connection was handed to the handler.
+    opened: bool,
 }
 
 impl TlsSession {
     /// A server session for a newly accepted connection.
     pub(crate) fn new(config: &Arc<ServerConfig>) -> io::Result<Box<Self>> {
         let conn = ServerConnection::new(Arc::clone(config)).map_err(invalid)?;
-        Ok(Box::new(Self { conn: conn.into() }))
+        Ok(Box::new(Self {
+            conn: conn.into(),
+            opened: false,
+        }))
     }
 
     /// A client session for a dialed connection; its first output is the ClientHello.
     pub(crate) fn client(tls: &ClientTls) -> io::Result<Box<Self>> {
         let conn =
             ClientConnection::new(Arc::clone(&tls.config), tls.name.clone()).map_err(invalid)?;
-        Ok(Box::new(Self { conn: conn.into() }))
+        Ok(Box::new(Self {
+            conn: conn.into(),
+            opened: false,
+        }))
     }
 
     /// Takes ciphertext from the front of `input` and processes it; returns how much it took
@@ -99,6 +107,16 @@ impl TlsSession {
     /// Whether the handshake is still going on.
     pub(crate) fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
+    }
+
+    /// Whether the connection was handed to the handler (`on_open` ran).
+    pub(crate) fn is_opened(&self) -> bool {
+        self.opened
+    }
+
+    /// Notes that `on_open` runs now.
+    pub(crate) fn mark_opened(&mut self) {
+        self.opened = true;
     }
 
     /// Queues a `close_notify` alert and appends it to `out`.

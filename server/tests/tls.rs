@@ -302,3 +302,87 @@ fn a_tls_dial_handshakes_before_on_open_and_fails_against_a_plain_server() {
     engine.stop();
     engine.wait();
 }
+
+/// Sets a read deadline in `on_open` and counts opens; echoes.
+#[derive(Default)]
+struct Guarded {
+    opens: Mutex<usize>,
+    closes: Mutex<Vec<(String, Duration)>>,
+    clock: Mutex<Option<loopwire::TestClock>>,
+}
+
+impl EventHandler for Guarded {
+    type State = ();
+
+    fn on_open(&self, c: &mut Conn<'_, ()>) -> Action {
+        *self.opens.lock().unwrap() += 1;
+        c.set_read_deadline(Some(Duration::from_millis(500)));
+        Action::None
+    }
+
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let data = c.next(usize::MAX);
+        c.write(data);
+        Action::None
+    }
+
+    fn on_close(&self, _c: &mut Conn<'_, ()>, reason: CloseReason) -> Action {
+        let now = self
+            .clock
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(Duration::ZERO, loopwire::TestClock::now);
+        self.closes
+            .lock()
+            .unwrap()
+            .push((format!("{reason:?}"), now));
+        Action::None
+    }
+}
+
+#[test]
+fn a_handlers_read_deadline_is_its_own_after_the_handshake() {
+    // The handshake's deadline used to ride on the read deadline, and a read deadline set in
+    // `on_open` looked like a handshake still to finish: every read ran `on_open` again and
+    // cleared the handler's deadline.
+    let (server, client) = configs();
+    let clock = loopwire::TestClock::new();
+    let h = Arc::new(Guarded::default());
+    *h.clock.lock().unwrap() = Some(clock.clone());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(1)
+        .tls(server)
+        .clock(clock.clone())
+        .start(Arc::clone(&h))
+        .expect("start");
+    let mut s = tls_client(&e, client);
+    for round in 0..3 {
+        s.write_all(b"ping").expect("write");
+        let mut got = [0; 4];
+        s.read_exact(&mut got).expect("echo");
+        assert_eq!(&got, b"ping", "round {round}");
+    }
+    assert_eq!(
+        *h.opens.lock().unwrap(),
+        1,
+        "on_open once, whatever the reads"
+    );
+    clock.advance(Duration::from_millis(499));
+    s.write_all(b"late").expect("write");
+    let mut got = [0; 4];
+    s.read_exact(&mut got).expect("still served at 499 ms");
+    assert!(h.closes.lock().unwrap().is_empty());
+    clock.advance(Duration::from_millis(1));
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(eventually(|| !h.closes.lock().unwrap().is_empty()));
+    assert_eq!(
+        *h.closes.lock().unwrap(),
+        [("ReadTimeout".to_string(), Duration::from_millis(500))],
+        "the handler's deadline held through the reads"
+    );
+    assert_eq!(*h.opens.lock().unwrap(), 1);
+    e.stop();
+}

@@ -178,33 +178,6 @@ impl Gateway {
         Action::Close
     }
 
-    /// Whether this `on_open` is a repeat for a connection already opened, and if so puts
-    /// back the read deadline the engine cleared before it.
-    ///
-    /// Works around a bug of the engine's TLS path (`server/src/reactor/tls_io.rs`,
-    /// `tls_open`): it takes "a read deadline is set" to mean "handshake not yet marked
-    /// done", so on a TLS connection whose handler set a read deadline (the gateway always
-    /// has one) every read runs `on_open` again, after clearing that deadline. An opened
-    /// connection is recognised by its state: admitted (every TCP peer), upgraded or
-    /// handshaking WebSocket, or live. The deadline comes back as 1.5 × the heartbeat from
-    /// now for a live session (bytes arrived: it was heard), and as the whole AUTH timeout
-    /// from now before AUTH (the AUTH deadline then restarts at each read over TLS, bounded by
-    /// the AUTH frame's size). A Unix-socket connection before AUTH is not recognised (no
-    /// peer address, no admission). Remove once the engine runs `on_open` once.
-    fn reopened(&self, c: &mut Conn<'_, Session>) -> bool {
-        let s = c.state();
-        let opened = s.admitted || s.transport != Transport::Tcp || s.live.is_some();
-        if !opened || s.closing {
-            return opened;
-        }
-        let after = s
-            .live
-            .as_deref()
-            .map_or(self.config.auth_timeout, |l| l.idle);
-        c.set_read_deadline(Some(after));
-        true
-    }
-
     /// Re-arms a live session's read deadline to its idle timeout from now.
     fn heard(&self, c: &mut Conn<'_, Session>) {
         if let Some(idle) = c.state().live.as_deref().map(|l| l.idle) {
@@ -223,9 +196,6 @@ impl EventHandler for Gateway {
     }
 
     fn on_open(&self, c: &mut Conn<'_, Session>) -> Action {
-        if self.reopened(c) {
-            return Action::None;
-        }
         self.stats.connections.fetch_add(1, Relaxed);
         if let Some(ip) = c.peer_addr().map(|a| a.ip()) {
             match self.admission.admit(ip) {

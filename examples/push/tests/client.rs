@@ -224,9 +224,13 @@ fn reconnects_after_a_kick_and_a_server_close_and_gets_what_was_stored_exactly_o
         [push(0, PushKind::Room, "news", "back")]
     );
 
-    // The server closes a session silent for 1.5 heartbeats (of its clock): reconnected,
-    // and the acknowledged message is not delivered again.
+    // The server closes a session silent for 1.5 heartbeats (of its clock) with ERROR 15:
+    // shown, then reconnected, and the acknowledged message is not delivered again.
     server.advance_to(Duration::from_secs(5));
+    assert!(matches!(
+        c.recv_timeout(WAIT),
+        Ok(Some(Event::Error { code: 15, .. }))
+    ));
     assert!(matches!(
         c.recv_timeout(WAIT),
         Ok(Some(Event::Welcome { .. }))

@@ -110,8 +110,8 @@ fn auth_welcome_and_push_over_tls() {
     };
     assert_eq!(server.gw.push_room(b"news", &out).expect("pushed"), 1);
     assert_eq!(read_frame(&mut s), Some(push(0, "news", "over tls")));
-    // One connection, counted once, however many reads it took (the engine's TLS path runs
-    // `on_open` again per read while a read deadline is set: the gateway ignores repeats).
+    // One connection, counted once, however many reads it took (`on_open` runs once, after
+    // the handshake, whatever the handler's read deadline).
     let st = server.stats();
     assert_eq!((st.connections, st.sessions), (1, 1), "{st}");
 }
@@ -223,8 +223,8 @@ fn a_silent_tls_session_gets_error_15_exactly_1_5_heartbeats_after_its_last_ping
 fn a_tls_client_stalling_inside_its_auth_gets_error_14() {
     let (server, client) = tls_server("auth");
     let mut s = tls_connect(server.addr(), &client);
-    // A third of a length field at 0 (the engine's TLS path re-runs `on_open` for that read
-    // and clears the read deadline; the gateway puts the AUTH deadline back): due at 500.
+    // A third of a length field at 0; the AUTH deadline, set at the opening (0), is due at
+    // 500 whatever arrives.
     s.write_all(&[0]).expect("send");
     s.flush().expect("flush");
     // One loop: two round trips of a later client vouch that the byte was read at 0.

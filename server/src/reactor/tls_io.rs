@@ -106,7 +106,7 @@ impl<H: EventHandler> EventLoop<H> {
     }
 
     /// Sets connection `key`'s handshake deadline: the connect timeout from now. The read
-    /// deadline carries it; `tls_open` clears it, which also marks the connection open.
+    /// deadline carries it; `tls_open` clears it when it hands the connection to the handler.
     fn start_handshake_clock(&mut self, key: usize) {
         let now = self.now;
         let limit = self.cfg.connect_timeout;
@@ -213,17 +213,22 @@ impl<H: EventHandler> EventLoop<H> {
     /// Runs `on_open` once the handshake of connection `key` is done (once). Returns false
     /// when the connection is gone.
     fn tls_open(&mut self, key: usize) -> bool {
-        let Some(slot) = self.conns.get_mut(key) else {
+        if !self.conns.contains(key) {
             return false;
-        };
-        let Some(tls) = self.tls.get(key) else {
+        }
+        let Some(tls) = self.tls.get_mut(key) else {
             return true;
         };
-        if tls.is_handshaking() || !slot.deadlines.has_read() {
-            // Still shaking hands, or open already (the handshake deadline is cleared then).
+        if tls.is_handshaking() || tls.is_opened() {
+            // Still shaking hands, or open already: the handler's own read deadline, if it
+            // set one, is its business from here on.
             return true;
         }
-        slot.deadlines.set_read(None);
+        tls.mark_opened();
+        if let Some(slot) = self.conns.get_mut(key) {
+            // The handshake deadline is over.
+            slot.deadlines.set_read(None);
+        }
         let tag = self.dialing.remove(&key);
         self.arm(key);
         self.callback(key, None, Call::Open(tag));

@@ -13,7 +13,7 @@ use super::backoff::{Backoff, BackoffConfig};
 use super::error::ClientError;
 use super::event::Event;
 use super::session::{ClientSession, SessionOptions, SessionState};
-use crate::frame::kick;
+use crate::frame::{kick, timeout};
 
 /// How the client waits between attempts; tests record the delays instead of sleeping.
 pub type SleepFn = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -156,7 +156,8 @@ impl Client {
     /// The next event, or `None` after `timeout` without one.
     ///
     /// # Errors
-    /// [`ClientError::Rejected`] after an ERROR event, [`ClientError::Replaced`] after a
+    /// [`ClientError::Rejected`] after an ERROR event (but for the timeouts 14 and 15, after
+    /// which it reconnects), [`ClientError::Replaced`] after a
     /// KICK "replaced", [`ClientError::Closed`] on a lost connection without `reconnect`,
     /// [`ClientError::GaveUp`] when the backoff runs out, [`ClientError::Protocol`] or
     /// [`ClientError::FrameTooLarge`] for a broken stream (the connection is dropped; the
@@ -255,6 +256,10 @@ impl Client {
                         reason: reason.clone(),
                     });
                 }
+            }
+            Event::Error { code, .. } if matches!(*code, timeout::AUTH | timeout::HEARTBEAT) => {
+                // Closed for its timing (a stalled network, a sleeping device): reconnect.
+                self.lost();
             }
             Event::Error { code, reason } => {
                 self.lost();

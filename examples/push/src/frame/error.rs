@@ -96,8 +96,8 @@ impl ProtocolError {
             Self::TooLarge { .. } => 11,
             Self::RoomNotGranted => 12,
             Self::RateLimited(_) => 13,
-            Self::AuthTimeout(_) => 14,
-            Self::HeartbeatTimeout(_) => 15,
+            Self::AuthTimeout(_) => super::timeout::AUTH,
+            Self::HeartbeatTimeout(_) => super::timeout::HEARTBEAT,
             Self::Auth(e) => e.code(),
         }
     }

@@ -58,6 +58,15 @@ pub mod kick {
     pub const BY_BACKEND: u16 = 2;
 }
 
+/// ERROR codes that end a session for its timing, not for what it sent: a client may
+/// reconnect after them (see `PROTOCOL.md`).
+pub mod timeout {
+    /// 14: no AUTH within the server's AUTH timeout.
+    pub const AUTH: u16 = 14;
+    /// 15: nothing heard for 1.5 × the negotiated heartbeat.
+    pub const HEARTBEAT: u16 = 15;
+}
+
 /// Longest PING body echoed in a PONG.
 pub const MAX_PING: usize = 16;
 
