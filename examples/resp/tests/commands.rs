@@ -356,8 +356,10 @@ fn server_and_connection() {
 
 #[test]
 fn expiry_at_exact_times() {
-    let mut d = Db::default();
-    d.now = 5_000;
+    let mut d = Db {
+        now: 5_000,
+        ..Db::default()
+    };
     assert_eq!(
         d.run(&[
             "SET k v EX 10",

@@ -15,7 +15,7 @@
 //! The index is lazy: changing or removing a key's time leaves its old index entry in place,
 //! and a sweep skips entries that no longer match their key. So that a peer repeating `EXPIRE`
 //! cannot grow it without bound, it is rebuilt from the map once it holds more than twice the
-//! keys with a time plus [`INDEX_SLACK`].
+//! keys with a time plus 1024.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -9,15 +9,15 @@ use loopwire_resp::parse::{Limits, Parsed, Progress, parse};
 
 /// A store and a session, and the engine time commands see.
 #[derive(Debug, Default)]
-pub struct Db {
-    pub store: Store,
-    pub session: Session,
-    pub now: u64,
+pub(crate) struct Db {
+    pub(crate) store: Store,
+    pub(crate) session: Session,
+    pub(crate) now: u64,
 }
 
 impl Db {
     /// Runs one command given as its arguments; returns the reply.
-    pub fn cmd(&mut self, args: &[&[u8]]) -> String {
+    pub(crate) fn cmd(&mut self, args: &[&[u8]]) -> String {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -39,7 +39,7 @@ impl Db {
     }
 
     /// Runs each line (split at spaces) and returns the replies, concatenated.
-    pub fn run(&mut self, lines: &[&str]) -> String {
+    pub(crate) fn run(&mut self, lines: &[&str]) -> String {
         lines
             .iter()
             .map(|l| {
