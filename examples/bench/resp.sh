@@ -6,9 +6,10 @@
 #
 # Usage: examples/bench/resp.sh [ROUNDS] [REQUESTS]
 # Env:   LOOPS (loopwire event loops, default 2), CLIENTS (redis-benchmark -c, default 50),
-#        PIPELINES (default "1 16": redis-benchmark -P values), TESTS (default
-#        "ping_inline ping_mbulk set get": what `-t ping,set,get` runs, one test per run so
-#        each gets its own CPU figure), BENCH_TIMEOUT (seconds per redis-benchmark run, 300),
+#        PIPELINES (default "1 16": redis-benchmark -P values), TESTS (default: every test
+#        redis-benchmark runs without -t, one test per run so each gets its own CPU figure;
+#        an LRANGE_* run also does its LPUSH fill, only the LRANGE row is kept),
+#        BENCH_TIMEOUT (seconds per redis-benchmark run, 300),
 #        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off).
 # Besides requests per second and latency it reports each server process's CPU time per
 # request (from /proc/PID/stat, user + system, 10 ms ticks: use more REQUESTS for finer
@@ -21,7 +22,7 @@ REQUESTS=${2:-100000}
 LOOPS=${LOOPS:-2}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-"1 16"}
-TESTS=${TESTS:-"ping_inline ping_mbulk set get"}
+TESTS=${TESTS:-"ping_inline ping_mbulk set get incr lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_300 lrange_500 lrange_600 mset"}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
 HZ=$(getconf CLK_TCK)
 
@@ -89,12 +90,14 @@ measure() {
     csv=$(timeout "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -q -t "$test" \
         -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv)
     read -r u1 s1 < <(cpu_ticks "$pid")
-    # The data row: "TEST","rps","avg","min","p50","p95","p99","max".
+    # The last data row (an LRANGE test's fill comes first): "TEST","rps","avg","min","p50",
+    # "p95","p99","max". The CPU figure then includes the fill.
     echo "$csv" | awk -F'","' -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v n="$REQUESTS" '
-        NR > 1 && NF >= 7 {
-            gsub(/"/, "", $8)
-            printf "rps=%s p50_ms=%s p99_ms=%s cpu_user_ns=%.0f cpu_sys_ns=%.0f cpu_ns=%.0f\n",
-                $2, $5, $7, u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n
+        NR > 1 && NF >= 7 { rps = $2; p50 = $5; p99 = $7 }
+        END {
+            if (rps != "")
+                printf "rps=%s p50_ms=%s p99_ms=%s cpu_user_ns=%.0f cpu_sys_ns=%.0f cpu_ns=%.0f\n",
+                    rps, p50, p99, u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n
         }'
 }
 

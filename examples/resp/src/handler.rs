@@ -10,19 +10,38 @@
 //! commands unread and pauses reading, so a client that pipelines without reading is slowed
 //! down by TCP instead of growing the server's buffers; `on_writability_changed(true)`
 //! resumes reading, and the engine shows the commands left unread again.
+//!
+//! Expiry: commands read the time from [`Conn::now`] (the engine's clock, a
+//! [`TestClock`](loopwire::TestClock) in tests); [`Resp::configure`] turns the engine's ticker
+//! on, and each tick ([`EventHandler::on_tick`], on loop 0) sweeps up to [`SWEEP_BUDGET`]
+//! expired keys from the shared store, every [`SWEEP_EVERY`] (Redis: 10 times a second), or
+//! sooner while due keys remain.
 
 use std::io::Write;
+use std::time::Duration;
 
-use loopwire::{Action, Conn, EngineBuilder, EventHandler};
+use loopwire::{Action, Conn, EngineBuilder, EngineHandle, EventHandler};
 
-use super::command::{Next, execute};
-use super::parse::{Limits, Parsed, Progress, parse};
-use super::store::Store;
+use crate::command::{Ctx, Next, Session, execute};
+use crate::parse::{Limits, Parsed, Progress, parse};
+use crate::store::Store;
 
-/// Per-connection state: how far the parse of a partial command got.
+/// Time between two expiry sweeps when the last one finished its work.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// Time between two expiry sweeps while due keys remain.
+pub const SWEEP_AGAIN: Duration = Duration::from_millis(1);
+
+/// Most expired keys one sweep removes (bounds the time a tick takes from loop 0's
+/// connections).
+pub const SWEEP_BUDGET: usize = 4096;
+
+/// Per-connection state: how far the parse of a partial command got, and the session
+/// (`CLIENT SETNAME`).
 #[derive(Debug, Default)]
 pub struct ConnState {
     progress: Progress,
+    session: Session,
 }
 
 /// The RESP key-value server. One value serves every loop; the [`Store`] inside is shared.
@@ -52,14 +71,13 @@ impl Resp {
     /// (`InboundOverflow` / `OutboundOverflow`).
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
         let cap = self.limits.max_bulk.saturating_add(1 << 20);
-        builder.max_inbound(cap).max_outbound(cap)
+        builder.max_inbound(cap).max_outbound(cap).ticker(true)
     }
-}
 
-impl EventHandler for Resp {
-    type State = ConnState;
-
-    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
+    /// Parses and runs the commands the unread bytes hold, with `session` taken out of the
+    /// connection's state for the time (the replies go to the connection itself).
+    fn serve(&self, c: &mut Conn<'_, ConnState>, session: &mut Session) -> Action {
+        let now = u64::try_from(c.now().as_millis()).unwrap_or(u64::MAX);
         loop {
             if !c.is_writable() {
                 // The peer is behind: leave the rest unread until it catches up.
@@ -70,7 +88,12 @@ impl EventHandler for Resp {
             match parse(buf, &mut c.state_mut().progress, &self.limits) {
                 Ok(Parsed::Command(cmd, len)) => {
                     c.discard(len);
-                    if execute(cmd, &self.store, c) == Next::Close {
+                    let mut ctx = Ctx {
+                        store: &self.store,
+                        now,
+                        session,
+                    };
+                    if execute(cmd, &mut ctx, c) == Next::Close {
                         return Action::Close;
                     }
                 }
@@ -87,6 +110,24 @@ impl EventHandler for Resp {
                 }
             }
         }
+    }
+}
+
+impl EventHandler for Resp {
+    type State = ConnState;
+
+    fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
+        let mut session = std::mem::take(&mut c.state_mut().session);
+        let action = self.serve(c, &mut session);
+        c.state_mut().session = session;
+        action
+    }
+
+    fn on_tick(&self, engine: &EngineHandle) -> (Duration, Action) {
+        let now = u64::try_from(engine.now().as_millis()).unwrap_or(u64::MAX);
+        let sweep = self.store.sweep(now, SWEEP_BUDGET);
+        let next = if sweep.more { SWEEP_AGAIN } else { SWEEP_EVERY };
+        (next, Action::None)
     }
 
     fn on_writability_changed(&self, c: &mut Conn<'_, ConnState>, writable: bool) -> Action {

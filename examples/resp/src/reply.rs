@@ -12,6 +12,17 @@ pub const PONG: &[u8] = b"+PONG\r\n";
 pub const NIL: &[u8] = b"$-1\r\n";
 /// An empty array.
 pub const EMPTY_ARRAY: &[u8] = b"*0\r\n";
+/// The null array (`LPOP key count` on a missing key).
+pub const NIL_ARRAY: &[u8] = b"*-1\r\n";
+/// A command met a key holding another kind of value.
+pub const WRONGTYPE: &[u8] =
+    b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+/// `-ERR value is not an integer or out of range`.
+pub const NOT_AN_INTEGER: &str = "value is not an integer or out of range";
+/// `-ERR syntax error`.
+pub const SYNTAX: &str = "syntax error";
+/// `-ERR value is out of range, must be positive` (a negative count).
+pub const NOT_POSITIVE: &str = "value is out of range, must be positive";
 
 /// Longest error message text [`error_quoting`] copies from a peer's bytes (Redis: 128).
 const QUOTE_MAX: usize = 128;
@@ -65,6 +76,49 @@ pub fn bulk(out: &mut impl Sink, data: &[u8]) {
     out.put(b"\r\n");
 }
 
+/// A score as Redis 7.0 writes one (`%.17g`, `inf`, `-inf`), as a bulk string.
+pub fn double(out: &mut impl Sink, d: f64) {
+    let mut buf = [0u8; 32];
+    let n = format_double(d, &mut buf);
+    bulk(out, &buf[..n]);
+}
+
+/// Writes `d` as C's `printf("%.17g")` does into `buf`; returns the length. Infinities are
+/// `inf` and `-inf`, as Redis writes them.
+pub fn format_double(d: f64, buf: &mut [u8; 32]) -> usize {
+    use std::io::Write;
+    let mut w = &mut buf[..];
+    let total = w.len();
+    // 32 bytes hold every case: 17 digits, sign, point, `e-308`.
+    let _ = if d.is_infinite() {
+        w.write_all(if d > 0.0 { b"inf" } else { b"-inf" })
+    } else {
+        // The exponent `%g` decides with is the one of the `%e` form at 17 digits.
+        let e = format!("{d:.16e}");
+        let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if !(-4..17).contains(&exp) {
+            let m = strip_zeros(mantissa);
+            let sign = if exp < 0 { '-' } else { '+' };
+            write!(w, "{m}e{sign}{:02}", exp.unsigned_abs())
+        } else {
+            // 17 significant digits: `16 - exp` after the point (0..=20 here).
+            let fixed = format!("{d:.*}", usize::try_from(16 - exp).unwrap_or(0));
+            w.write_all(strip_zeros(&fixed).as_bytes())
+        }
+    };
+    total - w.len()
+}
+
+/// `1.500` -> `1.5`, `3.000` -> `3`; a number without a point is left as it is.
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
 /// A bulk string or the null bulk string.
 pub fn bulk_or_nil(out: &mut impl Sink, data: Option<&[u8]>) {
     match data {
@@ -83,9 +137,18 @@ pub fn error(out: &mut impl Sink, msg: &str) {
 /// `-ERR <before>'<quoted>'<after>`, where `quoted` comes from the peer: cut to 128 bytes,
 /// CR and LF turned into spaces (as Redis does) so it cannot end the line early.
 pub fn error_quoting(out: &mut impl Sink, before: &str, quoted: &[u8], after: &str) {
+    error_peer(out, before, b"'", quoted, after);
+}
+
+/// `-ERR <before><peer><after>`: as [`error_quoting`], without the quotes.
+pub fn error_unquoted(out: &mut impl Sink, before: &str, peer: &[u8], after: &str) {
+    error_peer(out, before, b"", peer, after);
+}
+
+fn error_peer(out: &mut impl Sink, before: &str, quote: &[u8], peer: &[u8], after: &str) {
     let mut buf = [0u8; QUOTE_MAX];
-    let n = quoted.len().min(QUOTE_MAX);
-    for (dst, &src) in buf.iter_mut().zip(&quoted[..n]) {
+    let n = peer.len().min(QUOTE_MAX);
+    for (dst, &src) in buf.iter_mut().zip(&peer[..n]) {
         *dst = if matches!(src, b'\r' | b'\n') {
             b' '
         } else {
@@ -94,10 +157,17 @@ pub fn error_quoting(out: &mut impl Sink, before: &str, quoted: &[u8], after: &s
     }
     out.put(b"-ERR ");
     out.put(before.as_bytes());
-    out.put(b"'");
+    out.put(quote);
     out.put(&buf[..n]);
-    out.put(b"'");
+    out.put(quote);
     out.put(after.as_bytes());
+    out.put(b"\r\n");
+}
+
+/// An error reply with its own code, `-<msg>` (`msg` is ours: no CR or LF).
+pub fn error_code(out: &mut impl Sink, msg: &str) {
+    out.put(b"-");
+    out.put(msg.as_bytes());
     out.put(b"\r\n");
 }
 
@@ -133,6 +203,29 @@ mod tests {
         bulk(&mut v, b"hi");
         bulk_or_nil(&mut v, None);
         assert_eq!(v, b"*3\r\n$2\r\nhi\r\n$-1\r\n");
+    }
+
+    #[test]
+    fn doubles_as_printf_17g() {
+        for (d, s) in [
+            (0.0, "0"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (1.1, "1.1000000000000001"),
+            (1e300, "1.0000000000000001e+300"),
+            (1e17, "1e+17"),
+            (1e16, "10000000000000000"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (-5e-324, "-4.9406564584124654e-324"),
+        ] {
+            let mut buf = [0u8; 32];
+            let n = format_double(d, &mut buf);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), s, "{d}");
+        }
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn ping_set_get_and_friends() {
     roundtrip(
         &mut s,
         &cmd(&[b"FLUSH\r\nALL"]),
-        b"-ERR unknown command 'FLUSH  ALL'\r\n",
+        b"-ERR unknown command 'FLUSH  ALL', with args beginning with: \r\n",
     );
     roundtrip(&mut s, b"FLUSHALL\r\nDBSIZE\r\n", b"+OK\r\n:0\r\n");
     // The connection is still usable after an unknown command.

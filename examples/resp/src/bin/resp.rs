@@ -1,4 +1,5 @@
-//! RESP key-value server: a small Redis (strings only, no expiry, no persistence) that
+//! RESP key-value server: a small Redis (strings, lists, sets, hashes, sorted sets, expiry;
+//! no persistence) that
 //! `redis-cli` and `redis-benchmark` talk to. The commands are listed in
 //! `loopwire_resp::command`.
 //!
