@@ -182,9 +182,14 @@ impl<H: EventHandler> EventLoop<H> {
         }
     }
 
-    /// Tells the handler that connection `key`'s writability changed, if it still differs
-    /// from what the handler was last told.
-    pub(super) fn announce(&mut self, key: usize) {
+    /// Runs the callback `f` (`what`, for a panic's report) on connection `key` with no
+    /// inbound bytes shown, and returns what it asked for; `None` if the connection is gone.
+    fn run_quiet(
+        &mut self,
+        key: usize,
+        what: &'static str,
+        f: impl FnOnce(&H, &mut Conn<'_, H::State>) -> Action,
+    ) -> Option<Outcome> {
         let Self {
             conns,
             handler,
@@ -194,16 +199,8 @@ impl<H: EventHandler> EventLoop<H> {
             now,
             ..
         } = self;
-        let Some(slot) = conns.get_mut(key) else {
-            return;
-        };
-        if slot.closing.is_some() {
-            return;
-        }
+        let slot = conns.get_mut(key)?;
         let meta = slot.meta(*id, key);
-        let Some(writable) = slot.writability.take_owed() else {
-            return;
-        };
         let flow = slot_flow(slot, cfg.marks);
         let queued = slot.outbound.len();
         let mut conn = Conn::new(
@@ -215,11 +212,28 @@ impl<H: EventHandler> EventLoop<H> {
             flow,
         )
         .with_now(*now);
-        let outcome = match guard("on_writability_changed", || {
-            handler.on_writability_changed(&mut conn, writable)
-        }) {
+        Some(match guard(what, || f(handler, &mut conn)) {
             Some(action) => Outcome::of(action, &conn),
             None => Outcome::panicked(),
+        })
+    }
+
+    /// Tells the handler that connection `key`'s writability changed, if it still differs
+    /// from what the handler was last told.
+    pub(super) fn announce(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if slot.closing.is_some() {
+            return;
+        }
+        let Some(writable) = slot.writability.take_owed() else {
+            return;
+        };
+        let Some(outcome) = self.run_quiet(key, "on_writability_changed", |h, c| {
+            h.on_writability_changed(c, writable)
+        }) else {
+            return;
         };
         self.finish(key, outcome, false);
     }
@@ -228,16 +242,7 @@ impl<H: EventHandler> EventLoop<H> {
     /// it wrote as far as the socket takes it at once, then closes the connection or, if the
     /// handler keeps it, drops that deadline and applies what the callback asked for.
     pub(super) fn timed_out(&mut self, key: usize, timeout: Timeout) {
-        let Self {
-            conns,
-            handler,
-            write_buf,
-            cfg,
-            id,
-            now,
-            ..
-        } = self;
-        let Some(slot) = conns.get_mut(key) else {
+        let Some(slot) = self.conns.get(key) else {
             return;
         };
         if slot.closing.is_some() {
@@ -245,21 +250,9 @@ impl<H: EventHandler> EventLoop<H> {
             self.close_now(key, timeout.close_reason());
             return;
         }
-        let meta = slot.meta(*id, key);
-        let flow = slot_flow(slot, cfg.marks);
-        let queued = slot.outbound.len();
-        let mut conn = Conn::new(
-            &[],
-            write_buf,
-            queued,
-            &mut slot.state,
-            (meta, slot.stream.as_fd()),
-            flow,
-        )
-        .with_now(*now);
-        let outcome = match guard("on_timeout", || handler.on_timeout(&mut conn, timeout)) {
-            Some(action) => Outcome::of(action, &conn),
-            None => Outcome::panicked(),
+        let Some(outcome) = self.run_quiet(key, "on_timeout", |h, c| h.on_timeout(c, timeout))
+        else {
+            return;
         };
         if outcome.panicked {
             self.write_buf.clear();
