@@ -75,7 +75,7 @@ impl RoomPattern {
 ///
 /// Every live session keeps its grants, so they are packed in one allocation (at most
 /// 32 × 66 bytes; 8 bytes for `["all", "s*"]`), not a `Vec` of boxed patterns: per pattern
-/// a kind byte ([`ANY`], [`PREFIX`], [`EXACT`]), a length byte and the bytes
+/// a kind byte (`*`, `prefix*` or exact), a length byte and the bytes
 /// ([`MAX_PATTERN_LEN`] fits a byte).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomGrants {
