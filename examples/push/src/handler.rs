@@ -116,6 +116,7 @@ impl Gateway {
             return Err(ProtocolError::TooManyRooms(self.config.max_rooms));
         }
         let name = self.registry.join(room, h, &live.mailbox);
+        s.rooms.reserve_exact(1); // exact size: rooms are few, `push` would reserve 4
         s.rooms.push(name);
         Ok(())
     }

@@ -55,7 +55,8 @@ struct Pending {
     /// A wake was sent and the loop has not looked since.
     wake_pending: bool,
     store: bool,
-    kick: Option<KickNote>,
+    /// Boxed: almost never set, and every session has a mailbox.
+    kick: Option<Box<KickNote>>,
 }
 
 impl Pending {
@@ -113,7 +114,7 @@ impl Mailbox {
     pub fn kick(&self, note: KickNote) -> bool {
         let mut p = self.lock();
         if p.kick.is_none() {
-            p.kick = Some(note);
+            p.kick = Some(Box::new(note));
         }
         p.wake()
     }
@@ -125,7 +126,7 @@ impl Mailbox {
         p.wake_pending = false;
         Notes {
             store: std::mem::take(&mut p.store),
-            kick: p.kick.take(),
+            kick: p.kick.take().map(|k| *k),
         }
     }
 

@@ -21,9 +21,10 @@
 //!   for each distinct user *present at the time of the push* (members of the room, users
 //!   online): at least once to those users; a user who joins later does not get it. That
 //!   fan-out is bounded by [`Config::max_fanout_users`](super::Config::max_fanout_users)
-//!   (refused beyond, before anything is stored), done in batches of [`BATCH`] users: the
-//!   puts of a batch, then one `wake_many` for its sessions, so sessions start pulling while
-//!   later batches are stored.
+//!   (refused beyond, before anything is stored), done in batches of [`BATCH`] users: one
+//!   [`put_many`](super::store::Store::put_many) for a batch (each store shard locked once),
+//!   then one `wake_many` for its sessions, so sessions start pulling while later batches
+//!   are stored.
 //!
 //! Every push answers how many sessions it was handed to.
 
@@ -167,9 +168,7 @@ impl Gateway {
         match target {
             Target::Users(users) => {
                 for u in *users {
-                    for s in self.users.sessions(u) {
-                        offer(s.handle, &s.mailbox);
-                    }
+                    self.users.for_sessions(u, |s| offer(s.handle, &s.mailbox));
                 }
             }
             Target::Room(room) => {
@@ -236,23 +235,23 @@ impl Gateway {
         ttl: Option<Duration>,
     ) -> Result<usize, PushError> {
         let mut sessions = 0;
+        let mut names: Vec<&[u8]> = Vec::with_capacity(BATCH.min(users.len()));
+        let mut wake = Vec::new();
         for batch in users.chunks(BATCH) {
             let now_ms = millis(engine.now());
+            names.clear();
+            names.extend(batch.iter().map(|u| u.as_bytes()));
+            self.store.put_many(&names, envelope.clone(), ttl, now_ms)?;
+            Gateway::count(&self.stats.stored, batch.len());
             for u in batch {
-                self.store
-                    .put(u.as_bytes(), envelope.clone(), ttl, now_ms)?;
-                self.stats.stored.fetch_add(1, Relaxed);
-            }
-            let mut wake = Vec::new();
-            for u in batch {
-                for s in self.users.sessions(u) {
+                self.users.for_sessions(u, |s| {
                     sessions += 1;
                     if s.mailbox.notify_store() {
                         wake.push(s.handle);
                     }
-                }
+                });
             }
-            let _ = engine.wake_many(wake);
+            let _ = engine.wake_many(wake.drain(..));
         }
         Ok(sessions)
     }

@@ -3,7 +3,7 @@
 //!
 //! 64 shards by a keyed hash of the user id, each a cache-padded `Mutex` around a map from
 //! user to that user's sessions in login order (a short `Vec`: at most
-//! [`Policy::max`](super::config::Policy::max) entries). Every operation locks one shard for
+//! [`Policy::max`](super::config::Policy::max) entries, sized exactly: one for most users). Every operation locks one shard for
 //! O(sessions of one user) work, except walking everyone (a push to all), which visits the
 //! shards in turn and holds one at a time. A login decides the policy under its shard's lock,
 //! so two logins of one user racing on two loops cannot both keep their place beyond the
@@ -68,6 +68,8 @@ impl Users {
         let keep = policy.max().saturating_sub(1);
         let displaced = list.len().saturating_sub(keep);
         let out: Vec<SessionRef> = list.drain(..displaced).collect();
+        // Exact size: most users have one session, and `push` alone would reserve four.
+        list.reserve_exact(1);
         list.push(session);
         out
     }
@@ -91,6 +93,14 @@ impl Users {
     /// A copy of `user`'s sessions, oldest first.
     pub fn sessions(&self, user: &str) -> Vec<SessionRef> {
         self.shard(user).get(user).cloned().unwrap_or_default()
+    }
+
+    /// Calls `f` with each of `user`'s sessions, oldest first, under the shard's lock (keep
+    /// `f` short): [`sessions`](Self::sessions) without the copy, for fan-outs.
+    pub fn for_sessions(&self, user: &str, mut f: impl FnMut(&SessionRef)) {
+        if let Some(list) = self.shard(user).get(user) {
+            list.iter().for_each(&mut f);
+        }
     }
 
     /// Removes and returns every session of `user` (a kick).

@@ -126,6 +126,36 @@ fn usable_as_a_trait_object() {
 }
 
 #[test]
+fn put_many_is_put_for_each_user_with_ids_in_their_order() {
+    let s = store(small());
+    let users: Vec<Vec<u8>> = (0..40).map(|i| format!("u{i}").into_bytes()).collect();
+    let names: Vec<&[u8]> = users.iter().map(Vec::as_slice).collect();
+    let before = s.put(b"u7", msg("old"), None, 0).unwrap();
+    let ids = s.put_many(&names, msg("hi"), None, 5).unwrap();
+    assert_eq!(ids.len(), 40);
+    for (user, id) in names.iter().zip(&ids) {
+        let p = s.pending(user, None, 10, 5).unwrap();
+        let last = p.last().unwrap();
+        assert_eq!(
+            (last.id, &last.payload, last.expires_at),
+            (*id, &msg("hi"), 5 + 10 * SEC)
+        );
+    }
+    // Ids still grow per user, and are unique.
+    assert!(ids[7] > before);
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 40);
+    assert_eq!(s.stats().unwrap().put, 41);
+    // A bad user anywhere: refused before anything is stored.
+    let bad: [&[u8]; 2] = [b"u1", b""];
+    assert!(s.put_many(&bad, msg("x"), None, 5).is_err());
+    assert_eq!(s.stats().unwrap().put, 41);
+    assert!(s.put_many(&[], msg("x"), None, 5).unwrap().is_empty());
+}
+
+#[test]
 fn bad_input_is_a_typed_error_in_every_call() {
     let s = store(small());
     let long = [b'x'; 9];

@@ -72,9 +72,30 @@ impl RoomPattern {
 
 /// The rooms an identity may join: up to [`MAX_ROOM_GRANTS`] patterns. Empty (the default,
 /// and what a token without `rooms` gets) allows none.
+///
+/// Every live session keeps its grants, so they are packed in one allocation (at most
+/// 32 × 66 bytes; 8 bytes for `["all", "s*"]`), not a `Vec` of boxed patterns: per pattern
+/// a kind byte (`*`, `prefix*` or exact), a length byte and the bytes
+/// ([`MAX_PATTERN_LEN`] fits a byte).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomGrants {
-    patterns: Vec<RoomPattern>,
+    packed: Box<[u8]>,
+}
+
+const ANY: u8 = 0;
+const PREFIX: u8 = 1;
+const EXACT: u8 = 2;
+
+/// The patterns packed in `packed` (see [`RoomGrants`]), as (kind, bytes).
+fn unpack(packed: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        let (&kind, tail) = rest.split_first()?;
+        let (&len, tail) = tail.split_first()?;
+        let (bytes, tail) = tail.split_at_checked(usize::from(len))?;
+        rest = tail;
+        Some((kind, bytes))
+    })
 }
 
 impl RoomGrants {
@@ -86,22 +107,21 @@ impl RoomGrants {
     /// Grants every room (the pattern `*`).
     pub fn any() -> Self {
         Self {
-            patterns: vec![RoomPattern::Any],
+            packed: Box::new([ANY, 0]),
         }
     }
 
-    /// Parses a token's `rooms` list.
+    /// Parses a token's `rooms` claim.
     ///
     /// # Errors
-    ///
-    /// [`ClaimError::TooManyRooms`] over [`MAX_ROOM_GRANTS`] patterns,
-    /// [`ClaimError::BadRoom`] for the first invalid one.
+    /// [`ClaimError::TooManyRooms`] beyond [`MAX_ROOM_GRANTS`] patterns;
+    /// [`ClaimError::BadRoom`] for the first pattern [`RoomPattern::parse`] refuses.
     pub fn parse<I, S>(patterns: I) -> Result<Self, ClaimError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut parsed = Vec::new();
+        let mut packed = Vec::new();
         for (index, p) in patterns.into_iter().enumerate() {
             if index == MAX_ROOM_GRANTS {
                 return Err(ClaimError::TooManyRooms {
@@ -110,25 +130,52 @@ impl RoomGrants {
             }
             let pattern = RoomPattern::parse(p.as_ref())
                 .map_err(|reason| ClaimError::BadRoom { index, reason })?;
-            parsed.push(pattern);
+            let (kind, bytes): (u8, &[u8]) = match &pattern {
+                RoomPattern::Any => (ANY, &[]),
+                RoomPattern::Prefix(b) => (PREFIX, b),
+                RoomPattern::Exact(b) => (EXACT, b),
+            };
+            // `parse` bounds a pattern to MAX_PATTERN_LEN (64) bytes.
+            let len = u8::try_from(bytes.len()).map_err(|_| ClaimError::BadRoom {
+                index,
+                reason: PatternError::TooLong,
+            })?;
+            packed.extend_from_slice(&[kind, len]);
+            packed.extend_from_slice(bytes);
         }
-        Ok(Self { patterns: parsed })
+        Ok(Self {
+            packed: packed.into_boxed_slice(),
+        })
     }
 
-    /// Whether some pattern allows `room` (see the module docs). Only matches: whether
-    /// `room` is a valid name at all is the protocol's check.
+    /// Whether `room` matches one of the patterns.
     pub fn allows(&self, room: &[u8]) -> bool {
-        self.patterns.iter().any(|p| p.matches(room))
+        unpack(&self.packed).any(|(kind, bytes)| match kind {
+            ANY => true,
+            PREFIX => room.starts_with(bytes),
+            _ => room == bytes,
+        })
     }
 
-    /// Whether no room is allowed.
+    /// Whether no room is granted.
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.packed.is_empty()
     }
 
-    /// The patterns, in the token's order.
-    pub fn patterns(&self) -> &[RoomPattern] {
-        &self.patterns
+    /// The patterns, in the claim's order (built on demand: grants are stored packed).
+    pub fn patterns(&self) -> Vec<RoomPattern> {
+        unpack(&self.packed)
+            .map(|(kind, bytes)| match kind {
+                ANY => RoomPattern::Any,
+                PREFIX => RoomPattern::Prefix(bytes.into()),
+                _ => RoomPattern::Exact(bytes.into()),
+            })
+            .collect()
+    }
+
+    /// Heap bytes these grants hold (the packed patterns).
+    pub fn heap_bytes(&self) -> usize {
+        self.packed.len()
     }
 }
 
@@ -171,6 +218,27 @@ mod tests {
         assert!(!g.allows(b""));
         assert!(!RoomGrants::none().allows(b"news"));
         assert!(RoomGrants::any().allows(b"anything"));
+        assert_eq!(RoomGrants::any(), RoomGrants::parse(["*"]).unwrap());
+    }
+
+    #[test]
+    fn packed_patterns_come_back_in_order() {
+        let long = "x".repeat(MAX_PATTERN_LEN);
+        let g = RoomGrants::parse(["*", "chat:*", "news", long.as_str()]).unwrap();
+        assert_eq!(
+            g.patterns(),
+            [
+                RoomPattern::Any,
+                RoomPattern::Prefix((*b"chat:").into()),
+                RoomPattern::Exact((*b"news").into()),
+                RoomPattern::Exact(long.as_bytes().into()),
+            ]
+        );
+        let h = RoomGrants::parse(["news", long.as_str()]).unwrap();
+        assert!(h.allows(long.as_bytes()) && !h.allows(&long.as_bytes()[1..]));
+        // ["all", "s*"]: 2 + 3 + 2 + 1 bytes, one allocation.
+        assert_eq!(RoomGrants::parse(["all", "s*"]).unwrap().heap_bytes(), 8);
+        assert!(RoomGrants::none().is_empty() && RoomGrants::none().patterns().is_empty());
     }
 
     #[test]

@@ -87,6 +87,27 @@ pub trait Store: Send + Sync + fmt::Debug {
         now_ms: u64,
     ) -> Result<MessageId, StoreError>;
 
+    /// [`put`](Self::put) of one payload for each of `users`, in one call (a room's or
+    /// everyone's QoS1 fan-out: the memory store takes each shard's lock once per call, a
+    /// network store can pipeline); returns the ids in the order of `users`.
+    ///
+    /// # Errors
+    ///
+    /// As [`put`](Self::put), for the first user it fails on; the users before it may
+    /// have the message already.
+    fn put_many(
+        &self,
+        users: &[&[u8]],
+        payload: Bytes,
+        ttl: Option<Duration>,
+        now_ms: u64,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        users
+            .iter()
+            .map(|u| self.put(u, payload.clone(), ttl, now_ms))
+            .collect()
+    }
+
     /// Up to `limit` of `user`'s unexpired messages with ids above `after` (all when
     /// `None`), oldest first.
     ///

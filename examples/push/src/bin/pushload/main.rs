@@ -19,6 +19,8 @@
 //! - `phase=connected conns= secs= welcomed=`
 //! - `phase=idle_start` and `phase=idle_end closed=`: heartbeats only, for `--idle-secs` (the
 //!   scale run samples the gateway in between);
+//! - `phase=publish mode=` and `phase=published mode=` around each QoS's publishes (for
+//!   sampling both processes' CPU per mode);
 //! - `result room= mode=acked|unacked members= publishes= delivered= expected= p50_us= p99_us=
 //!   max_us= last_p50_us= last_max_us= publish_rtt_p50_us=`, per target (`user:u0` for the unicast) and QoS
 //!   (`acked`: QoS1, `unacked`: QoS0);
@@ -432,6 +434,9 @@ fn run(args: Args) -> Result<(), BoxError> {
         .map(|_| histogram())
         .collect::<Result<Vec<_>, _>>()?;
     for &unacked in modes {
+        let mode = if unacked { "unacked" } else { "acked" };
+        println!("phase=publish mode={mode}");
+        io::stdout().flush().context(|| "cannot write to stdout")?;
         for (class, room) in classes.rooms.iter().enumerate() {
             let slot = mode_slot(class, unacked);
             let before = shared.delivered[slot].load(Relaxed);
@@ -451,6 +456,8 @@ fn run(args: Args) -> Result<(), BoxError> {
                 shared.delivered[slot].load(Relaxed) - before >= expected
             });
         }
+        println!("phase=published mode={mode}");
+        io::stdout().flush().context(|| "cannot write to stdout")?;
     }
     // Let the last ACKs reach the gateway before the connections close.
     std::thread::sleep(Duration::from_millis(500));

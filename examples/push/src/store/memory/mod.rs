@@ -182,6 +182,33 @@ impl Store for MemoryStore {
         self.lock(user).put(user, payload, expires_at, now_ms, cap)
     }
 
+    fn put_many(
+        &self,
+        users: &[&[u8]],
+        payload: Bytes,
+        ttl: Option<Duration>,
+        now_ms: u64,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let cap = self.config.per_user_cap;
+        let n = self.shards.len() as u64;
+        // (shard, position) sorted by shard: each shard locked once, in index order.
+        // Every user is checked before anything is stored; `expires_at` is the same for all.
+        let (mut order, mut expires_at) = (Vec::with_capacity(users.len()), 0);
+        for (i, user) in users.iter().enumerate() {
+            expires_at = self.config.check_put(user, payload.len(), ttl, now_ms)?;
+            order.push(((self.hasher.hash_one(user) % n) as usize, i));
+        }
+        order.sort_unstable();
+        let mut ids = vec![MessageId(0); users.len()];
+        for group in order.chunk_by(|a, b| a.0 == b.0) {
+            let mut shard = self.lock_at(group[0].0);
+            for &(_, i) in group {
+                ids[i] = shard.put(users[i], payload.clone(), expires_at, now_ms, cap)?;
+            }
+        }
+        Ok(ids)
+    }
+
     fn pending(
         &self,
         user: &[u8],
