@@ -20,6 +20,9 @@ use crate::time::Clock;
 
 /// Default size of each loop's shared read buffer.
 pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
+
+/// Default of [`EngineBuilder::pooled_buffers`].
+pub const DEFAULT_POOLED_BUFFERS: usize = 1024;
 /// Default listen backlog.
 pub const DEFAULT_BACKLOG: i32 = 1024;
 /// Default cap on open connections per loop.
@@ -50,6 +53,7 @@ impl Engine {
 /// | [`reuse_port`](Self::reuse_port) | off: one acceptor hands sockets to loops |
 /// | [`backend`](Self::backend) | the platform's default poller (epoll on Linux) |
 /// | [`read_buffer`](Self::read_buffer) | 64 KiB per loop |
+/// | [`pooled_buffers`](Self::pooled_buffers) | 1024 drained 4 KiB buffers kept per loop |
 /// | [`nodelay`](Self::nodelay) | on |
 /// | [`keepalive`](Self::keepalive) | off |
 /// | [`send_buffer`](Self::send_buffer), [`recv_buffer`](Self::recv_buffer) | the OS's |
@@ -90,6 +94,7 @@ pub struct EngineBuilder {
     pub(crate) reuse_port: bool,
     pub(crate) backend: Backend,
     pub(crate) read_buffer: usize,
+    pub(crate) pooled_buffers: usize,
     pub(crate) stream: StreamOptions,
     pub(crate) ticker: bool,
     pub(crate) pin_cores: bool,
@@ -116,6 +121,7 @@ impl Default for EngineBuilder {
             reuse_port: false,
             backend: Backend::default(),
             read_buffer: DEFAULT_READ_BUFFER,
+            pooled_buffers: DEFAULT_POOLED_BUFFERS,
             stream: StreamOptions {
                 nodelay: true,
                 keepalive: None,
@@ -173,6 +179,18 @@ impl EngineBuilder {
     /// [`Error::Poller`].
     pub fn backend(&mut self, backend: Backend) -> &mut Self {
         self.backend = backend;
+        self
+    }
+
+    /// Most drained connection buffers (4 KiB of storage each) every loop keeps for reuse.
+    ///
+    /// A connection left with unread bytes (a partial frame) or unsent ones borrows a buffer
+    /// from its loop's pool and gives it back once empty; the pool keeps up to `n` of them so
+    /// the next leftover does not allocate. After a burst (many connections holding partial
+    /// frames at once) a loop may therefore keep `n × 4 KiB` (4 MiB at the default 1024). A
+    /// server of many mostly idle connections can lower it to bound that; 0 keeps none.
+    pub fn pooled_buffers(&mut self, n: usize) -> &mut Self {
+        self.pooled_buffers = n;
         self
     }
 
@@ -374,6 +392,7 @@ impl EngineBuilder {
             reuse_port: self.reuse_port,
             backend: self.backend,
             read_buffer: self.read_buffer,
+            pooled_buffers: self.pooled_buffers,
             stream: self.stream,
             ticker: self.ticker,
             pin_cores: self.pin_cores,

@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) backend: Backend,
     /// Bytes in each loop's shared read buffer.
     pub(crate) read_buffer: usize,
+    /// Drained connection buffers each loop keeps for reuse.
+    pub(crate) pooled_buffers: usize,
     pub(crate) stream: StreamOptions,
     /// Whether loop 0 runs `on_tick`.
     pub(crate) ticker: bool,

@@ -116,7 +116,9 @@ impl Gateway {
     /// [`Config::max_heartbeat`] (a peer that takes none of its bytes for that long is
     /// gone); the ticker (store purges); buffer caps: one frame unread plus a read's worth,
     /// and 1 MiB unsent (sessions stop writing at the high watermark, 64 KiB, so this is a
-    /// backstop). With [`Config::ws_addr`] it adds the WebSocket listener as the engine's
+    /// backstop); at most 64 drained 4 KiB buffers kept per loop (the engine keeps 1024 by
+    /// default: after a connect burst that left many partial frames, 8 MiB for two loops,
+    /// ~440 B per session at 19 000; sessions are mostly idle, so a small pool does). With [`Config::ws_addr`] it adds the WebSocket listener as the engine's
     /// last address, so call it after every other `addr` (the gateway recognises the
     /// listener as the last bound address; the engine tags no connection with its listener).
     /// With [`Config::tls`] every listener serves TLS.
@@ -135,6 +137,7 @@ impl Gateway {
             .ticker(true)
             .max_inbound(self.config.max_frame + loopwire::DEFAULT_READ_BUFFER)
             .max_outbound(1 << 20)
+            .pooled_buffers(64)
     }
 
     /// The counters now.

@@ -84,8 +84,6 @@ const ACCEPT_BACKOFF: u64 = 50;
 const EVENTS: usize = 1024;
 /// Task-batch capacity a loop keeps after a burst.
 const BATCH_KEEP: usize = 1024;
-/// Most drained ring buffers (each with its 4 KiB of storage) a loop keeps for reuse.
-const POOLED_RINGS: usize = 1024;
 
 /// The sockets a loop serves besides accepted connections.
 #[derive(Debug, Default)]
@@ -183,7 +181,7 @@ impl<H: EventHandler> EventLoop<H> {
             keys: Vec::new(),
             deferred: Vec::new(),
             dialing: HashMap::new(),
-            pool: BufferPool::new(ring, POOLED_RINGS * ring.initial()),
+            pool: BufferPool::new(ring, cfg.pooled_buffers.saturating_mul(ring.initial())),
             next_generation: 1,
             balancer,
             timeouts: Timeouts {
