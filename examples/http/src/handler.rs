@@ -1,4 +1,4 @@
-//! [`Http`]: the plaintext server as an [`EventHandler`]: parse every complete request that
+//! [`Http`]: the server as an [`EventHandler`]: parse every complete request that
 //! arrived, answer each in order, guard against slow and greedy peers.
 //!
 //! Pipelining: each `on_traffic` parses as many complete requests as the unread bytes hold,
@@ -6,9 +6,11 @@
 //! left unread, shown again with the bytes that follow, and its head's scan resumes where it
 //! stopped. A request's body (`Content-Length`, up to [`Limits::max_body`]) is discarded as it
 //! arrives, and its response is written once the body is complete, so responses never
-//! overtake requests.
+//! overtake requests. `POST /echo` is the exception: its response head (with the body's
+//! length) is written as soon as its request head is parsed, then the body is forwarded into
+//! the response as it arrives, never held whole; the next request is parsed after it.
 //!
-//! Errors: a head that cannot be parsed is answered with its status (400, 413, 431, 501, 505;
+//! Errors: a head that cannot be parsed is answered with its status (400, 411, 413, 431, 501, 505;
 //! see [`ParseError`](super::parse::ParseError)) and `Connection: close`, and the connection
 //! closes once that is sent: after a bad head there is no telling where the next request
 //! would start.
@@ -41,15 +43,17 @@ use super::route::route;
 pub struct ConnState {
     /// How far the scan of a partial head got.
     progress: Progress,
-    /// Bytes of the current request's body still to discard.
+    /// Bytes of the current request's body still to discard (or forward).
     skip: u64,
+    /// Whether those bytes are forwarded into the response (`POST /echo`) or discarded.
+    forward: bool,
     /// The current request's response, written once its body has been discarded.
     pending: Option<Response>,
     /// Whether a read deadline is set (a request is incomplete).
     deadline_set: bool,
 }
 
-/// The HTTP/1.1 plaintext server. One value serves every loop.
+/// The HTTP/1.1 server (plaintext, JSON, echo). One value serves every loop.
 #[derive(Debug, Default)]
 pub struct Http {
     limits: Limits,
@@ -77,7 +81,14 @@ impl EventHandler for Http {
         let incomplete = loop {
             let skip = c.state().skip;
             if skip > 0 {
-                let n = c.discard(usize::try_from(skip).unwrap_or(usize::MAX));
+                let want = usize::try_from(skip).unwrap_or(usize::MAX);
+                let n = if c.state().forward {
+                    let body = c.next(want);
+                    c.write(body);
+                    body.len()
+                } else {
+                    c.discard(want)
+                };
                 // `n <= skip`: `discard` takes at most what it was asked for.
                 let left = skip.saturating_sub(n as u64);
                 c.state_mut().skip = left;
@@ -86,7 +97,10 @@ impl EventHandler for Http {
                 }
             }
             if let Some(response) = c.state_mut().pending.take() {
-                response.write(c, now.get_or_insert_with(date::current));
+                c.state_mut().forward = false;
+                if !response.forwards_body() {
+                    response.write(c, now.get_or_insert_with(date::current));
+                }
                 answered = true;
                 if response.closes() {
                     c.discard(usize::MAX);
@@ -104,10 +118,17 @@ impl EventHandler for Http {
             let buf = c.inbound();
             match parse(buf, &mut c.state_mut().progress, &self.limits) {
                 Ok(Some(req)) => {
-                    c.discard(req.head_len);
+                    let (head_len, content_length) = (req.head_len, req.content_length);
+                    let response = route(&req);
+                    c.discard(head_len);
+                    if response.forwards_body() {
+                        // The head now, the body as it arrives.
+                        response.write(c, now.get_or_insert_with(date::current));
+                    }
                     let st = c.state_mut();
-                    st.skip = req.content_length;
-                    st.pending = Some(route(&req));
+                    st.skip = content_length;
+                    st.forward = response.forwards_body();
+                    st.pending = Some(response);
                 }
                 Ok(None) => break true,
                 Err(e) => {

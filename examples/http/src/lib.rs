@@ -1,5 +1,6 @@
-//! An HTTP/1.1 plaintext server (TechEmpower's "plaintext" test) on loopwire, driven by `wrk`;
-//! the program is `src/bin/http.rs`, the benchmark `examples/bench/http.sh`, its same-run peer
+//! An HTTP/1.1 server on loopwire (TechEmpower's "plaintext" and "json" tests, and
+//! `POST /echo`; the routes are in [`route`]), driven by `wrk`;
+//! the program is `src/bin/http.rs`, the benchmark `bench http` in `loopwire-bench`, its same-run peer
 //! (tokio) `tokio_http` in `loopwire-bench`, which shares the parser, the routes and the
 //! responses.
 //!
@@ -9,7 +10,7 @@
 //! - [`response`]: responses written from static bytes, without allocating.
 //! - [`date`]: the `Date` header, formatted by `httpdate` at most once per second per thread.
 //! - [`handler`]: the [`EventHandler`](loopwire::EventHandler) tying them together:
-//!   pipelining, discarded bodies, the slow-loris deadline, backpressure.
+//!   pipelining, discarded or echoed bodies, the slow-loris deadline, backpressure.
 
 pub mod date;
 pub mod handler;

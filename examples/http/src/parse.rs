@@ -23,9 +23,11 @@
 //!   request line is then checked on its own to tell [`ParseError::BadRequestLine`] from
 //!   [`ParseError::BadHeader`] (on that error path only).
 //! - `Content-Length`: digits only; repeated with another value is an error. Above
-//!   [`Limits::max_body`] is [`ParseError::BodyTooLarge`]. `Transfer-Encoding` (of any value)
-//!   is [`ParseError::TransferEncoding`]: chunked request bodies are not implemented, and a
-//!   server that cannot find a body's end must not guess it.
+//!   [`Limits::max_body`] is [`ParseError::BodyTooLarge`]. Chunked request bodies are refused,
+//!   not decoded: a `Transfer-Encoding` whose codings include `chunked` is
+//!   [`ParseError::Chunked`] (411 Length Required: send a `Content-Length`), any other
+//!   `Transfer-Encoding` is [`ParseError::TransferEncoding`] (501). Either way the
+//!   connection closes, since a server that cannot find a body's end must not guess it.
 //! - HTTP/1.1 requires exactly one `Host`. `Connection` is a comma-separated list of options;
 //!   `close` and `keep-alive` decide [`Request::keep_alive`] (HTTP/1.1: keep-alive unless
 //!   `close`; HTTP/1.0: close unless `keep-alive`).
@@ -96,9 +98,12 @@ pub enum ParseError {
     /// A `Content-Length` above [`Limits::max_body`] (413).
     #[error("request body larger than the limit")]
     BodyTooLarge,
-    /// A `Transfer-Encoding` header: chunked request bodies are not implemented (501).
+    /// A `Transfer-Encoding` header without the `chunked` coding (501).
     #[error("Transfer-Encoding is not implemented")]
     TransferEncoding,
+    /// A `Transfer-Encoding: chunked` body: refused, a `Content-Length` is required (411).
+    #[error("chunked request bodies are refused: Content-Length required")]
+    Chunked,
 }
 
 /// The protocol version of a request.
@@ -252,6 +257,9 @@ fn parse_head<'a>(
         fields.take(h.name.as_bytes(), h.value)?;
     }
 
+    if fields.chunked {
+        return Err(ParseError::Chunked);
+    }
     if fields.transfer_encoding {
         return Err(ParseError::TransferEncoding);
     }
@@ -290,6 +298,8 @@ struct Fields {
     hosts: usize,
     content_length: Option<u64>,
     transfer_encoding: bool,
+    /// A `Transfer-Encoding` listed the `chunked` coding.
+    chunked: bool,
     /// `Connection: close` was among the options.
     close: bool,
     /// `Connection: keep-alive` was among the options.
@@ -307,6 +317,10 @@ impl Fields {
             self.content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             self.transfer_encoding = true;
+            self.chunked |= value
+                .split(|&b| b == b',')
+                .map(trim)
+                .any(|coding| coding.eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case(b"host") {
             self.hosts += 1;
         } else if name.eq_ignore_ascii_case(b"connection") {

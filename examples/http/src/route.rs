@@ -1,21 +1,35 @@
-//! Which response a request gets: the whole application of the plaintext server.
+//! Which response a request gets: the whole application of the server.
 //!
-//! `GET /plaintext` and `GET /` (a query string ignored) answer `Hello, World!`; `HEAD` the
-//! same headers without the body; any other path `404`; any other method `405`. The
-//! `Connection` header follows the request ([`Request::keep_alive`]).
+//! | path (a query string ignored) | method | response |
+//! |---|---|---|
+//! | `/plaintext`, `/` | `GET`, `HEAD` | `Hello, World!` (`text/plain`) |
+//! | `/json` | `GET`, `HEAD` | `{"message":"Hello, World!"}` (`application/json`) |
+//! | `/echo` | `POST` | the request body (`Content-Length` bodies; chunked is refused, 411) |
+//! | any of those | another method | `405` with `Allow` |
+//! | any other | any | `404` |
+//!
+//! `HEAD` gets the headers of the `GET` response without the body. The `Connection` header
+//! follows the request ([`Request::keep_alive`]).
 
 use super::parse::{Request, Version};
-use super::response::{Connection, Response, Status};
+use super::response::{Allow, Connection, Response, Status};
 
 /// The response to `req`.
 pub fn route(req: &Request<'_>) -> Response {
     let head_only = req.method == b"HEAD";
-    let status = if req.method != b"GET" && !head_only {
-        Status::MethodNotAllowed
-    } else if matches!(req.path(), b"/plaintext" | b"/") {
-        Status::Ok
+    let get = req.method == b"GET" || head_only;
+    let status = match req.path() {
+        b"/plaintext" | b"/" if get => Status::Ok,
+        b"/json" if get => Status::Json,
+        b"/plaintext" | b"/" | b"/json" => Status::MethodNotAllowed(Allow::GetHead),
+        b"/echo" if req.method == b"POST" => Status::Echo,
+        b"/echo" => Status::MethodNotAllowed(Allow::Post),
+        _ => Status::NotFound,
+    };
+    let content_length = if status == Status::Echo {
+        req.content_length
     } else {
-        Status::NotFound
+        0
     };
     let connection = if !req.keep_alive {
         Connection::Close
@@ -28,6 +42,7 @@ pub fn route(req: &Request<'_>) -> Response {
         status,
         head_only,
         connection,
+        content_length,
     }
 }
 
@@ -49,9 +64,11 @@ mod tests {
             status,
             head_only,
             connection,
+            content_length: 0,
         };
         use Connection::*;
-        let cases: [(&[u8], Response); 8] = [
+        let not_allowed = Status::MethodNotAllowed(Allow::GetHead);
+        let cases: [(&[u8], Response); 13] = [
             (
                 b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
                 ok(Status::Ok, false, Default),
@@ -70,11 +87,34 @@ mod tests {
             ),
             (
                 b"get /plaintext HTTP/1.1\r\nHost: a\r\n\r\n",
-                ok(Status::MethodNotAllowed, false, Default),
+                ok(not_allowed, false, Default),
             ),
             (
                 b"POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-                ok(Status::MethodNotAllowed, false, Close),
+                ok(not_allowed, false, Close),
+            ),
+            (
+                b"GET /json?x HTTP/1.1\r\nHost: a\r\n\r\n",
+                ok(Status::Json, false, Default),
+            ),
+            (
+                b"DELETE /json HTTP/1.1\r\nHost: a\r\n\r\n",
+                ok(not_allowed, false, Default),
+            ),
+            (
+                b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n",
+                ok(Status::MethodNotAllowed(Allow::Post), false, Default),
+            ),
+            (
+                b"POST /nope HTTP/1.1\r\nHost: a\r\n\r\n",
+                ok(Status::NotFound, false, Default),
+            ),
+            (
+                b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+                Response {
+                    content_length: 5,
+                    ..ok(Status::Echo, false, Default)
+                },
             ),
             (b"GET / HTTP/1.0\r\n\r\n", ok(Status::Ok, false, Close)),
             (

@@ -2,9 +2,10 @@
 //! 127.0.0.1 port 0, and each test speaks HTTP/1.x to it over a `TcpStream` with timeouts.
 //!
 //! Covered: the plaintext response byte for byte (the `Date` checked for shape, then masked;
-//! and against the time of day), `HEAD`, 404, 405, discarded bodies, keep-alive rules
+//! and against the time of day), `HEAD`, `/json`, `POST /echo` (split, pipelined, 1 MiB,
+//! closing), 404, 405 with each path's `Allow`, discarded bodies, keep-alive rules
 //! (HTTP/1.1, `Connection: close`, HTTP/1.0 with and without `keep-alive`), pipelines split
-//! at every byte and sent a byte at a time, each error status followed by a close, the
+//! at every byte and sent a byte at a time, each error status followed by a close (chunked bodies: 411), the
 //! slow-loris deadline (and that an idle keep-alive connection outlives it), and backpressure
 //! against a client that does not read.
 //!
@@ -170,6 +171,124 @@ fn plaintext_and_friends() {
     roundtrip(&mut s, GET, &hello());
 }
 
+/// A keep-alive `200` of `content_type` carrying `body`.
+fn ok_with(content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nServer: loopwire\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nDate: {MASK}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn json_and_the_405s_and_404s() {
+    let (server, _clock) = start(Http::default());
+    let mut s = server.connect();
+    let json = r#"{"message":"Hello, World!"}"#;
+    roundtrip(
+        &mut s,
+        b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n",
+        &ok_with("application/json", json),
+    );
+    roundtrip(
+        &mut s,
+        b"HEAD /json HTTP/1.1\r\nHost: a\r\n\r\n",
+        &ok_with("application/json", json).replace(json, ""),
+    );
+    let get_head = response(
+        "405 Method Not Allowed",
+        "Allow: GET, HEAD\r\n",
+        "Method Not Allowed",
+        false,
+    );
+    roundtrip(&mut s, b"PUT /json HTTP/1.1\r\nHost: a\r\n\r\n", &get_head);
+    roundtrip(&mut s, b"DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", &get_head);
+    roundtrip(
+        &mut s,
+        b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n",
+        &response(
+            "405 Method Not Allowed",
+            "Allow: POST\r\n",
+            "Method Not Allowed",
+            false,
+        ),
+    );
+    let not_found = response("404 Not Found", "", "Not Found", false);
+    roundtrip(
+        &mut s,
+        b"POST /nope HTTP/1.1\r\nHost: a\r\n\r\n",
+        &not_found,
+    );
+    roundtrip(
+        &mut s,
+        b"GET /json/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        &not_found,
+    );
+    roundtrip(&mut s, GET, &hello());
+}
+
+/// `POST /echo` with `body`, and `extra` header lines.
+fn echo_request(body: &[u8], extra: &str) -> Vec<u8> {
+    let mut v = format!(
+        "POST /echo HTTP/1.1\r\nHost: a\r\n{extra}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// The echo response to `body`, with `connection` as its `Connection` header if any.
+fn echo_reply(body: &str, connection: Option<&str>) -> String {
+    let conn = connection.map_or(String::new(), |c| format!("Connection: {c}\r\n"));
+    format!(
+        "HTTP/1.1 200 OK\r\nServer: loopwire\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\nDate: {MASK}\r\n{conn}\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn echo_answers_the_body_split_pipelined_and_closing() {
+    let rec = Arc::new(Recorder::new(Http::default()));
+    let (server, _clock) = start(rec.clone());
+    let mut s = server.connect();
+    roundtrip(
+        &mut s,
+        &echo_request(b"ping", ""),
+        &echo_reply("ping", None),
+    );
+    roundtrip(&mut s, &echo_request(b"", ""), &echo_reply("", None));
+    // The head and the first half first: the head and those bytes come back before the rest
+    // is sent (forwarded as they arrive, not held).
+    let first = b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234";
+    send_seen(&rec, &mut s, first);
+    let whole = echo_reply("0123456789", None);
+    expect(&mut s, &whole[..whole.len() - 5]);
+    roundtrip(&mut s, b"56789", "56789");
+    // Pipelined with other requests, answered in order.
+    let mut all = echo_request(b"a", "");
+    all.extend_from_slice(GET);
+    all.extend_from_slice(&echo_request(b"GET / HTTP/1.1\r\n\r\n", ""));
+    all.extend_from_slice(&echo_request(b"bye", "Connection: close\r\n"));
+    let mut reply = echo_reply("a", None);
+    reply += &hello();
+    reply += &echo_reply("GET / HTTP/1.1\r\n\r\n", None);
+    reply += &echo_reply("bye", Some("close"));
+    roundtrip(&mut s, &all, &reply);
+    expect_eof(&mut s);
+
+    // A large body (the whole limit), and HTTP/1.0.
+    let mut s = server.connect();
+    let big: String = (0..Limits::default().max_body)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let mut req = b"POST /echo HTTP/1.0\r\n".to_vec();
+    req.extend_from_slice(format!("Content-Length: {}\r\n\r\n{big}", big.len()).as_bytes());
+    roundtrip(&mut s, &req, &echo_reply(&big, Some("close")));
+    expect_eof(&mut s);
+}
+
 /// Whole seconds since 1970 at `t`.
 fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
@@ -233,12 +352,13 @@ fn keep_alive_rules() {
     }
 }
 
-/// Four requests of different shapes and their responses.
+/// Five requests of different shapes and their responses.
 fn pipeline() -> (Vec<u8>, String) {
     let mut req = Vec::new();
     req.extend_from_slice(GET);
     req.extend_from_slice(b"\r\nHEAD / HTTP/1.1\nHost: a\n\n");
-    req.extend_from_slice(b"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+    req.extend_from_slice(b"PUT /json HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+    req.extend_from_slice(&echo_request(b"xyz", ""));
     req.extend_from_slice(b"GET /missing HTTP/1.1\r\nHost: a\r\nX-Pad: 0123456789\r\n\r\n");
     let mut reply = hello();
     reply += &response("200 OK", "", "Hello, World!", true);
@@ -248,6 +368,7 @@ fn pipeline() -> (Vec<u8>, String) {
         "Method Not Allowed",
         false,
     );
+    reply += &echo_reply("xyz", None);
     reply += &response("404 Not Found", "", "Not Found", false);
     (req, reply)
 }
@@ -310,7 +431,7 @@ fn errors_are_answered_then_the_connection_closes() {
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
         limits.max_body + 1
     );
-    let cases: [(&[u8], &str, &str); 8] = [
+    let cases: [(&[u8], &str, &str); 9] = [
         (b"GET /plaintext\r\n\r\n", "400 Bad Request", "Bad Request"),
         (
             b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
@@ -325,6 +446,11 @@ fn errors_are_answered_then_the_connection_closes() {
         ),
         (
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "411 Length Required",
+            "Length Required",
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
             "501 Not Implemented",
             "Not Implemented",
         ),

@@ -1,4 +1,4 @@
-//! Peer for the HTTP benchmark: the same plaintext server on tokio's multi-thread runtime, one
+//! Peer for the HTTP benchmark: the same server (plaintext, JSON, echo) on tokio's multi-thread runtime, one
 //! task per connection, written as a tokio user would without a framework (no hyper).
 //!
 //! It shares the loopwire example's parser, routes, responses and cached `Date`
@@ -82,6 +82,8 @@ async fn serve(mut sock: TcpStream, limits: Limits) {
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut progress = Progress::default();
     let mut skip: u64 = 0;
+    // Whether the body being skipped is forwarded into the response (`POST /echo`).
+    let mut forward = false;
     let mut pending: Option<Response> = None;
     let mut deadline: Option<Instant> = None;
     loop {
@@ -93,14 +95,21 @@ async fn serve(mut sock: TcpStream, limits: Limits) {
             if skip > 0 {
                 let n = skip.min((buf.len() - at) as u64);
                 // `n <= buf.len() - at`: the cast cannot truncate.
-                at += n as usize;
-                skip -= n;
+                let n = n as usize;
+                if forward {
+                    out.extend_from_slice(&buf[at..at + n]);
+                }
+                at += n;
+                skip -= n as u64;
                 if skip > 0 {
                     break true;
                 }
             }
             if let Some(response) = pending.take() {
-                response.write(&mut out, now.get_or_insert_with(date::current));
+                forward = false;
+                if !response.forwards_body() {
+                    response.write(&mut out, now.get_or_insert_with(date::current));
+                }
                 if response.closes() {
                     close = true;
                     break false;
@@ -113,7 +122,13 @@ async fn serve(mut sock: TcpStream, limits: Limits) {
                 Ok(Some(req)) => {
                     at += req.head_len;
                     skip = req.content_length;
-                    pending = Some(route(&req));
+                    let response = route(&req);
+                    forward = response.forwards_body();
+                    if forward {
+                        // The head now, the body as it arrives.
+                        response.write(&mut out, now.get_or_insert_with(date::current));
+                    }
+                    pending = Some(response);
                 }
                 Ok(None) => break true,
                 Err(e) => {

@@ -1,6 +1,6 @@
-//! HTTP/1.1 plaintext server (TechEmpower's "plaintext" test): `GET /plaintext` answers
-//! `Hello, World!`, with keep-alive, pipelining and request limits; see
-//! `loopwire_http`.
+//! HTTP/1.1 server (TechEmpower's "plaintext" and "json" tests, plus `POST /echo`):
+//! `GET /plaintext` answers `Hello, World!`, `GET /json` `{"message":"Hello, World!"}`, with
+//! keep-alive, pipelining and request limits; see `loopwire_http::route`.
 //!
 //! ```sh
 //! cargo run --release -p loopwire-http --bin http -- --addr 127.0.0.1:8080 --loops 2

@@ -138,7 +138,7 @@ fn content_length() {
 
 #[test]
 fn every_error() {
-    let cases: [(&[u8], ParseError); 20] = [
+    let cases: [(&[u8], ParseError); 21] = [
         (b"GET /\r\n\r\n", ParseError::BadRequestLine),
         (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", ParseError::BadRequestLine),
         (b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", ParseError::BadRequestLine),
@@ -159,10 +159,14 @@ fn every_error() {
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ParseError::BadHost),
         (
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-            ParseError::TransferEncoding,
+            ParseError::Chunked,
         ),
         (
-            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+            ParseError::Chunked,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
             ParseError::TransferEncoding,
         ),
     ];

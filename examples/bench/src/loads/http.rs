@@ -1,0 +1,91 @@
+//! HTTP plaintext: `wrk -t1 -c100 --latency` on `GET /plaintext` against loopwire's `http`,
+//! the tokio peer `tokio_http` and `may_minihttp` (`may_http`), without pipelining and 16
+//! requests per write (TechEmpower's `pipeline.lua`, written to a temporary file).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::Error;
+use crate::loads::Settings;
+use crate::parse::{self, ToolReport};
+use crate::rounds::{Plan, Samples, run};
+use crate::server::{Server, Spec};
+use crate::tools;
+
+/// The HTTP servers.
+pub fn servers(s: &Settings) -> Vec<Spec> {
+    let t = s.threads.to_string();
+    let mut v = vec![
+        Spec::new(
+            "loopwire",
+            &[&s.bin("http"), "--addr", "127.0.0.1:0", "--loops", &t],
+        ),
+        Spec::new(
+            "tokio",
+            &[
+                &s.bin("tokio_http"),
+                "--addr",
+                "127.0.0.1:0",
+                "--threads",
+                &t,
+            ],
+        ),
+        Spec::new(
+            "may_minihttp",
+            &[&s.bin("may_http"), "--port", "{port}", "--threads", &t],
+        ),
+    ];
+    v.extend(s.peers.iter().cloned());
+    v
+}
+
+/// One wrk run of `secs` seconds, `pipeline` requests per write.
+fn wrk(server: &Server, pipeline: u32, secs: u64, lua: &Path) -> Result<ToolReport, Error> {
+    let url = format!("http://{}/plaintext", server.addr);
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", "-c100", &format!("-d{secs}s"), "--latency"]);
+    if pipeline > 1 {
+        cmd.arg("-s")
+            .arg(lua)
+            .arg(&url)
+            .args(["--", &pipeline.to_string()]);
+    } else {
+        cmd.arg(&url);
+    }
+    let out = cmd.output().map_err(|e| Error::io("cannot run wrk", e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Non-2xx") || text.contains("Socket errors") {
+        eprintln!(
+            "    wrk: {}",
+            text.lines()
+                .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    parse::wrk(&text).ok_or_else(|| Error::msg(format!("wrk reported nothing: {}", text.trim())))
+}
+
+/// Runs the HTTP load into `samples` (installing wrk if missing).
+///
+/// # Errors
+/// wrk missing, a server that does not start, a wrk run without a result.
+pub fn bench(s: &Settings, samples: &mut Samples) -> Result<(), Error> {
+    tools::need_tools(&["wrk"], &["wrk"])?;
+    let lua = tools::write_pipeline_lua()?;
+    let plan = Plan {
+        load: "http",
+        servers: servers(s),
+        cases: [1u32, 16]
+            .into_iter()
+            .map(|p| (format!("http -P {p}"), p))
+            .collect(),
+        warm_up: &|server| {
+            let _ = wrk(server, 1, 1, &lua);
+        },
+        measure: &|server, &p| wrk(server, p, s.secs, &lua),
+    };
+    let result = run(&plan, s.rounds, samples);
+    let _ = std::fs::remove_file(&lua);
+    result
+}

@@ -1,0 +1,104 @@
+//! RESP: `redis-benchmark -c 50 --csv`, tests SET and GET one at a time, at `-P 1` and
+//! `-P 16`, against loopwire's `resp` with 1 and 2 loops and `redis-server` (one main thread,
+//! no persistence). redis-benchmark counts requests, not seconds: each run is sized to last
+//! about `--secs` (20 000 requests a second at `-P 1`, 200 000 at `-P 16`).
+
+use std::process::Command;
+
+use crate::Error;
+use crate::loads::Settings;
+use crate::parse::{self, ToolReport};
+use crate::rounds::{Plan, Samples, run};
+use crate::server::{Server, Spec};
+use crate::tools;
+
+/// The RESP servers.
+pub fn servers(s: &Settings) -> Vec<Spec> {
+    let resp = s.bin("resp");
+    let mut v = vec![
+        Spec::new(
+            "loopwire (1 loop)",
+            &[&resp, "--addr", "127.0.0.1:0", "--loops", "1"],
+        ),
+        Spec::new(
+            "loopwire (2 loops)",
+            &[&resp, "--addr", "127.0.0.1:0", "--loops", "2"],
+        ),
+        Spec::new(
+            "redis-server",
+            &[
+                "redis-server",
+                "--port",
+                "{port}",
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        ),
+    ];
+    v.extend(s.peers.iter().cloned());
+    v
+}
+
+/// One case: a redis-benchmark test and its pipeline depth.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    test: &'static str,
+    pipeline: u32,
+}
+
+/// One redis-benchmark run of `requests` requests.
+fn redis_benchmark(server: &Server, c: Case, requests: u64) -> Result<ToolReport, Error> {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", &server.addr.ip().to_string()])
+        .args(["-p", &server.addr.port().to_string()])
+        .args(["-c", "50", "-n", &requests.to_string()])
+        .args(["-P", &c.pipeline.to_string()])
+        .args(["-t", c.test, "--csv"])
+        .output()
+        .map_err(|e| Error::io("cannot run redis-benchmark", e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse::redis_csv(&text, c.test, requests)
+        .ok_or_else(|| Error::msg(format!("redis-benchmark reported nothing: {}", text.trim())))
+}
+
+/// Runs the RESP load into `samples` (installing redis-server and redis-tools if missing).
+///
+/// # Errors
+/// Tools missing, a server that does not start, a run without a result.
+pub fn bench(s: &Settings, samples: &mut Samples) -> Result<(), Error> {
+    tools::need_tools(
+        &["redis-server", "redis-tools"],
+        &["redis-server", "redis-benchmark"],
+    )?;
+    let mut cases = Vec::new();
+    for pipeline in [1u32, 16] {
+        for test in ["SET", "GET"] {
+            cases.push((
+                format!("resp {test} -P {pipeline}"),
+                Case { test, pipeline },
+            ));
+        }
+    }
+    let requests = |c: &Case| s.secs.max(1) * if c.pipeline > 1 { 200_000 } else { 20_000 };
+    let plan = Plan {
+        load: "resp",
+        servers: servers(s),
+        cases,
+        warm_up: &|server| {
+            let _ = redis_benchmark(
+                server,
+                Case {
+                    test: "SET",
+                    pipeline: 1,
+                },
+                10_000,
+            );
+        },
+        measure: &|server, c| redis_benchmark(server, *c, requests(c)),
+    };
+    run(&plan, s.rounds, samples)
+}
