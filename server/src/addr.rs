@@ -79,8 +79,8 @@ impl ListenAddr {
     /// Parses a URL such as `tcp://127.0.0.1:9000`, `udp://[::1]:0` or `unix:///tmp/a.sock`.
     ///
     /// # Errors
-    /// [`Error::InvalidAddr`] for an unknown scheme, a missing or non-numeric port, or an empty
-    /// Unix path.
+    /// [`Error::InvalidAddr`] for an unknown scheme, a missing or non-numeric port, an empty
+    /// Unix path, or a `[` or `]` inside the host (other than the IPv6 brackets).
     ///
     /// # Examples
     /// ```
@@ -133,6 +133,10 @@ impl ListenAddr {
             None if host.contains(':') => return Err(bad("IPv6 hosts must be in brackets")),
             None => host,
         };
+        // No host name or IP literal has one, and `Display` could not write it back.
+        if host.contains(['[', ']']) {
+            return Err(bad("[ or ] inside the host"));
+        }
         Ok(ListenAddr::Inet {
             network,
             host: host.to_owned(),
@@ -255,6 +259,30 @@ mod tests {
         assert_eq!(c, ListenAddr::Unix("/tmp/x.sock".into()));
         let d = ListenAddr::parse("TCP4://:80").unwrap();
         assert_eq!(d.resolve().unwrap()[0], "0.0.0.0:80".parse().unwrap());
+    }
+
+    /// Found by `fuzz/fuzz_targets/addr.rs`: `[[x]` was accepted as the host `[x`, which
+    /// `Display` wrote as `udp6://[x:0`, a URL that does not parse.
+    #[test]
+    fn brackets_inside_the_host_are_refused_so_every_address_prints_back() {
+        for url in [
+            "udp6://[[x]:0",
+            "tcp://[a]b]:1",
+            "tcp://a]:1",
+            "tcp://a[b:1",
+            "tcp://[]]:1",
+        ] {
+            assert!(ListenAddr::parse(url).is_err(), "{url}");
+        }
+        for url in [
+            "tcp://[::1]:1",
+            "udp6://[fe80::1%eth0]:0",
+            "tcp://[]:1",
+            "tcp://host:1",
+        ] {
+            let a = ListenAddr::parse(url).unwrap();
+            assert_eq!(ListenAddr::parse(&a.to_string()).unwrap(), a, "{url}");
+        }
     }
 
     #[test]

@@ -143,6 +143,8 @@
 
 pub mod backend;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 mod http;
 mod json;
