@@ -3,8 +3,8 @@
 //! the JSON body of a route validated (`json::push_user` ... `json::online`), as the API
 //! handler does (empty lines before a request skipped).
 //!
-//! Input: 5 configuration bytes (`max_head` 1..=2048, `max_headers` 0..=69, read sizes
-//! seed, route of the bodies), then the stream. Properties: no panic; a head is at most
+//! Input: 5 configuration bytes (`max_head` 64..=2048, the range `ApiConfig::validate`
+//! allows; `max_headers` 0..=69; read sizes seed; route of the bodies), then the stream. Properties: no panic; a head is at most
 //! `max_head` bytes, within the unread bytes; the heads, body verdicts and the error that
 //! ends the stream are the same whatever the split into reads; a body verdict depends only
 //! on the body's bytes.
@@ -39,7 +39,7 @@ fn run(stream: &[u8], ends: &[usize], c: &ApiConfig, route: u8) -> Seen {
             while stream[at..end].starts_with(b"\r\n") || stream[at..end].starts_with(b"\n") {
                 at += if stream[at] == b'\r' { 2 } else { 1 };
             }
-            if at == end {
+            if at == end || &stream[at..end] == b"\r" {
                 break;
             }
             let buf = &stream[at..end];
@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let c = ApiConfig {
-        max_head: usize::from(input.u16(0) % 2048) + 1,
+        max_head: usize::from(input.u16(0) % 1985) + 64,
         max_headers: usize::from(input.byte(2) % 70),
         max_name: 16,
         max_users: 4,

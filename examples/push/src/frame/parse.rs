@@ -76,6 +76,10 @@ pub fn parse_server(frame: &[u8]) -> Result<ServerFrame<'_>, ProtocolError> {
             let (room, payload) = rest
                 .split_at_checked(usize::from(n))
                 .ok_or(malformed("PUSH"))?;
+            // A room is named exactly when the kind is Room, as `envelope` writes it.
+            if room.is_empty() == (kind == PushKind::Room) {
+                return Err(malformed("PUSH"));
+            }
             ServerFrame::Push {
                 id,
                 kind,
@@ -125,6 +129,19 @@ mod tests {
             encode_client(&f, 1024, &mut out).unwrap();
             assert_eq!(parse_client(body(&out)).unwrap(), f);
         }
+    }
+
+    #[test]
+    fn a_push_names_a_room_exactly_when_its_kind_is_room() {
+        // Found by fuzz/push_frame: a user PUSH naming a room parsed, and could not be
+        // encoded again.
+        let user_with_room = [server::PUSH, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, b'r', b'x'];
+        let bad = Err(ProtocolError::Malformed { what: "PUSH" });
+        assert_eq!(parse_server(&user_with_room), bad);
+        let room_without_name = [server::PUSH, 0, 0, 0, 0, 0, 0, 0, 7, 1, 0, b'x'];
+        assert_eq!(parse_server(&room_without_name), bad);
+        let user = [server::PUSH, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, b'x'];
+        assert!(parse_server(&user).is_ok());
     }
 
     #[test]

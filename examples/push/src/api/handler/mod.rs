@@ -245,7 +245,8 @@ impl<B: Backend> ApiHandler<B> {
             match std::mem::take(&mut s.phase) {
                 Phase::Idle => {
                     skip_empty_lines(c);
-                    if c.inbound_len() == 0 {
+                    if c.inbound_len() == 0 || c.inbound() == b"\r" {
+                        // Nothing, or maybe the start of one more empty line: wait.
                         break;
                     }
                     if !c.is_writable() {
