@@ -1,5 +1,5 @@
-//! The API's request parsing, for the fuzz targets in `fuzz/` (`push_api`): [`http`]'s head
-//! framing and parsing and [`json`]'s body validation are crate-private, so these thin
+//! The API's request parsing, for the fuzz targets in `fuzz/` (`push_api`): `http`'s head
+//! framing and parsing and `json`'s body validation are crate-private, so these thin
 //! wrappers re-export them with plain result types. Not an API: hidden and unstable.
 
 use super::config::ApiConfig;
