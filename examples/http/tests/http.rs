@@ -696,3 +696,73 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
     assert!(probe.max_backlog.load(Ordering::Relaxed) <= bound);
     roundtrip(&mut s, GET, &hello());
 }
+
+/// A `GET /plaintext` head of exactly `len` bytes, padded with an `X-Pad` header.
+fn head_of(len: usize) -> Vec<u8> {
+    let mut v = b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Pad: ".to_vec();
+    let pad = len - v.len() - 4;
+    v.extend(std::iter::repeat_n(b'p', pad));
+    v.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(v.len(), len);
+    v
+}
+
+/// A `GET /plaintext` head with `n` header lines (`Host` among them).
+fn headers_of(n: usize) -> Vec<u8> {
+    let mut v = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 1..n {
+        v.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+    }
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+/// Each limit at its bound: the limit itself is served, one more is the limit's status then a
+/// close of that connection only (a second connection, opened before, is still served).
+#[test]
+fn limits_at_the_bound_exactly() {
+    let limits = Limits {
+        max_head: 256,
+        max_headers: 8,
+        max_body: 100,
+        ..Limits::default()
+    };
+    let (server, _clock) = start(Http::new(limits));
+    let body = "b".repeat(100);
+    let too_large = "Request Header Fields Too Large";
+    // (at the limit, its reply, one over, the status, its reason)
+    type Case = (Vec<u8>, String, Vec<u8>, &'static str, &'static str);
+    let cases: [Case; 3] = [
+        (
+            head_of(256),
+            hello(),
+            head_of(257),
+            "431 Request Header Fields Too Large",
+            too_large,
+        ),
+        (
+            headers_of(8),
+            hello(),
+            headers_of(9),
+            "431 Request Header Fields Too Large",
+            too_large,
+        ),
+        (
+            echo_request(body.as_bytes(), ""),
+            echo_reply(&body, None),
+            // The head alone: 101 announced is refused before its body is sent.
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n".to_vec(),
+            "413 Content Too Large",
+            "Content Too Large",
+        ),
+    ];
+    for (at, at_reply, over, status, reason) in cases {
+        let mut other = server.connect();
+        let mut s = server.connect();
+        roundtrip(&mut s, &at, &at_reply);
+        roundtrip(&mut s, &over, &with_connection(status, reason, "close"));
+        expect_eof(&mut s);
+        roundtrip(&mut other, &at, &at_reply);
+        roundtrip(&mut other, GET, &hello());
+    }
+}

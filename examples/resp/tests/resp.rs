@@ -271,3 +271,54 @@ fn a_client_that_does_not_read_is_not_buffered_without_bound() {
     assert!(probe.max_backlog.load(Ordering::Relaxed) <= bound);
     roundtrip(&mut s, b"PING\r\n", b"+PONG\r\n");
 }
+
+/// Each limit at its bound: the limit itself is served, one more is `-ERR Protocol error`
+/// then a close of that connection only (a second connection, opened before, is still
+/// served). Small limits: bulk 16 bytes, 4 arguments, inline lines of 32 bytes.
+#[test]
+fn limits_at_the_bound_exactly() {
+    let server = Server::start(Resp::new(Limits {
+        max_bulk: 16,
+        max_args: 4,
+        max_inline: 32,
+    }));
+    let arg = [b'a'; 16];
+    let mut bulk_reply = b"$16\r\n".to_vec();
+    bulk_reply.extend_from_slice(&arg);
+    bulk_reply.extend_from_slice(b"\r\n");
+    // 32 bytes before the newline ("\r" counted), then 33.
+    let inline_at = format!("ECHO {}\r\n", "i".repeat(26));
+    let inline_over = format!("ECHO {}\r\n", "i".repeat(27));
+    let inline_reply = format!("$26\r\n{}\r\n", "i".repeat(26));
+    // (at the limit, its reply, one over, the error)
+    type Case = (Vec<u8>, Vec<u8>, Vec<u8>, &'static [u8]);
+    let cases: [Case; 3] = [
+        (
+            cmd(&[b"ECHO", &arg]),
+            bulk_reply,
+            b"*2\r\n$4\r\nECHO\r\n$17\r\n".to_vec(),
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            cmd(&[b"DEL", b"a", b"b", b"c"]),
+            b":0\r\n".to_vec(),
+            b"*5\r\n".to_vec(),
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            inline_at.into_bytes(),
+            inline_reply.into_bytes(),
+            inline_over.into_bytes(),
+            b"-ERR Protocol error: too big inline request\r\n",
+        ),
+    ];
+    for (at, at_reply, over, error) in cases {
+        let mut other = server.connect();
+        let mut s = server.connect();
+        roundtrip(&mut s, &at, &at_reply);
+        roundtrip(&mut s, &over, error);
+        expect_eof(&mut s);
+        roundtrip(&mut other, &at, &at_reply);
+        roundtrip(&mut other, b"PING\r\n", b"+PONG\r\n");
+    }
+}
