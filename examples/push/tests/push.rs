@@ -325,3 +325,59 @@ fn a_slow_reader_is_held_back_not_buffered() {
     }
     server.wait_stats("all delivered", |s| s.delivered == 1024);
 }
+
+/// Frame size, room name and room count at their bounds: the limit itself is served, one more
+/// is the limit's ERROR then a close of that connection only (the bystander still served).
+#[test]
+fn limits_at_the_bound_exactly() {
+    // A JOIN naming 255 bytes is a frame of exactly 4 + 1 + 255 bytes, length field included.
+    let mut config = test_config();
+    config.max_frame = 260;
+    config.max_name = 255;
+    let server = Server::start(config);
+    let mut bystander = server.client("bystander");
+    bystander.send(ClientFrame::Join(b"r"));
+    assert!(bystander.sync(b"j").is_empty());
+    let mut c = server.client("frame");
+    c.send(ClientFrame::Join(&[b'n'; 255]));
+    assert!(c.sync(b"f").is_empty());
+    c.send(ClientFrame::Join(&[b'n'; 256]));
+    c.expect_error_and_close(1);
+    bystander_still_served(&server, &mut bystander, 1);
+
+    let mut config = test_config();
+    config.max_name = 8;
+    config.max_rooms = 3;
+    let server = Server::start(config);
+    let mut bystander = server.client("bystander");
+    bystander.send(ClientFrame::Join(b"r"));
+    assert!(bystander.sync(b"j").is_empty());
+    // A room name of 8 bytes, then 9.
+    let mut c = server.client("name");
+    c.send(ClientFrame::Join(b"12345678"));
+    assert!(c.sync(b"n").is_empty());
+    c.send(ClientFrame::Join(b"123456789"));
+    c.expect_error_and_close(6);
+    // 3 rooms, then a 4th.
+    let mut c = server.client("rooms");
+    for room in ["a", "b", "c"] {
+        c.send(ClientFrame::Join(room.as_bytes()));
+    }
+    assert!(c.sync(b"r").is_empty());
+    c.send(ClientFrame::Join(b"d"));
+    c.expect_error_and_close(9);
+    bystander_still_served(&server, &mut bystander, 2);
+}
+
+/// A push to room `r` still reaches `bystander`, the only session left after `errors`
+/// protocol errors.
+fn bystander_still_served(server: &Server, bystander: &mut Client, errors: u64) {
+    let n = server
+        .gw
+        .push_room(b"r", &msg("still here", Qos::AtMostOnce));
+    assert_eq!(n.unwrap(), 1);
+    assert_eq!(bystander.sync(b"ok"), vec![push(0, "r", "still here")]);
+    server.wait_stats("errors counted", |s| {
+        s.protocol_errors == errors && s.sessions == 1
+    });
+}
