@@ -1273,3 +1273,26 @@ fn a_backend_that_does_not_reply_in_time_gets_504() {
     let s = srv.stats();
     assert_eq!((s.count("push_all", 504), s.count("push_all", 200)), (1, 0));
 }
+
+/// A `GET /health` head of exactly `len` bytes, padded with an `X-Pad` header.
+fn health_head_of(len: usize) -> Vec<u8> {
+    let mut v = b"GET /health HTTP/1.1\r\nX-Pad: ".to_vec();
+    let pad = len - v.len() - 4;
+    v.extend(std::iter::repeat_n(b'p', pad));
+    v.extend_from_slice(b"\r\n\r\n");
+    v
+}
+
+#[test]
+fn a_head_of_max_head_is_served_one_byte_more_is_431_and_only_that_connection_closes() {
+    let srv = Server::default_test();
+    let max_head = ApiConfig::new(TOKEN).max_head;
+    let mut other = srv.client();
+    let mut c = srv.client();
+    assert_eq!(c.call(&health_head_of(max_head)).status, 200);
+    let r = c.call(&health_head_of(max_head + 1));
+    assert_eq!((r.status, r.code()), (431, "head_too_large".into()));
+    assert!(r.closes());
+    c.expect_closed();
+    assert_eq!(other.call(&health_head_of(max_head)).status, 200);
+}
