@@ -163,6 +163,20 @@ pub(crate) enum EngineClock {
 }
 
 impl EngineClock {
+    /// A newer reading than `now` when the clock is a test clock, else `now`.
+    ///
+    /// A loop reads the clock once per turn; with the system clock a turn's reading is
+    /// microseconds old at most. A test clock can jump by seconds while a turn runs, and what
+    /// the test does after the jump (open a connection, say) can reach the loop in that same
+    /// turn: its deadlines would then count from before the jump, already past. So the loop
+    /// reads a test clock again before its tasks and timers (an atomic load).
+    pub(crate) fn refresh(&self, now: u64) -> u64 {
+        match self {
+            EngineClock::System(_) => now,
+            EngineClock::Test(t) => t.ms().max(now),
+        }
+    }
+
     /// Whole milliseconds since the engine's zero, rounded down: one clock read.
     pub(crate) fn now_ms(&self) -> u64 {
         match self {

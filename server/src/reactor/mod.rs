@@ -242,6 +242,7 @@ impl<H: EventHandler> EventLoop<H> {
             for ev in events.iter() {
                 self.on_event(ev);
             }
+            self.now = self.clock.refresh(self.now);
             if self.run_tasks() {
                 break;
             }
