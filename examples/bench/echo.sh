@@ -45,15 +45,7 @@ declare -A CMD=(
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
 )
 SERVERS=(loopwire tokio mio)
-if [ -n "${PEERS:-}" ]; then
-    IFS=';' read -r -a peer_list <<<"$PEERS"
-    for peer in "${peer_list[@]}"; do
-        name=${peer%%=*}
-        [ -n "$name" ] && [ "$name" != "$peer" ] || { echo "PEERS: '$peer' is not NAME=COMMAND" >&2; exit 2; }
-        CMD[$name]=${peer#*=}
-        SERVERS+=("$name")
-    done
-fi
+add_peers
 
 start_server() { # name -> sets SRV_PID, SRV_ADDR
     local out

@@ -33,15 +33,7 @@ declare -A CMD=(
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads 1"
 )
 SERVERS=(loopwire tokio mio)
-if [ -n "${PEERS:-}" ]; then
-    IFS=';' read -r -a peer_list <<<"$PEERS"
-    for peer in "${peer_list[@]}"; do
-        name=${peer%%=*}
-        [ -n "$name" ] && [ "$name" != "$peer" ] || { echo "PEERS: '$peer' is not NAME=COMMAND" >&2; exit 2; }
-        CMD[$name]=${peer#*=}
-        SERVERS+=("$name")
-    done
-fi
+add_peers
 
 WORK=$(mktemp -d)
 AT_EXIT+=("rm -rf '$WORK'")

@@ -89,3 +89,17 @@ announced_port() {
     done
     sed -n 's#.*listening on tcp://127.0.0.1:##p' "$1" 2>/dev/null | head -n1
 }
+
+# add_peers: the servers named in $PEERS (`NAME=COMMAND` entries separated by `;`), added to
+# the caller's associative array CMD and array SERVERS; a malformed entry stops the script.
+add_peers() {
+    [ -n "${PEERS:-}" ] || return 0
+    local peer name peer_list
+    IFS=';' read -r -a peer_list <<<"$PEERS"
+    for peer in "${peer_list[@]}"; do
+        name=${peer%%=*}
+        [ -n "$name" ] && [ "$name" != "$peer" ] || { echo "PEERS: '$peer' is not NAME=COMMAND" >&2; exit 2; }
+        CMD[$name]=${peer#*=}
+        SERVERS+=("$name")
+    done
+}
