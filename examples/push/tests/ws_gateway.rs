@@ -15,12 +15,12 @@ use loopwire::Bytes;
 use loopwire_push::api::Qos;
 use loopwire_push::frame::{self, LEN_BYTES};
 use loopwire_push::ws::PROTOCOL;
-use loopwire_push::{ClientFrame, Config, Outgoing, Policy, PushKind, ServerFrame};
+use loopwire_push::{ClientFrame, Config, Outgoing, Policy, PushKind};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, http};
 
-use util::{Client, Owned, Server, WAIT, ms, push, test_config, to_user, token};
+use util::{Client, Owned, Server, WAIT, ms, owned, push, test_config, to_user, token};
 
 type Ws = WebSocket<TcpStream>;
 
@@ -89,23 +89,7 @@ fn parse(m: &[u8]) -> Owned {
         u32::from_be_bytes(len.try_into().unwrap()) as usize,
         body.len()
     );
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    match frame::parse_server(body).expect("a server frame") {
-        ServerFrame::Welcome {
-            heartbeat_ms,
-            window,
-            user,
-        } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
-        ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
-        ServerFrame::Push {
-            id,
-            kind,
-            room,
-            payload,
-        } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
-        ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
-        ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
-    }
+    owned(body)
 }
 
 /// AUTH as `user` granted `rooms`; checks WELCOME.

@@ -339,23 +339,26 @@ pub(crate) fn read_frame(r: &mut impl Read) -> Option<Owned> {
     }
     let mut body = vec![0; u32::from_be_bytes(len) as usize];
     r.read_exact(&mut body).expect("frame body");
+    Some(owned(&body))
+}
+
+/// A server frame's `type | body` as an [`Owned`] value; panics on an invalid frame.
+pub(crate) fn owned(body: &[u8]) -> Owned {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    Some(
-        match frame::parse_server(&body).expect("a valid server frame") {
-            ServerFrame::Welcome {
-                heartbeat_ms,
-                window,
-                user,
-            } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
-            ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
-            ServerFrame::Push {
-                id,
-                kind,
-                room,
-                payload,
-            } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
-            ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
-            ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
-        },
-    )
+    match frame::parse_server(body).expect("a valid server frame") {
+        ServerFrame::Welcome {
+            heartbeat_ms,
+            window,
+            user,
+        } => Owned::Welcome(heartbeat_ms, window, user.to_vec()),
+        ServerFrame::Pong(b) => Owned::Pong(b.to_vec()),
+        ServerFrame::Push {
+            id,
+            kind,
+            room,
+            payload,
+        } => Owned::Push(id, kind, room.to_vec(), payload.to_vec()),
+        ServerFrame::Error { code, reason } => Owned::Error(code, text(reason)),
+        ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
+    }
 }
