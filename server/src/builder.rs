@@ -27,6 +27,8 @@ pub const DEFAULT_POOLED_BUFFERS: usize = 1024;
 pub const DEFAULT_BACKLOG: i32 = 1024;
 /// Default cap on open connections per loop.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1 << 20;
+/// Default cap on dials in flight per engine ([`EngineBuilder::max_pending_dials`]).
+pub const DEFAULT_MAX_PENDING_DIALS: usize = 1024;
 /// Default time a dial may take to connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on bytes a connection may hold unread (inbound) or unsent (outbound).
@@ -65,6 +67,7 @@ impl Engine {
 /// | [`write_watermarks`](Self::write_watermarks) | 32 KiB / 64 KiB (at most ¼ / ½ of `max_outbound`) |
 /// | [`idle_timeout`](Self::idle_timeout), [`write_timeout`](Self::write_timeout) | none |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s (also the TLS handshake's limit) |
+/// | [`max_pending_dials`](Self::max_pending_dials) | 1024 per engine |
 /// | [`busy_poll`](Self::busy_poll) | off |
 /// | [`clock`](Self::clock) | the system's monotonic clock |
 /// | `tls` (feature `tls`) | off |
@@ -106,6 +109,7 @@ pub struct EngineBuilder {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
+    pub(crate) max_pending_dials: usize,
     pub(crate) busy_poll: Duration,
     pub(crate) clock: Clock,
     #[cfg(feature = "tls")]
@@ -138,6 +142,7 @@ impl Default for EngineBuilder {
             idle_timeout: None,
             write_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_pending_dials: DEFAULT_MAX_PENDING_DIALS,
             busy_poll: Duration::ZERO,
             clock: Clock::default(),
             #[cfg(feature = "tls")]
@@ -318,6 +323,17 @@ impl EngineBuilder {
         self
     }
 
+    /// Most [`dial`](crate::EngineHandle::dial)s in flight at once, for the whole engine: a
+    /// dial holds its place from the call until its `on_open` (after the TLS handshake, for
+    /// [`dial_tls`](crate::EngineHandle::dial_tls)) or the `on_close` of its failed connect.
+    /// One more is refused with [`Error::TooManyDials`] before any socket is opened, so a
+    /// flood of dials to a peer that does not answer cannot take every file descriptor.
+    /// Must be at least 1 (checked at start).
+    pub fn max_pending_dials(&mut self, n: usize) -> &mut Self {
+        self.max_pending_dials = n;
+        self
+    }
+
     /// Serves every accepted TCP and Unix stream connection over TLS with this `rustls`
     /// configuration (feature `tls`): the handshake runs in the loop before `on_open` and must
     /// finish within [`connect_timeout`](Self::connect_timeout); the handler sees and writes
@@ -379,6 +395,12 @@ impl EngineBuilder {
                 reason: "must be positive",
             });
         }
+        if self.max_pending_dials == 0 {
+            return Err(Error::InvalidOption {
+                option: "max_pending_dials",
+                reason: "must be at least 1",
+            });
+        }
         if self.write_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::InvalidOption {
                 option: "write_timeout",
@@ -404,6 +426,7 @@ impl EngineBuilder {
             idle_timeout: self.idle_timeout.map(duration_millis),
             write_timeout: self.write_timeout.map(duration_millis),
             connect_timeout: duration_millis(self.connect_timeout),
+            max_pending_dials: self.max_pending_dials,
             busy_poll: self.busy_poll,
             clock: self.clock.clone(),
             #[cfg(feature = "tls")]

@@ -42,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Option<u64>,
     /// Write stall timeout in ms.
     pub(crate) write_timeout: Option<u64>,
+    /// Most dials in flight per engine.
+    pub(crate) max_pending_dials: usize,
     /// How long a dial (and a TLS handshake) may take, in ms.
     pub(crate) connect_timeout: u64,
     /// How long a loop polls without blocking after it last saw an event.

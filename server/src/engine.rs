@@ -18,6 +18,7 @@ use crate::addr::BoundAddr;
 use crate::error::{Error, Result};
 use crate::handle::ConnHandle;
 use crate::shared::LoopShared;
+use crate::shared::dials::DialCount;
 use crate::shared::stop::StopState;
 use crate::shared::sync::{Mutex, lock};
 use crate::shared::task::{BroadcastFilter, NewConn, Task};
@@ -33,6 +34,8 @@ pub(crate) struct EngineShared {
     pub(crate) acceptor_waker: Option<Waker>,
     pub(crate) addrs: Vec<BoundAddr>,
     pub(crate) stop: StopState,
+    /// The dials in flight and their bound ([`crate::EngineBuilder::max_pending_dials`]).
+    pub(crate) dials: Arc<DialCount>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     /// The engine's time: every loop counts milliseconds from the same zero.
     pub(crate) clock: EngineClock,
@@ -144,14 +147,35 @@ impl EngineHandle {
     /// no `on_open`. Safe to call from a callback: only a host name's resolution blocks (pass
     /// an IP literal to avoid it).
     ///
+    /// At most [`max_pending_dials`](crate::EngineBuilder::max_pending_dials) dials are in
+    /// flight at once (from the call until `on_open`, or the `on_close` of a failed
+    /// connect); one more is refused before any socket is opened.
+    ///
     /// # Errors
     /// [`Error::InvalidAddr`] (a datagram scheme, no host, port 0), [`Error::Resolve`],
-    /// [`Error::Connect`] when the connect fails at once, [`Error::Stopped`].
+    /// [`Error::Connect`] when the connect fails at once, [`Error::TooManyDials`],
+    /// [`Error::Stopped`].
     pub fn dial(&self, url: &str, tag: u64) -> Result<()> {
         if self.is_stopping() {
             return Err(Error::Stopped);
         }
-        self.hand_off(NewConn::dialed(sys::dial::start(url)?, tag))
+        let permit = self.dial_permit()?;
+        let mut acc = NewConn::dialed(sys::dial::start(url)?, tag);
+        acc.permit = Some(permit);
+        self.hand_off(acc)
+    }
+
+    /// Dials in flight now: called, and neither opened nor failed yet (see
+    /// [`dial`](Self::dial)).
+    pub fn pending_dials(&self) -> usize {
+        self.inner.dials.in_flight()
+    }
+
+    /// A place among the dials in flight, or [`Error::TooManyDials`].
+    fn dial_permit(&self) -> Result<crate::shared::dials::DialPermit> {
+        self.inner.dials.try_acquire().ok_or(Error::TooManyDials {
+            max: self.inner.dials.max(),
+        })
     }
 
     /// [`dial`](Self::dial) over TLS (feature `tls`): once connected, the loop runs a client
@@ -173,7 +197,9 @@ impl EngineHandle {
         if self.is_stopping() {
             return Err(Error::Stopped);
         }
+        let permit = self.dial_permit()?;
         let mut acc = NewConn::dialed(sys::dial::start(url)?, tag);
+        acc.permit = Some(permit);
         acc.client_tls = Some(Box::new(crate::tls::ClientTls {
             config,
             name: server_name,

@@ -53,6 +53,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// [`EngineHandle::dial`](crate::EngineHandle::dial) was called while
+    /// [`max_pending_dials`](crate::EngineBuilder::max_pending_dials) dials were still in
+    /// flight; nothing was opened. Retry once one has connected or failed.
+    #[error("too many dials in flight (at most {max})")]
+    TooManyDials {
+        /// The bound.
+        max: usize,
+    },
     /// The builder was given an option value it cannot use.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {

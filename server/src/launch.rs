@@ -17,6 +17,7 @@ use crate::handler::{Action, EventHandler};
 use crate::reactor::acceptor::Acceptor;
 use crate::reactor::{EventLoop, LoopInit, LoopSockets};
 use crate::shared::LoopShared;
+use crate::shared::dials::DialCount;
 use crate::shared::stop::StopState;
 use crate::shared::sync::{Mutex, lock};
 use crate::sys::{self, Datagram, Listener};
@@ -198,6 +199,7 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
             acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
             addrs: bound.addrs,
             stop: StopState::new(threads),
+            dials: DialCount::new(cfg.max_pending_dials),
             threads: Mutex::new(Vec::with_capacity(threads)),
             clock,
             _clock_wake: clock_wake.map(|wake| ClockWake { _wake: wake }),

@@ -100,7 +100,7 @@ pub use addr::{BoundAddr, ListenAddr, Network};
 pub use backend::Backend;
 pub use builder::{
     DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_POOLED_BUFFERS, DEFAULT_READ_BUFFER, Engine, EngineBuilder,
+    DEFAULT_MAX_PENDING_DIALS, DEFAULT_POOLED_BUFFERS, DEFAULT_READ_BUFFER, Engine, EngineBuilder,
 };
 pub use bytes::Bytes;
 pub use conn::Conn;

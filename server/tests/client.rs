@@ -143,10 +143,9 @@ fn a_refused_dial_reports_connect_failed_with_its_tag_and_no_open() {
     engine.wait();
 }
 
-#[test]
-fn a_dial_that_hangs_fails_after_the_connect_timeout() {
-    // A listener that never accepts, with its accept queue full: further SYNs are dropped,
-    // so a connect to it neither succeeds nor fails until it gives up.
+/// A listener that never accepts, with its accept queue full: further SYNs are dropped, so a
+/// connect to it neither succeeds nor fails until it gives up. Keep all three alive.
+fn unanswering_listener() -> (socket2::Socket, std::net::SocketAddr, Vec<TcpStream>) {
     let listener =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     listener
@@ -169,6 +168,12 @@ fn a_dial_that_hangs_fails_after_the_connect_timeout() {
             fillers.push(s);
         }
     }
+    (listener, addr, fillers)
+}
+
+#[test]
+fn a_dial_that_hangs_fails_after_the_connect_timeout() {
+    let (_listener, addr, fillers) = unanswering_listener();
     let handler = Arc::new(Pair::default());
     let clock = TestClock::new();
     let engine = start(&handler, |b| {
@@ -244,4 +249,71 @@ fn bad_dials_are_typed_errors() {
     engine.wait();
     assert!(matches!(engine.dial(&url, 0), Err(Error::Stopped)));
     assert!(handler.seen().is_empty());
+}
+
+#[test]
+fn max_pending_dials_in_flight_one_more_is_refused_and_a_finished_dial_frees_its_place() {
+    const MAX: usize = 3;
+    let (_listener, hanging, fillers) = unanswering_listener();
+    let handler = Arc::new(Pair::default());
+    let clock = TestClock::new();
+    let engine = start(&handler, |b| {
+        b.connect_timeout(Duration::from_millis(300))
+            .max_pending_dials(MAX)
+            .clock(clock.clone());
+    });
+    let live = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let live_url = format!("tcp://{}", live.local_addr().unwrap());
+    // Completed dials give their place back: more than MAX in a row, one at a time.
+    for tag in 0..(MAX as u64 + 2) {
+        engine
+            .dial(&live_url, tag)
+            .expect("a dial while none is in flight");
+        let (_far, _) = live.accept().expect("accept");
+        assert!(eventually(|| handler
+            .seen()
+            .contains(&Seen::Open(Some(tag)))));
+        assert!(eventually(|| engine.pending_dials() == 0));
+    }
+    // MAX dials that hang are served (in flight), one more is refused before any socket.
+    let url = format!("tcp://{hanging}");
+    for tag in 10..(10 + MAX as u64) {
+        engine.dial(&url, tag).expect("within the bound");
+    }
+    assert_eq!(engine.pending_dials(), MAX);
+    match engine.dial(&live_url, 99) {
+        Err(Error::TooManyDials { max }) => assert_eq!(max, MAX),
+        other => panic!("expected TooManyDials, got {other:?}"),
+    }
+    // The refused dial opened nothing: the live listener has no connection queued.
+    live.set_nonblocking(true).expect("nonblocking");
+    assert!(live.accept().is_err(), "a refused dial must not connect");
+    live.set_nonblocking(false).expect("blocking");
+    // The hanging dials time out on the engine's clock: their places come back, and the
+    // connections already open were never disturbed.
+    assert!(eventually(|| {
+        clock.advance(Duration::from_millis(50));
+        (10..(10 + MAX as u64)).all(|t| {
+            handler
+                .seen()
+                .contains(&Seen::Close(Some(t), "ConnectFailed(TimedOut)".into()))
+        })
+    }));
+    assert_eq!(engine.pending_dials(), 0);
+    engine.dial(&live_url, 100).expect("a place is free again");
+    let (mut far, _) = live.accept().expect("accept");
+    let mut hello = [0u8; 9];
+    far.set_read_timeout(Some(WAIT)).unwrap();
+    far.read_exact(&mut hello).expect("greeting");
+    assert_eq!(&hello, b"hello 100");
+    assert!(
+        !handler
+            .seen()
+            .iter()
+            .any(|s| matches!(s, Seen::Open(Some(99)) | Seen::Close(Some(99), _))),
+        "the refused dial never reached the handler"
+    );
+    engine.stop();
+    engine.wait();
+    drop(fillers);
 }

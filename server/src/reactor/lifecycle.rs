@@ -86,14 +86,14 @@ impl<H: EventHandler> EventLoop<H> {
         if let Some(client) = acc.client_tls.as_ref() {
             // The tag waits for `on_open`, after the handshake (or for `on_close`).
             if let Some(tag) = acc.origin.tag() {
-                self.dialing.insert(key, tag);
+                self.dialing.insert(key, (tag, acc.permit));
             }
             self.tls_dial(key, client, connecting);
             return;
         }
         if connecting {
             if let Some(tag) = acc.origin.tag() {
-                self.dialing.insert(key, tag);
+                self.dialing.insert(key, (tag, acc.permit));
             }
             let limit = self.cfg.connect_timeout;
             if let Some(slot) = self.conns.get_mut(key) {
@@ -126,7 +126,7 @@ impl<H: EventHandler> EventLoop<H> {
             self.tls_connected(key);
             return;
         }
-        let tag = self.dialing.remove(&key);
+        let tag = self.dialing.remove(&key).map(|d| d.0);
         self.update_interest(key);
         self.arm(key);
         self.callback(key, None, Call::Open(tag));
@@ -175,7 +175,7 @@ impl<H: EventHandler> EventLoop<H> {
             self.timers.cancel(t);
         }
         self.write_buf.clear();
-        let tag = self.dialing.remove(&key);
+        let tag = self.dialing.remove(&key).map(|d| d.0);
         let meta = slot.meta(self.id, key);
         let mut conn = Conn::new(
             &[],

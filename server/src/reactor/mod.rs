@@ -129,8 +129,8 @@ pub(crate) struct EventLoop<H: EventHandler> {
     keys: Vec<usize>,
     deferred: Vec<(crate::ConnHandle, Deferred)>,
     /// The tags of dialed connections still connecting, by slot, for their `on_open` or the
-    /// `on_close` of a failed connect.
-    dialing: HashMap<usize, u64>,
+    /// `on_close` of a failed connect, with their place among the dials in flight.
+    dialing: HashMap<usize, (u64, Option<crate::shared::dials::DialPermit>)>,
     pool: BufferPool,
     next_generation: u64,
     balancer: Arc<AnyBalancer>,

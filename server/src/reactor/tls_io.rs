@@ -229,7 +229,7 @@ impl<H: EventHandler> EventLoop<H> {
             // The handshake deadline is over.
             slot.deadlines.set_read(None);
         }
-        let tag = self.dialing.remove(&key);
+        let tag = self.dialing.remove(&key).map(|d| d.0);
         self.arm(key);
         self.callback(key, None, Call::Open(tag));
         self.conns.contains(key)

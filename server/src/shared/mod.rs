@@ -7,6 +7,7 @@
 //! socket or a poller. The reactor owns everything else of a loop and reaches other threads only
 //! through these types.
 
+pub(crate) mod dials;
 pub(crate) mod gen_table;
 pub(crate) mod queue;
 pub(crate) mod stop;

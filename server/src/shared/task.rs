@@ -9,6 +9,8 @@ use crate::addr::Network;
 use crate::handle::ConnHandle;
 use crate::sys::{Dialed, Stream};
 
+use super::dials::DialPermit;
+
 /// A connection accepted, enrolled or dialed elsewhere, handed to the loop that will serve it.
 #[derive(Debug)]
 pub(crate) struct NewConn {
@@ -16,6 +18,9 @@ pub(crate) struct NewConn {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
     pub(crate) origin: Origin,
+    /// A dial's place among the dials in flight, given back when this drops (see
+    /// [`super::dials`]); `None` for accepted and enrolled connections.
+    pub(crate) permit: Option<DialPermit>,
     /// For a dial over TLS: the client session's configuration and the server's name (boxed:
     /// every queued task is as large as this struct, and TLS dials are the rare case).
     #[cfg(feature = "tls")]
@@ -33,6 +38,7 @@ impl NewConn {
             peer,
             network,
             origin: Origin::Accepted,
+            permit: None,
             #[cfg(feature = "tls")]
             client_tls: None,
         }
@@ -48,6 +54,7 @@ impl NewConn {
                 tag,
                 connecting: d.connecting,
             },
+            permit: None,
             #[cfg(feature = "tls")]
             client_tls: None,
         }
@@ -60,6 +67,7 @@ impl NewConn {
             peer: d.peer,
             network: d.network,
             origin: Origin::Enrolled { tag },
+            permit: None,
             #[cfg(feature = "tls")]
             client_tls: None,
         }
