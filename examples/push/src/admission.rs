@@ -2,7 +2,9 @@
 //! match refuses, deny winning over allow; a non-empty [`Config::allow`](super::Config::allow)
 //! admits only its networks), then at most
 //! [`Config::max_conns_per_ip`](super::Config::max_conns_per_ip) open connections per peer
-//! IP. A refused connection is closed in `on_open`, before it is read, and counted.
+//! IP. A refused connection is closed in `on_open`, before it is read, and counted; one over
+//! the per-IP limit is first told why (ERROR 16, or HTTP 429 on the WebSocket listener), a
+//! network refusal is not.
 //!
 //! The counts are kept per IP address (IPv4-mapped IPv6 addresses count as their IPv4
 //! address) in 16 mutex-guarded maps chosen by the address's hash: one short lock at

@@ -179,6 +179,19 @@ impl Gateway {
         Action::Close
     }
 
+    /// A connection over [`Config::max_conns_per_ip`](crate::Config::max_conns_per_ip),
+    /// before anything was read: ERROR 16 on the push protocol, an HTTP 429 on the
+    /// WebSocket listener (whose peer speaks HTTP until its handshake), then the close. (A
+    /// network refusal gets no word: nothing is told to an address not allowed at all.)
+    fn refuse_over_ip_limit(&self, c: &mut Conn<'_, Session>) -> Action {
+        let max = self.config.max_conns_per_ip;
+        if self.on_ws_listener(c) {
+            c.write(&ws::HandshakeError::TooManyConnections(max).response());
+            return Action::Close;
+        }
+        Self::say_error(c, &ProtocolError::TooManyConnections(max))
+    }
+
     /// Re-arms a live session's read deadline to its idle timeout from now.
     fn heard(&self, c: &mut Conn<'_, Session>) {
         if let Some(idle) = c.state().live.as_deref().map(|l| l.idle) {
@@ -208,6 +221,9 @@ impl EventHandler for Gateway {
                     };
                     counter.fetch_add(1, Relaxed);
                     c.state_mut().closing = true;
+                    if refusal == Refusal::TooMany {
+                        return self.refuse_over_ip_limit(c);
+                    }
                     return Action::Close;
                 }
             }

@@ -74,6 +74,11 @@ pub enum ProtocolError {
     /// reading its pushes, no progress for that long).
     #[error("no heartbeat within {0:?}")]
     HeartbeatTimeout(std::time::Duration),
+    /// The peer's address already has
+    /// [`Config::max_conns_per_ip`](crate::Config::max_conns_per_ip) connections open: said
+    /// at once, before anything is read, then the connection is closed.
+    #[error("at most {0} connections per address")]
+    TooManyConnections(usize),
     /// The token was refused (codes 100 to 199, [`AuthError::code`]).
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
@@ -98,6 +103,7 @@ impl ProtocolError {
             Self::RateLimited(_) => 13,
             Self::AuthTimeout(_) => super::timeout::AUTH,
             Self::HeartbeatTimeout(_) => super::timeout::HEARTBEAT,
+            Self::TooManyConnections(_) => 16,
             Self::Auth(e) => e.code(),
         }
     }

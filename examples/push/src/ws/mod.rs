@@ -9,7 +9,7 @@
 //!    request against a [`HandshakeConfig`] (origin allow-list, subprotocol selection, head
 //!    size limit) and [`Upgrade::write_accept`] writes the `101` response with its
 //!    `Sec-WebSocket-Accept` ([`accept_key`]); a refused request gets
-//!    [`HandshakeError::response`] (400, 403, 405, 426 or 431), then the connection closes.
+//!    [`HandshakeError::response`] (400, 403, 405, 426, 429 or 431), then the connection closes.
 //! 2. **Frames** (section 5): a [`Decoder`] per connection (16 bytes, no heap) turns the
 //!    client's masked frames into [`Message`]s, joining fragments and enforcing the limits
 //!    of a [`DecoderConfig`]; its module docs say where the bytes stay. Pings and Closes are

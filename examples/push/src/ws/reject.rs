@@ -43,6 +43,11 @@ pub enum HandshakeError {
     /// An `Origin` the [`OriginPolicy`](super::OriginPolicy) refuses. 403.
     #[error("origin {0:?} not allowed")]
     OriginRejected(String),
+    /// The peer's address already has the most connections the server allows
+    /// ([`Config::max_conns_per_ip`](crate::Config::max_conns_per_ip)). 429, sent before
+    /// the request is read.
+    #[error("at most {0} connections per address")]
+    TooManyConnections(usize),
     /// None of the server's subprotocols offered, with
     /// [`HandshakeConfig::require_protocol`](super::HandshakeConfig) set.
     #[error("none of the subprotocols {0:?} offered")]
@@ -57,6 +62,7 @@ impl HandshakeError {
             Self::Method(_) => 405,
             Self::NotWebSocket | Self::UnsupportedVersion(_) => 426,
             Self::OriginRejected(_) => 403,
+            Self::TooManyConnections(_) => 429,
             Self::Malformed(_)
             | Self::HttpVersion
             | Self::ConnectionNotUpgrade
@@ -74,6 +80,7 @@ impl HandshakeError {
             403 => "Forbidden",
             405 => "Method Not Allowed",
             426 => "Upgrade Required",
+            429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",
             _ => "Bad Request",
         };
