@@ -1296,3 +1296,65 @@ fn a_head_of_max_head_is_served_one_byte_more_is_431_and_only_that_connection_cl
     c.expect_closed();
     assert_eq!(other.call(&health_head_of(max_head)).status, 200);
 }
+
+#[test]
+fn the_payload_and_user_list_limits_at_the_bound_exactly() {
+    // The body is framed by its Content-Length, so a refusal is a 400 and the connection
+    // stays (the table in verify/README.md says so); another connection is served too.
+    let srv = Server::default_test();
+    let config = ApiConfig::new(TOKEN);
+    let (max_payload, max_users) = (config.max_payload, config.max_users);
+    let mut other = srv.client();
+    let mut c = srv.client();
+    let text = |n: usize| format!(r#"{{"user":"u","payload":"{}"}}"#, "x".repeat(n));
+    // Base64 of n bytes: the limit applies to the decoded payload.
+    let b64 = |n: usize| {
+        use base64::Engine as _;
+        let enc = base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        format!(r#"{{"user":"u","payload_base64":"{enc}"}}"#)
+    };
+    let users = |n: usize| {
+        let list: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+        serde_json::to_string(&list).expect("json")
+    };
+    let push_users = |n: usize| format!(r#"{{"users":{},"payload":"x"}}"#, users(n));
+    let online = |n: usize| format!(r#"{{"users":{}}}"#, users(n));
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "/v1/push/user",
+            text(max_payload),
+            text(max_payload + 1),
+            "payload_too_large",
+        ),
+        (
+            "/v1/push/user",
+            b64(max_payload),
+            b64(max_payload + 1),
+            "payload_too_large",
+        ),
+        (
+            "/v1/push/users",
+            push_users(max_users),
+            push_users(max_users + 1),
+            "bad_users",
+        ),
+        (
+            "/v1/online",
+            online(max_users),
+            online(max_users + 1),
+            "bad_users",
+        ),
+    ];
+    for (path, at, over, code) in &cases {
+        let calls = srv.backend.calls().len();
+        let r = c.call(&post(path, at));
+        assert_eq!(r.status, 200, "{path} at the limit: {}", r.text());
+        assert_eq!(srv.backend.calls().len(), calls + 1, "{path}: served");
+        let r = c.call(&post(path, over));
+        assert_eq!((r.status, r.code()), (400, (*code).into()), "{path}");
+        assert!(!r.closes(), "{path}: the connection stays");
+        assert_eq!(srv.backend.calls().len(), calls + 1, "{path}: not served");
+    }
+    let r = other.call(&post("/v1/push/user", &text(1)));
+    assert_eq!(r.status, 200);
+}

@@ -566,3 +566,43 @@ fn frames_right_behind_the_head_in_one_write() {
     let mut ws = WebSocket::from_raw_socket(s, Role::Client, None);
     assert_eq!(ws.read().expect("echo"), TMessage::binary(&b"early"[..]));
 }
+
+#[test]
+fn frames_per_message_and_handshake_head_at_the_bound_exactly() {
+    let server = Server::binary();
+    let max_frames = usize::from(DecoderConfig::default().max_frames);
+    let mut bystander = server.ws();
+    // A message of exactly max_frames frames (one byte each) is echoed whole...
+    let fragmented = |ws: &mut Ws, frames: usize| {
+        send_raw(ws, &raw(binary_frame(b"f", frames == 1), MASK));
+        for i in 1..frames {
+            send_raw(ws, &raw(continuation(b"f", i + 1 == frames), MASK));
+        }
+    };
+    let mut ws = server.ws();
+    fragmented(&mut ws, max_frames);
+    assert_eq!(recv(&mut ws), TMessage::binary(vec![b'f'; max_frames]));
+    // ...one more frame is refused with 1009, then the close.
+    fragmented(&mut ws, max_frames + 1);
+    assert_eq!(expect_close(&mut ws), 1009);
+    bystander.send(TMessage::binary(payload(10))).expect("send");
+    assert_eq!(recv(&mut bystander), TMessage::binary(payload(10)));
+
+    // A request head of exactly max_head bytes (blank line included) is upgraded; one byte
+    // more is 431, then the close.
+    let max_head = HandshakeConfig::default().max_head;
+    let head_of = |len: usize| {
+        let bare = request(&format!("{KEY}X-Pad: \r\n")).len();
+        request(&format!("{KEY}X-Pad: {}\r\n", "p".repeat(len - bare)))
+    };
+    let at = head_of(max_head);
+    assert_eq!(at.len(), max_head);
+    let mut s = server.tcp();
+    s.write_all(at.as_bytes()).expect("write");
+    let answer = read_head(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    let over = raw_request(&server, &head_of(max_head + 1));
+    assert!(over.starts_with("HTTP/1.1 431 "), "{over}");
+    bystander.send(TMessage::binary(payload(10))).expect("send");
+    assert_eq!(recv(&mut bystander), TMessage::binary(payload(10)));
+}
