@@ -23,7 +23,10 @@ struct Args {
     engine: loopwire_examples::EngineArgs,
 }
 
-/// Writes back what arrives.
+/// Writes back what arrives. A peer that does not read its echoes is not buffered for: once
+/// the unsent bytes pass the high write watermark, reading pauses (TCP then slows the peer
+/// down) until they drain to the low one, so a connection holds at most about the high
+/// watermark plus one read.
 struct Echo;
 
 impl EventHandler for Echo {
@@ -32,6 +35,18 @@ impl EventHandler for Echo {
     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
         let data = c.next(usize::MAX);
         c.write(data);
+        if !c.is_writable() {
+            c.pause_reading();
+        }
+        Action::None
+    }
+
+    fn on_writability_changed(&self, c: &mut Conn<'_, ()>, writable: bool) -> Action {
+        if writable {
+            c.resume_reading();
+        } else {
+            c.pause_reading();
+        }
         Action::None
     }
 }
