@@ -3,10 +3,17 @@
 
 use std::fmt::Write as _;
 
-/// Per-connection memory a server may hold by its watermarks: the engine's default high
+/// Memory a connection with traffic may hold by its watermarks: the engine's default high
 /// write watermark (64 KiB; a handler that honours it stops adding beyond) plus one read
 /// buffer (64 KiB) of inbound bytes not yet consumed.
 pub(crate) const PER_CONN_KIB: u64 = 64 + 64;
+/// Connections per server that may hold such a backlog at once: the soak's checked traffic
+/// (8), its never-reading, resetting and probing clients, the API and the QoS1 sessions,
+/// with room to spare. The slowloris and half-open connections hold a few bytes each.
+pub(crate) const ACTIVE_CONNS: u64 = 32;
+/// What any other open connection may cost: its slot, its handler state and a partial
+/// frame (slowloris and half-open peers send at most a few hundred bytes).
+pub(crate) const IDLE_CONN_KIB: u64 = 4;
 /// Drained 4 KiB buffers the engine keeps per loop (`pooled_buffers`, 1024), two loops.
 pub(crate) const POOL_KIB: u64 = 2 * 1024 * 4;
 
@@ -41,11 +48,13 @@ impl Samples {
     }
 
     /// The bound on resident memory the watermarks give: the idle process, the buffer pool,
-    /// every connection beyond the idle ones at [`PER_CONN_KIB`], and `extra_kib` of
-    /// application data the server is allowed to keep (a push session's mailbox, RESP values).
+    /// every connection beyond the idle ones at [`IDLE_CONN_KIB`], [`ACTIVE_CONNS`] of them
+    /// at [`PER_CONN_KIB`], and `extra_kib` of application data the server is allowed to
+    /// keep (a push session's mailbox and window, RESP values). A server that buffered for a
+    /// peer that does not read (1 GiB is offered) would pass it.
     pub(crate) fn bound_kib(&self, extra_kib: u64) -> u64 {
         let conns = self.peak_fds().saturating_sub(self.base_fds) as u64;
-        self.base_rss + POOL_KIB + conns * PER_CONN_KIB + extra_kib
+        self.base_rss + POOL_KIB + conns * IDLE_CONN_KIB + ACTIVE_CONNS * PER_CONN_KIB + extra_kib
     }
 }
 
@@ -99,7 +108,10 @@ mod tests {
             points: vec![(0.0, 1500, 12), (1.0, 2000, 110), (2.0, 1800, 10)],
         };
         assert_eq!(s.peak_fds(), 110);
-        assert_eq!(s.bound_kib(7), 1000 + POOL_KIB + 100 * PER_CONN_KIB + 7);
+        assert_eq!(
+            s.bound_kib(7),
+            1000 + POOL_KIB + 100 * IDLE_CONN_KIB + ACTIVE_CONNS * PER_CONN_KIB + 7
+        );
         assert_eq!(s.max_rss(0.0, 1.0), Some(1500));
         assert_eq!(s.max_rss(1.0, f64::MAX), Some(2000));
         assert_eq!(s.max_rss(5.0, 6.0), None);

@@ -155,23 +155,34 @@ pub(crate) fn resets(t: &Targets, until: Instant) -> Summary {
 pub(crate) fn never_read(t: &Targets, offer: u64, until: Instant) -> Summary {
     let echo = {
         let addr = t.echo;
-        std::thread::spawn(move || -> (u64, u64) {
-            let Ok(mut s) = TcpStream::connect(addr) else {
-                return (0, 0);
-            };
-            let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+        std::thread::spawn(move || -> (u64, u64, u64) {
             // The client keeps trying to send its half for the whole run; the server takes
-            // only what its watermark (and the kernel's buffers both ways) allow.
+            // only what its watermark (and the kernel's buffers both ways) allow. Were the
+            // connection closed (a server that buffered up to its hard limit), it connects
+            // again and goes on.
             let chunk = vec![b'n'; 64 * 1024];
-            let mut taken = 0u64;
+            let (mut taken, mut closed) = (0u64, 0u64);
+            let mut s: Option<TcpStream> = None;
             while taken < offer / 2 && Instant::now() < until {
-                match s.write(&chunk) {
+                let Some(conn) = s.as_mut() else {
+                    s = TcpStream::connect(addr).ok();
+                    if let Some(c) = &s {
+                        let _ = c.set_write_timeout(Some(Duration::from_secs(1)));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                match conn.write(&chunk) {
                     Ok(n) => taken += n as u64,
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    Err(_) => {
+                        closed += 1;
+                        s = None;
+                    }
                 }
             }
             sleep_until(until);
-            (taken, offer / 2)
+            (taken, offer / 2, closed)
         })
     };
     let resp = {
@@ -226,11 +237,12 @@ pub(crate) fn never_read(t: &Targets, offer: u64, until: Instant) -> Summary {
     }
     sleep_until(until);
     drop(sink);
-    let (echo_taken, echo_tried) = echo.join().unwrap_or((0, 0));
+    let (echo_taken, echo_tried, echo_closed) = echo.join().unwrap_or((0, 0, 0));
     let resp_gets = resp.join().unwrap_or(0);
     Summary::new()
         .with("echo_offered", echo_tried)
         .with("echo_taken", echo_taken)
+        .with("echo_closed", echo_closed)
         .with("resp_offered", resp_gets * 64 * 1024)
         .with("push_offered", pushed * 8 * 1024)
         .with("api_errors", api_errors)

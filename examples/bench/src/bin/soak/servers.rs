@@ -178,3 +178,12 @@ pub(crate) fn fd_count(pid: u32) -> Option<usize> {
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     loopwire_bench::procfs::rss_kib(pid).ok()
 }
+
+/// Peak resident memory of `pid` so far (`VmHWM`), KiB: catches a spike between samples.
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
