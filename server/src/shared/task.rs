@@ -178,8 +178,9 @@ mod tests {
     #[test]
     fn a_task_stays_small() {
         // Queues hold tasks by value: an accept burst keeps this many bytes per connection
-        // in the queue's buffer, which idle-memory figures include.
+        // in the queue's buffer, which idle-memory figures include. 72 until a dial carried
+        // its place among the dials in flight (`permit`, one pointer): 80.
         let size = size_of::<Task>();
-        assert!(size <= 72, "Task grew to {size} bytes");
+        assert!(size <= 80, "Task grew to {size} bytes");
     }
 }
