@@ -84,8 +84,8 @@ pub struct Config {
     /// Empty (default): any origin.
     pub ws_origins: Vec<String>,
     /// Most open connections per peer IP address (IPv4-mapped IPv6 counting as IPv4); a
-    /// connection beyond it is closed at once, before it is read, and counted
-    /// (`refused_ip_limit`). 0 (default): no limit.
+    /// connection beyond it is told so at once, before it is read (ERROR 16; HTTP 429 on the
+    /// WebSocket listener), closed and counted (`refused_ip_limit`). 0 (default): no limit.
     pub max_conns_per_ip: usize,
     /// If not empty, only peers in these networks may connect (others are closed at once
     /// and counted in `refused_network`). Default: empty, every address.

@@ -156,7 +156,8 @@ pub struct StatsSnapshot {
     pub ws_handshake_failures: u64,
     /// Connections closed at once: the peer's address is denied or not allowed.
     pub refused_network: u64,
-    /// Connections closed at once: their address had `max_conns_per_ip` open already.
+    /// Connections refused at once (ERROR 16 or HTTP 429, then the close): their address had
+    /// `max_conns_per_ip` open already.
     pub refused_ip_limit: u64,
     /// UP frames accepted (within the rate limit).
     pub up_frames: u64,
