@@ -25,14 +25,15 @@ SIZE=${SIZE:-512}
 . examples/bench/lib.sh
 need_tools valgrind valgrind
 build_release -p loopwire-examples --bin echo \
-    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo
+    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo --bin epoll_echo
 
 declare -A CMD=(
     [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops 1"
     [tokio]="$BIN/tokio_echo --addr 127.0.0.1:0 --threads 1"
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads 1"
+    [epoll]="$BIN/epoll_echo --addr 127.0.0.1:0 --threads 1"
 )
-SERVERS=(loopwire tokio mio)
+SERVERS=(loopwire tokio mio epoll)
 add_peers
 
 WORK=$(mktemp -d)
