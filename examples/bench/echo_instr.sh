@@ -47,12 +47,18 @@ measure() {
     valgrind --tool=callgrind --callgrind-out-file="$cg" ${CMD[$name]} >"$out" 2>/dev/null &
     pid=$!
     PIDS+=("$pid")
-    for _ in $(seq 1 600); do
-        grep -q 'listening on' "$out" && break
+    for _ in $(seq 1 1200); do
+        grep -qs 'listening on' "$out" && break
         sleep 0.1
     done
     addr=$(sed -n 's#.*listening on tcp://##p' "$out" | head -n1)
-    [ -n "$addr" ] || { echo "server $name did not start under valgrind" >&2; exit 1; }
+    # `measure` runs in a subshell (the caller reads its output), where the exit trap's
+    # cleanup does not see this server: stop it here.
+    [ -n "$addr" ] || {
+        echo "server $name did not start under valgrind" >&2
+        kill -9 "$pid" 2>/dev/null || true
+        exit 1
+    }
     if [ "$secs" -gt 0 ]; then
         line=$("$BIN/loadgen" --addr "$addr" --conns "$CONNS" --size "$SIZE" --duration "$secs" \
             --warmup 0 --threads 1)

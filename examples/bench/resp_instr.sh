@@ -93,6 +93,9 @@ measure() {
         echo "server $name did not start under valgrind" >&2
         exit 1
     }
+    # `measure` runs in a subshell (the caller reads its output), where the script's exit
+    # trap does not see this server: a failure below stops it here.
+    trap 'kill -9 "$CG_PID" 2>/dev/null || true' EXIT
     fill=$(fill_of "$test")
     if [ -n "$fill" ]; then
         redis-benchmark -h 127.0.0.1 -p "$CG_PORT" -q -t "$fill" -n "$REQUESTS" -c "$CLIENTS" \
@@ -106,6 +109,7 @@ measure() {
     # time bound: under valgrind the exit itself can take seconds).
     kill -TERM "$CG_PID"
     wait "$CG_PID" 2>/dev/null || true
+    trap - EXIT
     PIDS=()
     if [ "$run" = yes ] && [ -n "${CG_DIR:-}" ]; then
         cp "$cg" "$CG_DIR/$name-$test-P$pipe.cg"
