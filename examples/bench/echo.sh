@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Echo benchmark: loopwire vs tokio (multi-thread runtime) vs hand-written mio, same load, same
-# run, rounds interleaved; prints medians and ratios as a Markdown table, then the idle memory
-# per connection of each server.
+# Echo benchmark: loopwire vs tokio (multi-thread runtime) vs hand-written mio vs a raw libc
+# epoll loop, same load, same run, rounds interleaved; prints medians and ratios as a Markdown
+# table, then the idle memory per connection of each server.
 #
 # Usage: examples/bench/echo.sh [ROUNDS] [SECONDS]
 # Env:   THREADS (server threads, default 2), CONNS (50), SIZE (512), PIPELINE (1),
@@ -37,14 +37,15 @@ fi
 # shellcheck source=examples/bench/lib.sh
 . examples/bench/lib.sh
 build_release -p loopwire-examples --bin echo \
-    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo
+    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo --bin epoll_echo
 
 declare -A CMD=(
     [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops $THREADS --busy-poll-us ${BUSY_POLL_US:-0}"
     [tokio]="$BIN/tokio_echo --addr 127.0.0.1:0 --threads $THREADS"
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads $THREADS"
+    [epoll]="$BIN/epoll_echo --addr 127.0.0.1:0 --threads $THREADS"
 )
-SERVERS=(loopwire tokio mio)
+SERVERS=(loopwire tokio mio epoll)
 add_peers
 
 start_server() { # name -> sets SRV_PID, SRV_ADDR

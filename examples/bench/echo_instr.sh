@@ -25,14 +25,15 @@ SIZE=${SIZE:-512}
 . examples/bench/lib.sh
 need_tools valgrind valgrind
 build_release -p loopwire-examples --bin echo \
-    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo
+    -p loopwire-bench --bin loadgen --bin tokio_echo --bin mio_echo --bin epoll_echo
 
 declare -A CMD=(
     [loopwire]="$BIN/echo --addr tcp://127.0.0.1:0 --loops 1"
     [tokio]="$BIN/tokio_echo --addr 127.0.0.1:0 --threads 1"
     [mio]="$BIN/mio_echo --addr 127.0.0.1:0 --threads 1"
+    [epoll]="$BIN/epoll_echo --addr 127.0.0.1:0 --threads 1"
 )
-SERVERS=(loopwire tokio mio)
+SERVERS=(loopwire tokio mio epoll)
 add_peers
 
 WORK=$(mktemp -d)
@@ -46,12 +47,18 @@ measure() {
     valgrind --tool=callgrind --callgrind-out-file="$cg" ${CMD[$name]} >"$out" 2>/dev/null &
     pid=$!
     PIDS+=("$pid")
-    for _ in $(seq 1 600); do
-        grep -q 'listening on' "$out" && break
+    for _ in $(seq 1 1200); do
+        grep -qs 'listening on' "$out" && break
         sleep 0.1
     done
     addr=$(sed -n 's#.*listening on tcp://##p' "$out" | head -n1)
-    [ -n "$addr" ] || { echo "server $name did not start under valgrind" >&2; exit 1; }
+    # `measure` runs in a subshell (the caller reads its output), where the exit trap's
+    # cleanup does not see this server: stop it here.
+    [ -n "$addr" ] || {
+        echo "server $name did not start under valgrind" >&2
+        kill -9 "$pid" 2>/dev/null || true
+        exit 1
+    }
     if [ "$secs" -gt 0 ]; then
         line=$("$BIN/loadgen" --addr "$addr" --conns "$CONNS" --size "$SIZE" --duration "$secs" \
             --warmup 0 --threads 1)

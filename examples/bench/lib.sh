@@ -1,7 +1,7 @@
 # Shared pieces of the bench scripts (sourced by echo.sh, http.sh, resp.sh and push.sh, not
 # run on its own; they run from the repository root): the release build and where its binaries
 # are, the tools a script needs, process bookkeeping with cleanup at exit, a bounded stop, CPU
-# ticks from /proc, and the port a loopwire example announces.
+# ticks from /proc, the port a loopwire example announces, a free port and a RESP readiness wait.
 
 # Builds in release mode (cargo arguments: "$@", e.g. `-p loopwire-bench --bin loadgen`) and
 # sets BIN to the directory of the release binaries: the workspace's target directory as cargo
@@ -102,4 +102,29 @@ add_peers() {
         CMD[$name]=${peer#*=}
         SERVERS+=("$name")
     done
+}
+
+# A TCP port on 127.0.0.1 that nothing answers on (the server's own bind then confirms it).
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    exit 1
+}
+
+# Waits (at most $3 × 50 ms, default 200: 10 s) until a RESP server answers PING on port $1;
+# fails if process $2 died.
+resp_ready() {
+    for _ in $(seq 1 "${3:-200}"); do
+        kill -0 "$2" 2>/dev/null || return 1
+        [ "$(timeout 1 redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.05
+    done
+    return 1
 }

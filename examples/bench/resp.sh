@@ -31,30 +31,6 @@ HZ=$(getconf CLK_TCK)
 need_tools "redis-server redis-tools" redis-server redis-benchmark redis-cli
 build_release -p loopwire-resp --bin resp
 
-# A TCP port on 127.0.0.1 that nothing answers on (the server's own bind then confirms it).
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "no free port found" >&2
-    exit 1
-}
-
-# Waits (at most 10 s) until a RESP server answers PING on port $1; fails if process $2 died.
-wait_ready() {
-    for _ in $(seq 1 200); do
-        kill -0 "$2" 2>/dev/null || return 1
-        [ "$(timeout 1 redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 start_loopwire() { # -> LW_PID, LW_PORT
     local out
     out=$(mktemp)
@@ -63,7 +39,7 @@ start_loopwire() { # -> LW_PID, LW_PORT
     PIDS+=("$LW_PID")
     LW_PORT=$(announced_port "$out")
     rm -f "$out"
-    [ -n "$LW_PORT" ] && wait_ready "$LW_PORT" "$LW_PID" || {
+    [ -n "$LW_PORT" ] && resp_ready "$LW_PORT" "$LW_PID" || {
         echo "loopwire resp did not start" >&2
         exit 1
     }
@@ -76,7 +52,7 @@ start_redis() { # -> RD_PID, RD_PORT
             --daemonize no --logfile '' >/dev/null 2>&1 &
         RD_PID=$!
         PIDS+=("$RD_PID")
-        wait_ready "$RD_PORT" "$RD_PID" && return 0
+        resp_ready "$RD_PORT" "$RD_PID" && return 0
         stop "$RD_PID"
     done
     echo "redis-server did not start" >&2

@@ -42,6 +42,10 @@ pub struct EngineArgs {
     /// Keep polling this many microseconds after each burst before sleeping (0: off).
     #[arg(long, default_value_t = 0)]
     pub busy_poll_us: u64,
+    /// Readiness backend, by the engine's name for it (`echo --list-backends` prints the
+    /// ones this build offers, the default first).
+    #[arg(long, default_value_t = loopwire::Backend::default())]
+    pub backend: loopwire::Backend,
 }
 
 impl EngineArgs {
@@ -52,6 +56,7 @@ impl EngineArgs {
             .load_balance(self.lb.clone())
             .reuse_port(self.reuse_port)
             .busy_poll(std::time::Duration::from_micros(self.busy_poll_us))
+            .backend(self.backend)
     }
 }
 
@@ -69,5 +74,29 @@ pub fn tcp_url(addr: &str) -> String {
         addr.to_owned()
     } else {
         format!("tcp://{addr}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Args {
+        #[command(flatten)]
+        engine: EngineArgs,
+    }
+
+    #[test]
+    fn backend_is_parsed_by_the_engines_names() {
+        let a = Args::try_parse_from(["x"]).expect("defaults");
+        assert_eq!(a.engine.backend, loopwire::Backend::default());
+        for b in loopwire::Backend::available() {
+            let a = Args::try_parse_from(["x", "--backend", b.name()]).expect("a known backend");
+            assert_eq!(a.engine.backend, b);
+        }
+        let e = Args::try_parse_from(["x", "--backend", "nope"]).expect_err("unknown");
+        assert!(e.to_string().contains("unknown backend"), "{e}");
     }
 }

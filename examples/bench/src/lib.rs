@@ -1,8 +1,8 @@
 //! The benchmark harness behind `cargo run --release -p loopwire-bench --bin bench -- all`:
 //! loopwire and its peers under the same loads, in one run, rounds interleaved, reported as a
 //! Markdown table and an SVG chart. The crate's other programs (`src/bin/`) are the load
-//! generator `loadgen` and the peers it runs (`tokio_echo`, `mio_echo`, `backend_echo`,
-//! `tokio_http`, `may_http`).
+//! generator `loadgen` and the peers it runs (`tokio_echo`, `mio_echo`, `epoll_echo`,
+//! `tokio_http`, `may_http`); loopwire's own servers are the example crates' binaries.
 //!
 //! - [`parse`]: what wrk, redis-benchmark and loadgen print, turned into numbers.
 //! - [`procfs`]: a server's CPU time and memory, from `/proc`.

@@ -76,3 +76,34 @@ fn the_sweep_removes_keys_nobody_touches() {
     });
     roundtrip(&mut s, "DBSIZE\r\nGET stays\r\n", ":1\r\n$1\r\nv\r\n");
 }
+
+#[test]
+fn set_over_a_key_with_a_time() {
+    let clock = TestClock::new();
+    let (resp, server) = start(&clock);
+    let mut s = server.connect();
+    // A new time replaces the old one in place.
+    roundtrip(
+        &mut s,
+        "SET k v PX 100\r\nSET k w PX 300\r\nPTTL k\r\n",
+        "+OK\r\n+OK\r\n:300\r\n",
+    );
+    // KEEPTTL on a key whose time has come makes a new key, without a time. (Due at 50 ms,
+    // between two sweeps, which run every 100 ms: the SET meets it first.)
+    roundtrip(&mut s, "SET a v PX 50\r\n", "+OK\r\n");
+    clock.advance(Duration::from_millis(50));
+    roundtrip(
+        &mut s,
+        "SET a w KEEPTTL\r\nPTTL a\r\nGET a\r\n",
+        "+OK\r\n:-1\r\n$1\r\nw\r\n",
+    );
+    // A plain SET clears the time.
+    roundtrip(
+        &mut s,
+        "SET b v PX 100\r\nSET b w\r\nPTTL b\r\n",
+        "+OK\r\n+OK\r\n:-1\r\n",
+    );
+    clock.advance(Duration::from_millis(250));
+    roundtrip(&mut s, "GET k\r\nDBSIZE\r\n", "$-1\r\n:2\r\n");
+    assert_eq!(resp.store().volatile(), 0, "no key keeps a time");
+}

@@ -4,13 +4,16 @@
 //! cargo run --release -p loopwire-examples --bin echo -- --addr tcp://127.0.0.1:9000 --loops 2
 //! ```
 //! Prints `listening on <url>` per bound address once ready; SIGINT/SIGTERM stop it gracefully.
+//! `--backend NAME` picks the engine's readiness backend (as every example does);
+//! `--list-backends` prints the ones this build offers, one a line, the default first, and
+//! exits (the bench harness runs the echo load once per line).
 //! A failure (an address in use, a bad option) is one line on stderr and exit status 1 (2 for
 //! a bad command line).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use loopwire::{Action, Conn, Engine, EventHandler};
+use loopwire::{Action, Backend, Conn, Engine, EventHandler};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -21,6 +24,9 @@ struct Args {
     addrs: Vec<String>,
     #[command(flatten)]
     engine: loopwire_examples::EngineArgs,
+    /// Print the readiness backends this build offers (the default first) and exit.
+    #[arg(long)]
+    list_backends: bool,
 }
 
 /// Writes back what arrives. A peer that does not read its echoes is not buffered for: once
@@ -56,6 +62,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
+    if args.list_backends {
+        for b in Backend::available() {
+            println!("{b}");
+        }
+        return Ok(());
+    }
     loopwire_examples::init_tracing();
     let mut builder = Engine::builder();
     for a in &args.addrs {

@@ -1,6 +1,7 @@
 //! Echo: `loadgen` (50 connections, 512 B messages, 2 threads) against loopwire's echo on every
-//! backend this build offers (`backend_echo --list`), tokio's (`tokio_echo`) and a
-//! hand-written mio loop (`mio_echo`), with 1 and 16 messages in flight per connection.
+//! backend this build offers (`echo --list-backends`, then `echo --backend NAME`), tokio's
+//! (`tokio_echo`), a hand-written mio loop (`mio_echo`) and a raw libc epoll loop
+//! (`epoll_echo`), with 1 and 16 messages in flight per connection.
 
 use std::process::Command;
 
@@ -10,20 +11,20 @@ use crate::parse::{self, ToolReport};
 use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 
-/// The echo servers: loopwire per backend, then tokio and mio.
+/// The echo servers: loopwire per backend, then tokio, mio and raw epoll.
 ///
 /// # Errors
-/// When `backend_echo --list` cannot be run.
+/// When `echo --list-backends` cannot be run or names none.
 pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
-    let out = Command::new(s.bin("backend_echo"))
-        .arg("--list")
+    let out = Command::new(s.bin("echo"))
+        .arg("--list-backends")
         .output()
-        .map_err(|e| Error::io("cannot run backend_echo --list", e))?;
+        .map_err(|e| Error::io("cannot run echo --list-backends", e))?;
     let t = s.threads.to_string();
     let mut v: Vec<Spec> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|b| {
-            let bin = s.bin("backend_echo");
+            let bin = s.bin("echo");
             let addr = "tcp://127.0.0.1:0";
             Spec::new(
                 &format!("loopwire ({b})"),
@@ -32,7 +33,7 @@ pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
         })
         .collect();
     if v.is_empty() {
-        return Err(Error::msg("backend_echo --list named no backend"));
+        return Err(Error::msg("echo --list-backends named no backend"));
     }
     v.push(Spec::new(
         "tokio",
@@ -47,6 +48,16 @@ pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
     v.push(Spec::new(
         "mio (hand-written)",
         &[&s.bin("mio_echo"), "--addr", "127.0.0.1:0", "--threads", &t],
+    ));
+    v.push(Spec::new(
+        "epoll (hand-written, libc)",
+        &[
+            &s.bin("epoll_echo"),
+            "--addr",
+            "127.0.0.1:0",
+            "--threads",
+            &t,
+        ],
     ));
     v.extend(s.peers.iter().cloned());
     Ok(v)

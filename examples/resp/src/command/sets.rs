@@ -21,7 +21,10 @@ pub fn sadd(ctx: &mut Ctx<'_>, mut args: Args<'_>, out: &mut impl Sink) {
         || Value::Set(HashSet::new()),
         |v| {
             let set = v.set()?;
-            Ok(args.filter(|m| set.insert(m.to_vec())).count())
+            // A member already there costs a lookup, not a copy of it.
+            Ok(args
+                .filter(|m| !set.contains(*m) && set.insert(m.to_vec()))
+                .count())
         },
     );
     match r {

@@ -73,6 +73,13 @@ pub fn set(ctx: &mut Ctx<'_>, mut args: Args<'_>, out: &mut impl Sink) {
         _ => None,
     };
     let mut db = ctx.store.db(key);
+    if cond == SetIf::Always && !get {
+        // The plain `SET key value`: one lookup, in `set_str` (after a due key is dropped, so
+        // `KEEPTTL` does not keep a past time).
+        db.expire_if_due(key, ctx.now);
+        db.set_str(key, value, at, ttl == Ttl::Keep);
+        return out.put(reply::OK);
+    }
     let old = db.get(key, ctx.now);
     let exists = old.is_some();
     if get {

@@ -43,8 +43,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// Removes `key` if its time has come.
-    fn expire_if_due(&mut self, key: &[u8], now: u64) {
+    /// Removes `key` if its time has come (free in a shard without keys with a time).
+    pub fn expire_if_due(&mut self, key: &[u8], now: u64) {
         if self.volatile == 0 {
             return;
         }
@@ -112,27 +112,33 @@ impl Db {
     }
 
     /// Stores the string `value` under `key`, reusing the old buffer when there is one. Its
-    /// expiry time becomes `at`, or stays what it was if `keep_ttl`.
+    /// expiry time becomes `at`, or stays what it was if `keep_ttl`. One map lookup (and one
+    /// key hash) for an existing key, two for a new one; the caller drops a due key first
+    /// ([`Db::expire_if_due`], or any read of it) so that `keep_ttl` never keeps a past time.
     pub fn set_str(&mut self, key: &[u8], value: &[u8], at: Option<u64>, keep_ttl: bool) {
-        match self.map.get_mut(key) {
-            Some(e) => match &mut e.value {
+        if let Some(e) = self.map.get_mut(key) {
+            match &mut e.value {
                 Value::Str(v) => {
                     v.clear();
                     v.extend_from_slice(value);
                 }
                 other => *other = Value::Str(value.to_vec()),
-            },
-            None => {
-                self.map.insert(
-                    key.to_vec(),
-                    Entry {
-                        value: Value::Str(value.to_vec()),
-                        at: None,
-                    },
-                );
             }
+            if !keep_ttl {
+                let old = std::mem::replace(&mut e.at, at);
+                self.retimed(key, old, at);
+            }
+            return;
         }
-        if !keep_ttl {
+        self.map.insert(
+            key.to_vec(),
+            Entry {
+                value: Value::Str(value.to_vec()),
+                at: None,
+            },
+        );
+        // A new key starts without a time.
+        if !keep_ttl && at.is_some() {
             self.set_expiry(key, at);
         }
     }
@@ -167,12 +173,19 @@ impl Db {
         let Some(e) = self.map.get_mut(key) else {
             return false;
         };
-        match (e.at, at) {
+        let old = std::mem::replace(&mut e.at, at);
+        self.retimed(key, old, at);
+        true
+    }
+
+    /// Bookkeeping after `key`'s time changed from `old` to `at`: the count of keys with a
+    /// time, and the index (rebuilt when stale entries pile up).
+    fn retimed(&mut self, key: &[u8], old: Option<u64>, at: Option<u64>) {
+        match (old, at) {
             (None, Some(_)) => self.volatile += 1,
             (Some(_), None) => self.volatile -= 1,
             _ => {}
         }
-        e.at = at;
         if let Some(at) = at {
             self.index.insert((at, key.to_vec()));
             if self.index.len() > 2 * self.volatile + INDEX_SLACK {
@@ -183,7 +196,6 @@ impl Db {
                     .collect();
             }
         }
-        true
     }
 
     /// Removes up to `budget` keys whose time has come, without anyone asking for them;
