@@ -154,8 +154,8 @@ mod routes;
 mod token;
 
 pub use backend::{
-    Backend, BackendError, Kick, Kicked, Message, Name, Online, PushAll, PushRoom, PushUser,
-    PushUsers, Pushed, Qos, RoomCount, RoomMembers, UserOnline,
+    AssignRoom, Assigned, Backend, BackendError, Dispatch, Kick, Kicked, Message, Name, Online,
+    PushAll, PushRoom, PushUser, PushUsers, Pushed, Qos, RoomCount, RoomMembers, UserOnline,
 };
 pub use config::{ApiConfig, ApiConfigError, DEVELOPMENT_TOKEN};
 pub use handler::{ApiConn, ApiHandler};
