@@ -6,13 +6,13 @@
 //! so a test polls for a state (a count, a presence) and then asserts contents and order.
 //! Without `/usr/bin/redis-server` the tests print SKIPPED (`.ci/run` installs it).
 
+mod cluster_util;
 mod util;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use loopwire::{Engine, EngineHandle, Network, TestClock};
 use loopwire_push::api::{ApiConfig, ApiHandler};
@@ -21,81 +21,8 @@ use loopwire_push::cluster::{Cluster, ClusterConfig};
 use loopwire_push::store::{MemoryStore, StoreConfig};
 use loopwire_push::{ClientFrame, Config, Gateway, Policy, PushKind};
 
+use cluster_util::Redis;
 use util::{API_TOKEN, Client, EPOCH, Owned, WAIT, ids, ms, secret, test_config, to_user, token};
-
-const REDIS: &str = "/usr/bin/redis-server";
-
-/// A `redis-server` on a free port of 127.0.0.1, without persistence; killed on drop.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Option<Self> {
-        if !std::path::Path::new(REDIS).exists() {
-            eprintln!("SKIPPED: {REDIS} is not installed");
-            return None;
-        }
-        // A free port: bound by the OS, released, handed to redis (which refuses port 0).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut r = Redis { port, child: None };
-        r.spawn();
-        Some(r)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(REDIS)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let end = Instant::now() + WAIT;
-        while self.conn().is_none() {
-            assert!(Instant::now() < end, "redis-server did not come up");
-            std::thread::sleep(ms(10));
-        }
-    }
-
-    fn conn(&self) -> Option<redis::Connection> {
-        let c = redis::Client::open(self.url()).ok()?;
-        let mut c = c.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
-        redis::cmd("PING").query::<String>(&mut c).ok()?;
-        Some(c)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Messages waiting in Redis for `user`.
-    fn queued(&self, user: &str) -> usize {
-        let mut c = self.conn().expect("redis is up");
-        redis::cmd("ZCARD")
-            .arg(format!("lw:q:{user}"))
-            .query(&mut c)
-            .expect("ZCARD")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// One gateway node: engine, API and cluster membership on a test clock.
 struct Node {
