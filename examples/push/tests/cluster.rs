@@ -30,7 +30,7 @@ struct Node {
     engine: EngineHandle,
     api: EngineHandle,
     cluster: Arc<Cluster>,
-    _clock: TestClock,
+    clock: TestClock,
 }
 
 impl Node {
@@ -67,7 +67,7 @@ impl Node {
             engine,
             api,
             cluster,
-            _clock: clock,
+            clock,
         };
         node.wait("subscribed and connected", || {
             node.cluster.subscriptions() > 0 && node.cluster.is_up()
@@ -381,6 +381,12 @@ fn with_redis_down_sessions_keep_local_qos0_the_api_says_503_and_the_registry_co
     };
     let mut c = a.login("u4", &[]);
     b.wait("u4 registered", || b.online("u4") == 1);
+    let (s, _) = b.post("/v1/push/user", r#"{"user":"u4","payload":"before"}"#);
+    assert_eq!(s, 200);
+    let got = pushes(&mut c, 1);
+    let before = ids(&got)[0];
+    assert_eq!(got, [to_user(before, "before")]);
+    c.ack_all(&got);
     redis.kill();
     a.wait("a sees redis down", || !a.cluster.is_up());
 
@@ -397,11 +403,16 @@ fn with_redis_down_sessions_keep_local_qos0_the_api_says_503_and_the_registry_co
     // The session is still served.
     assert_eq!(c.sync(b"alive"), []);
 
-    // Redis comes back empty: the registry is rebuilt from the nodes' sessions.
+    // Redis comes back empty: the registry is rebuilt from the nodes' sessions, and ids
+    // keep growing (they start above the pushing node's clock in µs: one ms later here),
+    // so a client deduping by the highest id it acknowledged takes the new message.
     redis.spawn();
     b.wait("the registry is rebuilt", || b.online("u4") == 1);
+    b.clock.advance(ms(1));
     let (s, _) = b.post("/v1/push/user", r#"{"user":"u4","payload":"back"}"#);
     assert_eq!(s, 200);
     let got = pushes(&mut c, 1);
-    assert_eq!(got, [to_user(ids(&got)[0], "back")]);
+    let back = ids(&got)[0];
+    assert_eq!(got, [to_user(back, "back")]);
+    assert!(back > before, "{back} after {before}");
 }

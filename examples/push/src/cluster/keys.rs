@@ -36,12 +36,20 @@ pub(crate) fn rooms(u: &[u8]) -> Vec<u8> {
 }
 
 /// Stores one message: `KEYS = [lw:seq, lw:q:{user}]`, `ARGV = [expires_unix_ms, ttl_ms,
-/// envelope, cap]`. Takes an id from the global counter, adds the member `"{id}:{expires}:"
-/// .. envelope` at score `id`, drops the oldest members beyond `cap`, and makes the key
-/// live at least `ttl_ms` more. Returns the id. One round trip, atomic.
+/// envelope, cap, floor]`. Takes an id from the global counter, at least `floor` (the
+/// caller's Unix time in microseconds: ids keep growing even when Redis lost its data, so a
+/// client's dedupe by "highest id acknowledged" never drops a new message after a Redis
+/// restart), adds the member `"{id}:{expires}:" .. envelope` at score `id`, drops the oldest
+/// members beyond `cap`, and makes the key live at least `ttl_ms` more. Returns the id. One
+/// round trip, atomic. (Ids stay below 2^53, exact in Lua's doubles, until the year 2255.)
 pub(crate) const PUT: &str = r"
 local id = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], id, id .. ':' .. ARGV[1] .. ':' .. ARGV[3])
+local floor = tonumber(ARGV[5])
+if id < floor then
+  redis.call('SET', KEYS[1], ARGV[5])
+  id = floor
+end
+redis.call('ZADD', KEYS[2], id, string.format('%.0f', id) .. ':' .. ARGV[1] .. ':' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 local ttl = tonumber(ARGV[2])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end

@@ -163,7 +163,8 @@ impl Cluster {
                 .arg(exp)
                 .arg(ttl_ms)
                 .arg(envelope)
-                .arg(cap);
+                .arg(cap)
+                .arg(unix.saturating_mul(1000));
         }
         let ids: Vec<u64> = p.query(conn)?;
         Ok(ids.into_iter().map(|id| (id, exp)).collect())
