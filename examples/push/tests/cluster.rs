@@ -21,7 +21,7 @@ use loopwire_push::cluster::{Cluster, ClusterConfig};
 use loopwire_push::store::{MemoryStore, StoreConfig};
 use loopwire_push::{ClientFrame, Config, Gateway, Policy, PushKind};
 
-use cluster_util::Redis;
+use cluster_util::{Proxy, Redis};
 use util::{API_TOKEN, Client, EPOCH, Owned, WAIT, ids, ms, secret, test_config, to_user, token};
 
 /// One gateway node: engine, API and cluster membership on a test clock.
@@ -35,6 +35,10 @@ struct Node {
 
 impl Node {
     fn start(redis: &Redis, id: &str, config: Config) -> Self {
+        Self::start_at(&redis.url(), id, config)
+    }
+
+    fn start_at(url: &str, id: &str, config: Config) -> Self {
         let clock = TestClock::new();
         let mut config = config;
         config.clock = clock.clone().into();
@@ -59,7 +63,7 @@ impl Node {
         handler.configure(&mut b);
         let api = b.start(handler).expect("api engine");
         let addr = tcp_addr(&engine).to_string();
-        let mut cc = ClusterConfig::new(redis.url(), id, addr);
+        let mut cc = ClusterConfig::new(url, id, addr);
         cc.refresh = ms(50);
         let cluster = Cluster::start(cc, &gw, mirror).expect("cluster");
         let node = Node {
@@ -415,4 +419,47 @@ fn with_redis_down_sessions_keep_local_qos0_the_api_says_503_and_the_registry_co
     let back = ids(&got)[0];
     assert_eq!(got, [to_user(back, "back")]);
     assert!(back > before, "{back} after {before}");
+}
+
+#[test]
+fn a_node_cut_off_from_redis_keeps_its_sessions_and_makes_up_missed_qos1_in_order() {
+    let Some(redis) = Redis::start() else { return };
+    let proxy = Proxy::start(redis.port);
+    let a = Node::start_at(&proxy.url(), "a", test_config());
+    let b = Node::start(&redis, "b", test_config());
+    let mut c = a.login("u5", &[]);
+    b.wait("u5 registered", || b.online("u5") == 1);
+    let (s, _) = b.post("/v1/push/user", r#"{"user":"u5","payload":"m0"}"#);
+    assert_eq!(s, 200);
+    let first = pushes(&mut c, 1);
+    c.ack_all(&first);
+    wait("the ACK reached Redis", || redis.queued("u5") == 0);
+
+    // a loses Redis: b keeps storing (a's node channel does not hear it).
+    proxy.cut();
+    a.wait("a sees redis down", || !a.cluster.is_up());
+    for i in 1..=5 {
+        let (s, _) = b.post(
+            "/v1/push/user",
+            &format!(r#"{{"user":"u5","payload":"m{i}"}}"#),
+        );
+        assert_eq!(s, 200);
+    }
+    let (s, v) = a.post("/v1/push/user", r#"{"user":"u5","payload":"via a"}"#);
+    assert_eq!((s, v["error"]["code"].as_str()), (503, Some("unavailable")));
+    assert_eq!(c.sync(b"still served"), []);
+    assert_eq!(redis.queued("u5"), 5);
+
+    // Back: a reloads its users' queues; the five arrive once each, in id order.
+    proxy.restore();
+    let got = pushes(&mut c, 5);
+    let got_ids = ids(&got);
+    assert!(got_ids[0] > ids(&first)[0]);
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(f, &to_user(got_ids[i], &format!("m{}", i + 1)));
+    }
+    assert!(got_ids.windows(2).all(|w| w[0] < w[1]), "{got_ids:?}");
+    c.ack_all(&got);
+    wait("the ACKs reached Redis", || redis.queued("u5") == 0);
+    assert_eq!(c.sync(b"nothing more"), []);
 }

@@ -84,3 +84,84 @@ impl Drop for Redis {
         self.kill();
     }
 }
+
+/// A TCP proxy in front of Redis that a test can cut (every connection through it closed,
+/// new ones refused) and restore: one node cut off from Redis while the others are not.
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    /// A proxy to 127.0.0.1:`to`.
+    pub(crate) fn start(to: u16) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let p = Proxy {
+            port,
+            cut: Default::default(),
+            conns: Default::default(),
+            stop: Default::default(),
+        };
+        let (cut, conns, stop) = (p.cut.clone(), p.conns.clone(), p.stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                let client = match listener.accept() {
+                    Ok((s, _)) => s,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                };
+                if cut.load(Relaxed) {
+                    continue; // dropped: refused while cut
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let mut list = conns.lock().unwrap_or_else(|e| e.into_inner());
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (Ok(mut r), Ok(mut w)) = (from.try_clone(), to.try_clone()) else {
+                        continue;
+                    };
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut r, &mut w);
+                        let _ = w.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                list.extend([client, server]);
+            }
+        });
+        p
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection through the proxy and refuses new ones.
+    pub(crate) fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut list = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        for s in list.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Lets connections through again.
+    pub(crate) fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.cut();
+    }
+}
