@@ -100,13 +100,15 @@ impl Link {
         ))
     }
 
-    /// Queues `job`; false (and counted) if the queue is full or the worker is gone: the
-    /// caller answers "unavailable".
+    /// Queues `job`. If the queue is full or the worker is gone, runs it at once on the
+    /// caller's thread without a connection (as while Redis is down: it answers
+    /// "unavailable", never waits) and returns false (counted).
     pub(crate) fn submit(&self, job: Job) -> bool {
         match self.tx.try_send(job) {
             Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
                 self.refused.fetch_add(1, Relaxed);
+                let _ = job(None);
                 false
             }
         }

@@ -269,7 +269,7 @@ impl Cluster {
     pub(crate) fn ack(self: &Arc<Self>, user: &str, id: u64) {
         let c = Arc::clone(self);
         let key = keys::queue(user.as_bytes());
-        let queued = self.link.submit(Box::new(move |conn| {
+        self.link.submit(Box::new(move |conn| {
             let Some(conn) = conn else {
                 c.stats.acks_lost.fetch_add(1, Relaxed);
                 return Ok(());
@@ -285,8 +285,5 @@ impl Cluster {
             }
             r
         }));
-        if !queued {
-            self.stats.acks_lost.fetch_add(1, Relaxed);
-        }
     }
 }

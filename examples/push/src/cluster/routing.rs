@@ -134,10 +134,7 @@ impl Cluster {
             }
             Ok(())
         };
-        if !self.link.submit(Box::new(job)) {
-            // The reply (if any) went down with the job: dropped unsent, it answers 500.
-            self.stats.redis_errors.fetch_add(1, Relaxed);
-        }
+        self.link.submit(Box::new(job));
     }
 
     /// Stores `envelope` for each of `users` (one pipeline of the put script); returns each
