@@ -9,8 +9,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::api::{
-    Backend, BackendError, Kick, Kicked, Message, Metric, Online, PushAll, PushRoom, PushUser,
-    PushUsers, Pushed, Reply, RoomCount, RoomMembers, UserOnline,
+    AssignRoom, Assigned, Backend, BackendError, Dispatch, Kick, Kicked, Message, Metric, Online,
+    PushAll, PushRoom, PushUser, PushUsers, Pushed, Reply, RoomCount, RoomMembers, UserOnline,
 };
 use super::frame::kick;
 use super::gateway::Gateway;
@@ -74,6 +74,15 @@ impl Gateway {
                 Metric::counter(format!("push_{name}_total"), help, value)
             });
         }
+        if let Some(c) = self.cluster.get() {
+            for (name, help, v, gauge) in c.metrics() {
+                out.push(if gauge {
+                    Metric::gauge(format!("push_{name}"), help, v)
+                } else {
+                    Metric::counter(format!("push_{name}_total"), help, v)
+                });
+            }
+        }
         out.push(Metric::gauge(
             "push_rooms",
             "Rooms with members.",
@@ -120,6 +129,9 @@ impl Gateway {
 
 impl Backend for Gateway {
     fn push_user(&self, req: PushUser, reply: Reply<Pushed>) {
+        if let Some(c) = self.cluster.get() {
+            return c.push_users(self, vec![req.user], outgoing(req.message), reply);
+        }
         answer(
             reply,
             Gateway::push_user(self, req.user.as_str(), &outgoing(req.message)),
@@ -127,6 +139,9 @@ impl Backend for Gateway {
     }
 
     fn push_users(&self, req: PushUsers, reply: Reply<Pushed>) {
+        if let Some(c) = self.cluster.get() {
+            return c.push_users(self, req.users, outgoing(req.message), reply);
+        }
         let users: Vec<&str> = req.users.iter().map(|u| u.as_str()).collect();
         answer(
             reply,
@@ -135,6 +150,10 @@ impl Backend for Gateway {
     }
 
     fn push_room(&self, req: PushRoom, reply: Reply<Pushed>) {
+        if let Some(c) = self.cluster.get() {
+            let room = req.room.as_bytes();
+            return c.push_broadcast(self, Some(room), outgoing(req.message), reply);
+        }
         answer(
             reply,
             Gateway::push_room(self, req.room.as_bytes(), &outgoing(req.message)),
@@ -142,15 +161,25 @@ impl Backend for Gateway {
     }
 
     fn push_all(&self, req: PushAll, reply: Reply<Pushed>) {
+        if let Some(c) = self.cluster.get() {
+            return c.push_broadcast(self, None, outgoing(req.message), reply);
+        }
         answer(reply, Gateway::push_all(self, &outgoing(req.message)));
     }
 
     fn kick(&self, req: Kick, reply: Reply<Kicked>) {
+        if let Some(c) = self.cluster.get() {
+            Gateway::count(&self.stats.kicks_backend, self.online(req.user.as_str()));
+            return c.kick(self, req.user, req.reason, reply);
+        }
         let n = self.kick_user(req.user.as_str(), &req.reason);
         reply.ok(Kicked { sessions: n as u64 });
     }
 
     fn online(&self, req: Online, reply: Reply<Vec<UserOnline>>) {
+        if let Some(c) = self.cluster.get() {
+            return c.online(req.users, reply);
+        }
         let users = req
             .users
             .into_iter()
@@ -169,5 +198,35 @@ impl Backend for Gateway {
 
     fn stats(&self, reply: Reply<Vec<Metric>>) {
         reply.ok(self.metrics());
+    }
+
+    fn assign_room(&self, req: AssignRoom, reply: Reply<Assigned>) {
+        if let Some(c) = self.cluster.get() {
+            return c.assign_room(req, reply);
+        }
+        let room = req.room.as_bytes();
+        let mut sessions = 0;
+        for (users, join) in [(&req.add, true), (&req.remove, false)] {
+            for u in users {
+                self.remember_assignment(u.as_str(), room, join);
+                sessions += self.assign_local(u.as_str(), room, join);
+            }
+        }
+        reply.ok(Assigned {
+            sessions: sessions as u64,
+        });
+    }
+
+    fn dispatch(&self, req: Dispatch, reply: Reply<Vec<String>>) {
+        let Some(c) = self.cluster.get() else {
+            return reply.err(BackendError::NotFound(
+                "no dispatcher: not in cluster mode".into(),
+            ));
+        };
+        let gateways = c.dispatch(req.uid.as_str());
+        if gateways.is_empty() {
+            return reply.err(BackendError::Unavailable("no live gateway".into()));
+        }
+        reply.ok(gateways);
     }
 }

@@ -50,6 +50,9 @@ impl Gateway {
         if let Some(kick) = notes.kick {
             return self.kicked(c, &kick);
         }
+        for (room, join) in notes.rooms {
+            self.assigned_room(c, &room, join);
+        }
         let mut sent = 0;
         mailbox.take_while(|f| {
             if !c.is_writable() {
@@ -65,6 +68,32 @@ impl Gateway {
         }
         self.pull(c);
         Action::None
+    }
+
+    /// A room the backend assigned (join, whatever the token grants: it is the server's
+    /// decision; within `max_rooms`, else skipped and counted) or withdrew (leave).
+    fn assigned_room(&self, c: &mut Conn<'_, Session>, room: &[u8], join: bool) {
+        let h = c.handle();
+        let s = c.state_mut();
+        let Some(live) = s.live.as_deref() else {
+            return;
+        };
+        let pos = s.rooms.iter().position(|r| &r[..] == room);
+        match (join, pos) {
+            (true, None) if s.rooms.len() < self.config.max_rooms => {
+                let name = self.registry.join(room, h, &live.mailbox);
+                s.rooms.reserve_exact(1);
+                s.rooms.push(name);
+            }
+            (true, None) => {
+                self.stats.protocol_errors.fetch_add(1, Relaxed);
+            }
+            (false, Some(i)) => {
+                s.rooms.swap_remove(i);
+                self.registry.leave(room, h);
+            }
+            _ => {}
+        }
     }
 
     /// Writes KICK and closes.
@@ -209,6 +238,9 @@ impl Gateway {
         let user: Arc<str> = Arc::clone(&live.user);
         if let Err(e) = self.store.ack(user.as_bytes(), MessageId(id), millis(now)) {
             self.store_failed("ack", &e);
+        }
+        if let Some(cluster) = self.cluster.get() {
+            cluster.ack(&user, id);
         }
         match c.state_mut().ack(id) {
             Some(first_sent) => {

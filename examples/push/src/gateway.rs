@@ -11,8 +11,9 @@
 //! put and of a delivery are readings of one clock. Token times are checked at
 //! [`Config::unix_epoch_offset_secs`] plus that clock, in seconds.
 
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use loopwire::codec::LengthFieldCodec;
@@ -20,6 +21,7 @@ use loopwire::{EngineBuilder, EngineHandle};
 
 use super::admission::Admission;
 use super::auth::Verifier;
+use super::cluster::Cluster;
 use super::config::{Config, ConfigError};
 use super::frame;
 use super::registry::Registry;
@@ -52,6 +54,10 @@ pub struct Gateway {
     pub(crate) admission: Admission,
     /// Where UP frames and presence events go, once a sink is set.
     pub(crate) upstream: OnceLock<Upstream>,
+    /// The cluster this gateway is a node of ([`Cluster::start`]); none: one instance.
+    pub(crate) cluster: OnceLock<Arc<Cluster>>,
+    /// Rooms the backend assigned, by user (one instance; a cluster keeps them in Redis).
+    pub(crate) assigned: Mutex<HashMap<String, BTreeSet<Box<[u8]>>>>,
 }
 
 impl Gateway {
@@ -84,6 +90,8 @@ impl Gateway {
             },
             ws_listener: OnceLock::new(),
             upstream: OnceLock::new(),
+            cluster: OnceLock::new(),
+            assigned: Mutex::default(),
             admission: Admission::new(
                 config.allow.clone(),
                 config.deny.clone(),
@@ -169,6 +177,55 @@ impl Gateway {
     /// Members of `room`.
     pub fn room_members(&self, room: &[u8]) -> usize {
         self.registry.room(room).map_or(0, |r| r.members().len())
+    }
+
+    /// The cluster, when this gateway is a node of one.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// KICKs this process's sessions of `user` with `code` and `reason`; returns how many.
+    pub(crate) fn kick_local(&self, user: &str, code: u16, reason: &str) -> usize {
+        let sessions = self.users.take_all(user);
+        self.kick_all(&sessions, code, reason);
+        sessions.len()
+    }
+
+    /// Tells this process's sessions of `user` to join (`join`) or leave `room` (applied
+    /// on their loops); returns how many.
+    pub(crate) fn assign_local(&self, user: &str, room: &[u8], join: bool) -> usize {
+        let (mut n, mut wake) = (0, Vec::new());
+        self.users.for_sessions(user, |s| {
+            n += 1;
+            if s.mailbox.assign(room, join) {
+                wake.push(s.handle);
+            }
+        });
+        if let Some(engine) = self.engine() {
+            let _ = engine.wake_many(wake);
+        }
+        n
+    }
+
+    /// Records (one instance) that `user` has `room` assigned (`join`) or not.
+    pub(crate) fn remember_assignment(&self, user: &str, room: &[u8], join: bool) {
+        let mut map = self.assigned.lock().unwrap_or_else(PoisonError::into_inner);
+        if join {
+            map.entry(user.to_owned()).or_default().insert(room.into());
+        } else if let Some(set) = map.get_mut(user) {
+            set.remove(room);
+            if set.is_empty() {
+                map.remove(user);
+            }
+        }
+    }
+
+    /// The rooms assigned to `user` (one instance).
+    pub(crate) fn assignments(&self, user: &str) -> Vec<Box<[u8]>> {
+        let map = self.assigned.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(user)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The engine, once it booted.

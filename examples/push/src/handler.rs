@@ -106,11 +106,12 @@ impl Gateway {
         let Some(live) = s.live.as_deref() else {
             return Err(ProtocolError::NotAuthenticated);
         };
-        if !live.grants.allows(room) {
-            return Err(ProtocolError::RoomNotGranted);
-        }
+        // Already a member (joined before, or a room the backend assigned): nothing to do.
         if s.rooms.iter().any(|r| &r[..] == room) {
             return Ok(());
+        }
+        if !live.grants.allows(room) {
+            return Err(ProtocolError::RoomNotGranted);
         }
         if s.rooms.len() >= self.config.max_rooms {
             return Err(ProtocolError::TooManyRooms(self.config.max_rooms));
@@ -310,7 +311,11 @@ impl EventHandler for Gateway {
         }
         let unacked = std::mem::take(&mut s.window).len() as u64;
         self.stats.unacked.fetch_sub(unacked, Relaxed);
-        self.users.logout(&live.user, h);
+        if self.users.logout(&live.user, h)
+            && let Some(cluster) = self.cluster.get()
+        {
+            cluster.logout(&live.user);
+        }
         self.presence_of(&live, c.now(), EventKind::Offline);
         self.stats.sessions.fetch_sub(1, Relaxed);
         Action::None

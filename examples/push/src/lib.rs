@@ -27,6 +27,8 @@
 //! - Logic: [`gateway`] ([`Gateway`], the shared state and the clocks), [`users`] (user →
 //!   sessions, sharded), [`registry`] (rooms), [`publish`] (QoS0 / QoS1 fan-out),
 //!   [`backend`] (the gateway as the API's [`Backend`](api::Backend)), [`auth`] (tokens).
+//! - Cluster: [`cluster`] (N gateways over Redis: session registry, routing between
+//!   nodes, the QoS1 store, room assignments, the dispatcher), off the event loops.
 //! - Storage: [`store`] (the QoS1 [`Store`](store::Store) seam and its memory
 //!   implementation).
 //! - [`client`]: the client library (a sans-I/O [`ClientSession`](client::ClientSession)
@@ -43,6 +45,7 @@ pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod frame;

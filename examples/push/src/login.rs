@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use loopwire::{Conn, ConnHandle};
 
+use super::config::Policy;
 use super::delivery::reply;
 use super::frame::{ProtocolError, kick, server};
 use super::gateway::Gateway;
@@ -49,6 +50,16 @@ impl Gateway {
             mailbox: Arc::clone(&mailbox),
         };
         let displaced = self.users.login(&user, me, self.config.policy);
+        // Assigned rooms come back from the gateway's state (Redis in a cluster, where the
+        // login job also registers the user and loads its queue), joined on this loop.
+        match self.cluster.get() {
+            Some(cluster) => cluster.login(&user, self.config.policy == Policy::Single),
+            None => {
+                for room in self.assignments(&user) {
+                    mailbox.assign(&room, true);
+                }
+            }
+        }
         self.kick_all(&displaced, kick::REPLACED, REPLACED_REASON);
         Gateway::count(&self.stats.kicks_replaced, displaced.len());
 

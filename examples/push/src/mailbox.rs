@@ -47,6 +47,8 @@ pub struct Notes {
     pub store: bool,
     /// The session is kicked.
     pub kick: Option<KickNote>,
+    /// Rooms the backend assigned (`true`: join) or withdrew (`false`: leave), in order.
+    pub rooms: Vec<(Box<[u8]>, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +59,8 @@ struct Pending {
     store: bool,
     /// Boxed: almost never set, and every session has a mailbox.
     kick: Option<Box<KickNote>>,
+    /// Room assignments not applied yet (empty, no allocation, for almost every session).
+    rooms: Vec<(Box<[u8]>, bool)>,
 }
 
 impl Pending {
@@ -119,6 +123,19 @@ impl Mailbox {
         p.wake()
     }
 
+    /// Asks the session to join (`join`) or leave `room` on its loop (a room assigned or
+    /// withdrawn by the backend); true if the caller must wake the session. At most 64
+    /// changes wait; beyond, the oldest is dropped (the session re-reads its rooms at its
+    /// next login).
+    pub fn assign(&self, room: &[u8], join: bool) -> bool {
+        let mut p = self.lock();
+        if p.rooms.len() >= 64 {
+            p.rooms.remove(0);
+        }
+        p.rooms.push((room.into(), join));
+        p.wake()
+    }
+
     /// Takes the notes and clears the pending wake: publishers wake the loop again for
     /// what they leave next.
     pub fn take_notes(&self) -> Notes {
@@ -127,6 +144,7 @@ impl Mailbox {
         Notes {
             store: std::mem::take(&mut p.store),
             kick: p.kick.take().map(|k| *k),
+            rooms: std::mem::take(&mut p.rooms),
         }
     }
 

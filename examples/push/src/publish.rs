@@ -80,7 +80,7 @@ pub struct Outgoing {
 }
 
 /// Who a push goes to.
-enum Target<'a> {
+pub(crate) enum Target<'a> {
     Users(&'a [&'a str]),
     Room(&'a [u8]),
     All,
@@ -125,6 +125,73 @@ impl Gateway {
     /// [`PushError`].
     pub fn push_all(&self, msg: &Outgoing) -> Result<usize, PushError> {
         self.push(Target::All, msg)
+    }
+
+    /// The QoS0 PUSH frame (id 0) of `payload` for a push of `kind` (to `room`).
+    ///
+    /// # Errors
+    /// [`PushError::Invalid`] when it does not fit a frame.
+    pub(crate) fn qos0_frame(
+        &self,
+        kind: PushKind,
+        room: &[u8],
+        payload: &[u8],
+    ) -> Result<Bytes, PushError> {
+        let envelope = frame::envelope(kind, room, payload)?;
+        let head = frame::push_head(0, envelope.len(), self.config.max_frame)?;
+        let mut f = Vec::with_capacity(head.len() + envelope.len());
+        f.extend_from_slice(&head);
+        f.extend_from_slice(&envelope);
+        Ok(Bytes::from(f))
+    }
+
+    /// The QoS1 envelope of `payload` (what the store keeps), checked to fit a frame.
+    ///
+    /// # Errors
+    /// [`PushError::Invalid`] when it does not fit a frame.
+    pub(crate) fn qos1_envelope(
+        &self,
+        kind: PushKind,
+        room: &[u8],
+        payload: &[u8],
+    ) -> Result<Bytes, PushError> {
+        let envelope = frame::envelope(kind, room, payload)?;
+        frame::push_head(0, envelope.len(), self.config.max_frame)?;
+        Ok(Bytes::from(envelope))
+    }
+
+    /// Offers a QoS0 frame to this process's sessions of `target`; returns how many
+    /// (a cluster node's local part of a push). 0 before the engine runs.
+    pub(crate) fn local_frame(&self, target: &Target<'_>, frame: Bytes) -> usize {
+        match self.engine() {
+            Some(engine) => self.push_qos0(engine, target, frame),
+            None => 0,
+        }
+    }
+
+    /// The distinct users of `target` with sessions on this process (a cluster node's
+    /// part of a QoS1 room or everyone push).
+    ///
+    /// # Errors
+    /// [`PushError::TooManyUsers`].
+    pub(crate) fn local_users(&self, target: &Target<'_>) -> Result<Vec<UserName>, PushError> {
+        self.qos1_users(target)
+    }
+
+    /// Tells the sessions of `user` on this process that the store holds new messages and
+    /// wakes them; returns how many.
+    pub(crate) fn wake_user(&self, user: &str) -> usize {
+        let (mut n, mut wake) = (0, Vec::new());
+        self.users.for_sessions(user, |s| {
+            n += 1;
+            if s.mailbox.notify_store() {
+                wake.push(s.handle);
+            }
+        });
+        if let Some(engine) = self.engine() {
+            let _ = engine.wake_many(wake);
+        }
+        n
     }
 
     fn push(&self, target: Target<'_>, msg: &Outgoing) -> Result<usize, PushError> {

@@ -133,6 +133,33 @@ pub struct RoomCount {
     pub room: Name,
 }
 
+/// `POST /v1/rooms/{room}/members`: assign a room to users, or withdraw it. Assigned rooms
+/// are kept by the gateway (in Redis in cluster mode) and joined by the server at each login
+/// of the user, besides the rooms the client JOINs under its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignRoom {
+    /// The room.
+    pub room: Name,
+    /// Users who get the room (their sessions online now join it).
+    pub add: Vec<Name>,
+    /// Users who lose it (their sessions online now leave it).
+    pub remove: Vec<Name>,
+}
+
+/// What an assignment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Assigned {
+    /// Sessions online now that were told to join or leave.
+    pub sessions: u64,
+}
+
+/// `GET /dispatch?uid=...`: where a user should connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The user.
+    pub uid: Name,
+}
+
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pushed {
@@ -225,6 +252,21 @@ pub trait Backend: Send + Sync + 'static {
     /// The gateway's counters and gauges, for `/v1/stats` and `/metrics` (next to the API's
     /// own).
     fn stats(&self, reply: Reply<Vec<Metric>>);
+    /// Assigns a room to users or withdraws it. By default: 404, not supported.
+    fn assign_room(&self, req: AssignRoom, reply: Reply<Assigned>) {
+        let _ = req;
+        reply.err(BackendError::NotFound(
+            "room assignment is not supported".into(),
+        ));
+    }
+    /// The ordered gateway addresses a user should connect to. By default: 404 (only a
+    /// cluster has a dispatcher).
+    fn dispatch(&self, req: Dispatch, reply: Reply<Vec<String>>) {
+        let _ = req;
+        reply.err(BackendError::NotFound(
+            "no dispatcher: not in cluster mode".into(),
+        ));
+    }
 }
 
 /// A shared backend: the code that starts the API can keep an `Arc` to it.
@@ -252,5 +294,11 @@ impl<B: Backend> Backend for std::sync::Arc<B> {
     }
     fn stats(&self, reply: Reply<Vec<Metric>>) {
         (**self).stats(reply)
+    }
+    fn assign_room(&self, req: AssignRoom, reply: Reply<Assigned>) {
+        (**self).assign_room(req, reply)
+    }
+    fn dispatch(&self, req: Dispatch, reply: Reply<Vec<String>>) {
+        (**self).dispatch(req, reply)
     }
 }

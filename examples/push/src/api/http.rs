@@ -77,6 +77,8 @@ pub(crate) struct Head {
     pub(crate) method: Method,
     /// The target up to `?` or `#`, as sent (percent-encoded).
     pub(crate) path: String,
+    /// The query (after `?`, before `#`; empty if none), still percent-encoded.
+    pub(crate) query: String,
     /// Whether the connection stays open after the response.
     pub(crate) keep_alive: bool,
     /// The body's length, if the request said.
@@ -177,6 +179,10 @@ pub(crate) fn parse_head(
     Ok(Head {
         method,
         path: target[..path_end].to_owned(),
+        query: target[path_end..]
+            .strip_prefix('?')
+            .map(|q| q.split('#').next().unwrap_or_default().to_owned())
+            .unwrap_or_default(),
         keep_alive,
         content_length,
         auth,

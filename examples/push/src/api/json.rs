@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::backend::{
-    Kick, Kicked, Message, Name, Online, PushAll, PushRoom, PushUser, PushUsers, Pushed, Qos,
-    RoomMembers, UserOnline,
+    AssignRoom, Assigned, Kick, Kicked, Message, Name, Online, PushAll, PushRoom, PushUser,
+    PushUsers, Pushed, Qos, RoomMembers, UserOnline,
 };
 use super::config::ApiConfig;
 use super::http::{JSON, PROMETHEUS, Response};
@@ -232,6 +232,51 @@ pub(crate) fn online(body: &[u8], c: &ApiConfig) -> Result<Online, Invalid> {
     Ok(Online {
         users: names(b.users, c)?,
     })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// `POST /v1/rooms/{room}/members`'s body: `add` and `remove`, each 0 to `max_users`
+/// distinct users, at least one user in all, no user in both.
+pub(crate) fn assign_room(room: Name, body: &[u8], c: &ApiConfig) -> Result<AssignRoom, Invalid> {
+    let b: AssignBody = parse(body)?;
+    if b.add.is_empty() && b.remove.is_empty() {
+        return Err(invalid(
+            "bad_users",
+            "add or remove must name at least one user",
+        ));
+    }
+    let add = if b.add.is_empty() {
+        Vec::new()
+    } else {
+        names(b.add, c)?
+    };
+    let remove = if b.remove.is_empty() {
+        Vec::new()
+    } else {
+        names(b.remove, c)?
+    };
+    if add.iter().any(|u| remove.contains(u)) {
+        return Err(invalid("bad_users", "a user is both in add and remove"));
+    }
+    Ok(AssignRoom { room, add, remove })
+}
+
+/// An assignment's `{"sessions": n}`.
+pub(crate) fn assigned(_: &ApiMetrics, a: Assigned) -> Response {
+    ok(&serde_json::json!({ "sessions": a.sessions }))
+}
+
+/// The dispatcher's `{"gateways": ["host:port", ..]}`, best first.
+pub(crate) fn gateways(_: &ApiMetrics, g: Vec<String>) -> Response {
+    ok(&serde_json::json!({ "gateways": g }))
 }
 
 // ---- responses ----------------------------------------------------------------------------

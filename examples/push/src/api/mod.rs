@@ -78,6 +78,29 @@
 //! {"members":1520}
 //! ```
 //!
+//! **`POST /v1/rooms/{room}/members`** `{"add": [...], "remove": [...]}` (each 0 to
+//! [`ApiConfig::max_users`] distinct users, at least one in all, none in both): assigns the
+//! room to users or withdraws it. Assignments are kept by the gateway (in Redis in cluster
+//! mode: `lw:ur:{user}`), so they outlive connections: at every login the server joins the
+//! user's session to its assigned rooms, whatever the token grants (a JOIN of an assigned
+//! room is then a no-op); the user's sessions online now join or leave at once. A room the
+//! client joins under its token is not remembered (it JOINs again after a reconnect).
+//! Answers `{"sessions": n}`: the sessions online now told to join or leave (in cluster
+//! mode, those of the node that took the call; the others' are told through Redis).
+//! ```text
+//! curl -H "$AUTH" -d '{"add":["u1","u2"],"remove":["u3"]}' $API/v1/rooms/vip/members
+//! {"sessions":2}
+//! ```
+//!
+//! **`GET /dispatch?uid=u1`** (no token: clients ask it before they connect; cluster mode
+//! only, else 404): the gateway addresses the user should try, best first, from the nodes
+//! alive in Redis (see `loopwire_push::cluster::dispatch`: Maglev, then bounded load). 503
+//! when no node is alive; 400 `bad_name` without a `uid`.
+//! ```text
+//! curl "$API/dispatch?uid=u1"
+//! {"gateways":["10.0.0.7:7000","10.0.0.9:7000","10.0.0.8:7000"]}
+//! ```
+//!
 //! **`GET /v1/stats`**: the API's counters and the gateway's, as JSON:
 //! `{"api": {"connections": .., "connections_total": .., "requests_partial": ..,
 //! "backend_pending": .., "requests": {"push_user": {"200": 3}}}, "gateway": {"name": value}}`.
@@ -98,6 +121,17 @@
 //! ```
 //!
 //! Names are 1 to [`ApiConfig::max_name`] (64) bytes of UTF-8.
+//!
+//! ## Cluster mode
+//!
+//! With `push --redis ... --node-id ...` (see [`cluster`](crate::cluster)) every node's API
+//! reaches every user: a push to a user goes to the nodes the session registry names, a room
+//! or everyone push to every node. Then `sessions` counts, for a user push or a kick, the
+//! local sessions plus those the registry lists on other nodes; for a room or everyone push,
+//! only this node's (the others deliver on their own); `/v1/rooms/{room}/count` counts this
+//! node's members. While Redis is unreachable a QoS0 push reaches this node's sessions
+//! (answered with their count) and every call that needs Redis (QoS1, kick, online,
+//! assignments) answers `503 unavailable`.
 //!
 //! ## Errors
 //!
@@ -154,8 +188,8 @@ mod routes;
 mod token;
 
 pub use backend::{
-    Backend, BackendError, Kick, Kicked, Message, Name, Online, PushAll, PushRoom, PushUser,
-    PushUsers, Pushed, Qos, RoomCount, RoomMembers, UserOnline,
+    AssignRoom, Assigned, Backend, BackendError, Dispatch, Kick, Kicked, Message, Name, Online,
+    PushAll, PushRoom, PushUser, PushUsers, Pushed, Qos, RoomCount, RoomMembers, UserOnline,
 };
 pub use config::{ApiConfig, ApiConfigError, DEVELOPMENT_TOKEN};
 pub use handler::{ApiConn, ApiHandler};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use loopwire::{ConnHandle, EngineHandle};
 
-use super::backend::{Backend, Name, RoomCount};
+use super::backend::{Backend, Dispatch, Name, RoomCount};
 use super::config::ApiConfig;
 use super::http::{Method, Response};
 use super::json::{self, Invalid};
@@ -26,6 +26,10 @@ pub(crate) enum Route {
     Online,
     /// `GET /v1/rooms/{room}/count`, the room percent-decoded.
     RoomCount(String),
+    /// `POST /v1/rooms/{room}/members`, the room percent-decoded.
+    AssignRoom(String),
+    /// `GET /dispatch?uid=...`, the user percent-decoded (`None`: no `uid`).
+    Dispatch(Option<String>),
 }
 
 /// Why a request has no endpoint.
@@ -53,13 +57,32 @@ impl Route {
             Route::Kick => "kick",
             Route::Online => "online",
             Route::RoomCount(_) => "room_count",
+            Route::AssignRoom(_) => "assign_room",
+            Route::Dispatch(_) => "dispatch",
         }
     }
 
-    /// Whether it is served without the token (only `/health`).
+    /// Whether it is served without the token (`/health`, and `/dispatch`, which clients
+    /// ask before they connect).
     pub(crate) fn is_public(&self) -> bool {
-        *self == Route::Health
+        matches!(self, Route::Health | Route::Dispatch(_))
     }
+}
+
+/// The endpoint for `method` on `path` (percent-encoded) with `query` (after the `?`).
+pub(crate) fn route_query(method: Method, path: &str, query: &str) -> Result<Route, RouteError> {
+    if path != "/dispatch" {
+        return route(method, path);
+    }
+    if method != Method::Get {
+        return Err(RouteError::Method("GET"));
+    }
+    let uid = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("uid="))
+        .map(|v| percent_decode(&v.replace('+', " ")).ok_or(RouteError::BadPath))
+        .transpose()?;
+    Ok(Route::Dispatch(uid))
 }
 
 /// The endpoint for `method` on `path` (percent-encoded, no query).
@@ -75,8 +98,18 @@ pub(crate) fn route(method: Method, path: &str) -> Result<Route, RouteError> {
         "/v1/kick" => (Route::Kick, Method::Post),
         "/v1/online" => (Route::Online, Method::Post),
         _ => {
-            let Some(room) = path
-                .strip_prefix("/v1/rooms/")
+            let rest = path.strip_prefix("/v1/rooms/");
+            if let Some(room) = rest
+                .and_then(|p| p.strip_suffix("/members"))
+                .filter(|r| !r.contains('/'))
+            {
+                if method != Method::Post {
+                    return Err(RouteError::Method("POST"));
+                }
+                let room = percent_decode(room).ok_or(RouteError::BadPath)?;
+                return Ok(Route::AssignRoom(room));
+            }
+            let Some(room) = rest
                 .and_then(|p| p.strip_suffix("/count"))
                 .filter(|r| !r.contains('/'))
             else {
@@ -199,6 +232,26 @@ pub(crate) fn serve<B: Backend>(
                 });
             call!(req, room_count, json::room_members)
         }
+        Route::AssignRoom(room) => {
+            let len = room.len();
+            let req = Name::new(room, config.max_name)
+                .ok_or_else(|| Invalid {
+                    code: "bad_name",
+                    message: format!("room must be 1 to {} bytes, not {len}", config.max_name),
+                })
+                .and_then(|room| json::assign_room(room, body, config));
+            call!(req, assign_room, json::assigned)
+        }
+        Route::Dispatch(uid) => {
+            let req = uid
+                .and_then(|u| Name::new(u, config.max_name))
+                .map(|uid| Dispatch { uid })
+                .ok_or_else(|| Invalid {
+                    code: "bad_name",
+                    message: format!("uid must be 1 to {} bytes", config.max_name),
+                });
+            call!(req, dispatch, json::gateways)
+        }
     }
 }
 
@@ -223,6 +276,26 @@ mod tests {
             Err(RouteError::Method("POST"))
         );
         assert_eq!(route(Method::Get, "/v1/nope"), Err(RouteError::NotFound));
+        assert_eq!(
+            route(Method::Post, "/v1/rooms/a%2Fb/members"),
+            Ok(Route::AssignRoom("a/b".into()))
+        );
+        assert_eq!(
+            route(Method::Get, "/v1/rooms/a/members"),
+            Err(RouteError::Method("POST"))
+        );
+        assert_eq!(
+            route_query(Method::Get, "/dispatch", "x=1&uid=u%201"),
+            Ok(Route::Dispatch(Some("u 1".into())))
+        );
+        assert_eq!(
+            route_query(Method::Get, "/dispatch", ""),
+            Ok(Route::Dispatch(None))
+        );
+        assert_eq!(
+            route_query(Method::Post, "/dispatch", "uid=u"),
+            Err(RouteError::Method("GET"))
+        );
         assert_eq!(route(Method::Get, "/health/"), Err(RouteError::NotFound));
         assert_eq!(
             route(Method::Get, "/v1/rooms/a%20b%2Fc/count"),

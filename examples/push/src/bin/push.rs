@@ -39,6 +39,7 @@ use loopwire_examples::cli::{BoxError, Context, at_least, positive_secs, secs};
 use loopwire_push::admission::parse_net;
 use loopwire_push::api::{ApiConfig, ApiHandler, DEVELOPMENT_TOKEN};
 use loopwire_push::auth::{Secret, Verifier};
+use loopwire_push::cluster::{Cluster, ClusterConfig};
 use loopwire_push::config::{IpNet, unix_now_secs};
 use loopwire_push::store::{MemoryOptions, MemoryStore, StoreConfig};
 use loopwire_push::upstream::webhook::Webhook;
@@ -148,6 +149,21 @@ struct Args {
     /// Print a stats line every this many seconds (0: only at exit).
     #[arg(long, default_value = "0", value_parser = secs)]
     stats_secs: Duration,
+    /// Cluster mode: coordinate with the other nodes through this Redis
+    /// (`redis://127.0.0.1:6379`): session registry, routing, QoS1 store, dispatcher.
+    #[arg(long, requires = "node_id")]
+    redis: Option<String>,
+    /// This node's id in the cluster (unique; 1 to 64 bytes, no spaces or colons).
+    #[arg(long, requires = "redis")]
+    node_id: Option<String>,
+    /// The gateway address the dispatcher hands out for this node (default: the bound
+    /// gateway address).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// How often a cluster node renews its heartbeat and its users' registry entries, in
+    /// milliseconds (entries live 3 times that).
+    #[arg(long, default_value_t = 5000, value_parser = at_least(10))]
+    cluster_refresh_ms: usize,
 }
 
 fn main() -> ExitCode {
@@ -234,13 +250,14 @@ fn run(args: Args) -> Result<(), BoxError> {
         first_id: unix_now_secs().saturating_mul(1_000_000),
         ..MemoryOptions::default()
     };
-    let store = MemoryStore::with_options(store_config, options).context(|| "bad store limits")?;
+    let store =
+        Arc::new(MemoryStore::with_options(store_config, options).context(|| "bad store limits")?);
     // The engine clock reads 0 when the engine starts, right after this.
     config.unix_epoch_offset_secs = unix_now_secs();
     let gateway = Arc::new(Gateway::new(
         config,
         Verifier::new(&secret),
-        Arc::new(store),
+        Arc::clone(&store) as Arc<dyn loopwire_push::store::Store>,
     )?);
 
     if let Some(url) = &args.webhook {
@@ -255,6 +272,27 @@ fn run(args: Args) -> Result<(), BoxError> {
         .apply(builder.addr(loopwire_examples::tcp_url(&args.addr)));
     gateway.configure(&mut builder);
     let engine = builder.start(Arc::clone(&gateway))?;
+    // Cluster mode: the store above becomes this node's mirror of Redis's queues.
+    let cluster = match (&args.redis, &args.node_id) {
+        (Some(url), Some(node)) => {
+            let advertise = match &args.advertise {
+                Some(a) => a.clone(),
+                None => engine
+                    .addrs()
+                    .first()
+                    .and_then(|a| a.addr)
+                    .map(|a| a.to_string())
+                    .ok_or("cannot tell the gateway's address: pass --advertise")?,
+            };
+            let mut cc = ClusterConfig::new(url.clone(), node.clone(), advertise);
+            cc.refresh = Duration::from_millis(args.cluster_refresh_ms as u64);
+            let c = Cluster::start(cc, &gateway, Arc::clone(&store))
+                .context(|| "cannot join the cluster")?;
+            println!("cluster node {node} on {url}");
+            Some(c)
+        }
+        _ => None,
+    };
 
     let api = Arc::new(ApiHandler::new(api_config, Arc::clone(&gateway))?);
     let mut api_builder = Engine::builder();
@@ -300,6 +338,9 @@ fn run(args: Args) -> Result<(), BoxError> {
     engine.wait();
     api_engine.stop();
     api_engine.wait();
+    if let Some(c) = cluster {
+        c.stop();
+    }
     done.store(true, Ordering::Relaxed);
     if let Some(r) = reporter {
         r.thread().unpark();

@@ -339,7 +339,7 @@ impl<B: Backend> ApiHandler<B> {
 
     /// Judges a complete head: what to read next, or how to answer.
     fn admit(&self, head: &Head) -> Admit {
-        let routed = routes::route(head.method, &head.path);
+        let routed = routes::route_query(head.method, &head.path, &head.query);
         let public = routed.as_ref().is_ok_and(Route::is_public);
         let has_body = head.content_length.is_some_and(|n| n > 0);
         let refuse = |endpoint, response| Admit::Refuse(endpoint, response, has_body);

@@ -160,6 +160,35 @@ impl MemoryStore {
             .sum()
     }
 
+    /// Inserts message `id` of `user` made by another store (the cluster's Redis store,
+    /// mirrored here for the user's sessions on this node): kept in id order with the
+    /// others, skipped when that id is already held or `expires_at <= now_ms`; returns
+    /// whether it was inserted. The per-user cap holds as for [`put`](Store::put).
+    ///
+    /// # Errors
+    ///
+    /// A bad user name or payload size.
+    pub fn insert(
+        &self,
+        user: &[u8],
+        id: MessageId,
+        payload: Bytes,
+        expires_at: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.config.check_user(user)?;
+        if payload.len() > self.config.max_payload {
+            return Err(StoreError::PayloadTooLarge {
+                len: payload.len(),
+                max: self.config.max_payload,
+            });
+        }
+        let cap = self.config.per_user_cap;
+        Ok(self
+            .lock(user)
+            .insert(user, (id.get(), payload, expires_at), now_ms, cap))
+    }
+
     /// Removes every message; returns how many unexpired ones went (counted as removed,
     /// expired ones as expired).
     pub fn clear(&self, now_ms: u64) -> usize {

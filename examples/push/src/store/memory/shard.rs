@@ -221,6 +221,70 @@ impl Shard {
         Ok(MessageId(id))
     }
 
+    /// Inserts a message whose id was made elsewhere (a cluster's Redis store, mirrored on the
+    /// node of the user's sessions), keeping the queue in id order; a message already there
+    /// (same id) or already expired is skipped (returns false). Makes room under `cap` like
+    /// [`put`](Self::put).
+    pub(super) fn insert(
+        &mut self,
+        user: &[u8],
+        m: (u64, Bytes, u64),
+        now: u64,
+        cap: usize,
+    ) -> bool {
+        let (id, payload, expires_at) = m;
+        if expired(expires_at, now) {
+            return false;
+        }
+        let Self {
+            users,
+            expiry,
+            stats,
+            ..
+        } = self;
+        let key: User = match users.get_key_value(user) {
+            Some((k, _)) => Arc::clone(k),
+            None => Arc::from(user),
+        };
+        let queue = match users.entry(Arc::clone(&key)) {
+            Slot::Occupied(o) => o.into_mut(),
+            Slot::Vacant(v) => {
+                expiry.insert((expires_at, Arc::clone(&key)));
+                v.insert(Queue {
+                    msgs: VecDeque::with_capacity(1),
+                    bound: expires_at,
+                })
+            }
+        };
+        let pos = match queue.msgs.binary_search_by_key(&id, |m| m.id) {
+            Ok(_) => return false,
+            Err(pos) => pos,
+        };
+        if expires_at < queue.bound {
+            expiry.remove(&(queue.bound, Arc::clone(&key)));
+            expiry.insert((expires_at, key));
+            queue.bound = expires_at;
+        }
+        queue.msgs.insert(
+            pos,
+            Msg {
+                id,
+                expires_at,
+                attempts: 0,
+                payload,
+            },
+        );
+        stats.put += 1;
+        stats.stored += 1;
+        if queue.msgs.len() > cap {
+            purge_msgs(&mut queue.msgs, stats, now, usize::MAX);
+            while queue.msgs.len() > cap {
+                take(&mut queue.msgs, 0, stats, Exit::DroppedCap);
+            }
+        }
+        true
+    }
+
     /// Up to `limit` unexpired messages of `user` with ids above `after`, oldest first. If it
     /// met expired ones, purges all of the user's expired messages.
     pub(super) fn pending(

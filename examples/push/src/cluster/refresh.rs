@@ -1,0 +1,289 @@
+//! The session registry: a login registers the user on this node (and, under the `single`
+//! policy, KICKs the user's sessions on other nodes), loads the user's QoS1 queue and
+//! assigned rooms from Redis; a last logout removes the entry; an ACK deletes the message.
+//! And the refresher: every [`ClusterConfig::refresh`](super::ClusterConfig::refresh), one
+//! batch (pipelines of [`CHUNK`] users) renews this node's heartbeat and every local
+//! user's entry, and reads the live nodes for the dispatcher. After Redis returns (the
+//! worker reconnected) or the subscriber resubscribed, the refresh runs at once and also
+//! reloads every local user's queue: the registry is rebuilt and missed notes are made up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use loopwire::Bytes;
+
+use super::bus::Bus;
+use super::keys;
+use super::{Cluster, NodeInfo, wall_ms};
+use crate::frame::kick;
+use crate::gateway::{Gateway, millis};
+use crate::login::REPLACED_REASON;
+use crate::mailbox::UserName;
+
+/// Users per pipeline of a refresh.
+pub(crate) const CHUNK: usize = 1000;
+
+/// Starts the refresher thread.
+pub(crate) fn start(
+    cluster: &Arc<Cluster>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    let weak = Arc::downgrade(cluster);
+    let every = cluster.config.refresh;
+    thread::Builder::new()
+        .name("push-redis-refresh".into())
+        .spawn(move || {
+            let (mut seen_link, mut seen_sub) = (0, 0);
+            let mut last = Instant::now() - every;
+            while !stop.load(Relaxed) {
+                let Some(c) = weak.upgrade() else { return };
+                let (link, sub) = (c.link.generation(), c.subscriptions());
+                let changed = link != seen_link || sub != seen_sub;
+                if (changed && c.link.is_up()) || last.elapsed() >= every {
+                    let reload = changed;
+                    let c2 = Arc::clone(&c);
+                    if c.link.submit(Box::new(move |conn| match conn {
+                        Some(conn) => c2.refresh(conn, reload),
+                        None => Ok(()),
+                    })) {
+                        (seen_link, seen_sub) = (link, sub);
+                        last = Instant::now();
+                    }
+                }
+                drop(c);
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+}
+
+impl Cluster {
+    /// One refresh (see the module docs); `reload`: also reload every local user's queue.
+    fn refresh(&self, conn: &mut redis::Connection, reload: bool) -> redis::RedisResult<()> {
+        let Some(gw) = self.gateway() else {
+            return Ok(());
+        };
+        let ttl = millis(self.config.ttl());
+        let exp = wall_ms() + ttl;
+        let mut users: Vec<(UserName, usize)> = Vec::new();
+        gw.users
+            .for_each(|u, s| users.push((Arc::clone(u), s.len())));
+        let sessions: usize = users.iter().map(|(_, n)| n).sum();
+        let me = &self.config.node;
+        redis::pipe()
+            .cmd("SET")
+            .arg(keys::node(me))
+            .arg(format!("{} {sessions}", self.config.advertise))
+            .arg("PX")
+            .arg(ttl)
+            .ignore()
+            .cmd("SADD")
+            .arg(keys::NODES)
+            .arg(me)
+            .ignore()
+            .query::<()>(conn)?;
+        for chunk in users.chunks(CHUNK) {
+            let mut p = redis::pipe();
+            for (u, n) in chunk {
+                let key = keys::user(u.as_bytes());
+                p.cmd("HSET")
+                    .arg(&key)
+                    .arg(me)
+                    .arg(format!("{n} {exp}"))
+                    .ignore();
+                p.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+            }
+            p.query::<()>(conn)?;
+        }
+        self.read_nodes(conn)?;
+        if reload {
+            for chunk in users.chunks(CHUNK) {
+                let mut p = redis::pipe();
+                for (u, _) in chunk {
+                    p.cmd("ZRANGE")
+                        .arg(keys::queue(u.as_bytes()))
+                        .arg(0)
+                        .arg(-1);
+                }
+                let queues: Vec<Vec<Vec<u8>>> = p.query(conn)?;
+                for ((u, _), q) in chunk.iter().zip(queues) {
+                    self.mirror_members(&gw, u.as_bytes(), &q);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the live nodes into the dispatcher, forgetting dead ones.
+    fn read_nodes(&self, conn: &mut redis::Connection) -> redis::RedisResult<()> {
+        let ids: Vec<String> = redis::cmd("SMEMBERS").arg(keys::NODES).query(conn)?;
+        if ids.is_empty() {
+            self.dispatcher
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .update(Vec::new());
+            return Ok(());
+        }
+        let names: Vec<String> = ids.iter().map(|id| keys::node(id)).collect();
+        let values: Vec<Option<String>> = redis::cmd("MGET").arg(&names).query(conn)?;
+        let mut live = Vec::new();
+        for (id, v) in ids.into_iter().zip(values) {
+            match v.as_deref().and_then(|v| v.rsplit_once(' ')) {
+                Some((addr, n)) => live.push(NodeInfo {
+                    id,
+                    addr: addr.to_owned(),
+                    sessions: n.parse().unwrap_or(0),
+                }),
+                None => {
+                    redis::cmd("SREM")
+                        .arg(keys::NODES)
+                        .arg(&id)
+                        .query::<()>(conn)?;
+                }
+            }
+        }
+        self.dispatcher
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .update(live);
+        Ok(())
+    }
+
+    /// Mirrors a user's queue members read from Redis (skipping expired and foreign ones).
+    fn mirror_members(&self, gw: &Gateway, user: &[u8], members: &[Vec<u8>]) {
+        for m in members {
+            match keys::parse_member(m) {
+                Some(m) => self.mirror_and_wake(gw, user, m.id, m.expires_unix_ms, m.envelope),
+                None => {
+                    self.stats.bus_bad.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A session of `user` logged in on this node (called on its loop; queues a job).
+    pub(crate) fn login(self: &Arc<Self>, user: &UserName, single: bool) {
+        let (c, u) = (Arc::clone(self), Arc::clone(user));
+        self.link.submit(Box::new(move |conn| {
+            let (Some(conn), Some(gw)) = (conn, c.gateway()) else {
+                return Ok(()); // the reconnect's refresh registers and reloads
+            };
+            let r = c.login_job(&gw, conn, &u, single);
+            if let Err(e) = &r {
+                c.failed("login", e);
+            }
+            r
+        }));
+    }
+
+    fn login_job(
+        &self,
+        gw: &Gateway,
+        conn: &mut redis::Connection,
+        user: &str,
+        single: bool,
+    ) -> redis::RedisResult<()> {
+        let me = &self.config.node;
+        let key = keys::user(user.as_bytes());
+        if single {
+            let others: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(&key).query(conn)?;
+            let now = wall_ms();
+            let msg = Bus::Kick {
+                user: Bytes::copy_from_slice(user.as_bytes()),
+                code: kick::REPLACED,
+                reason: Bytes::from_static(REPLACED_REASON.as_bytes()),
+            }
+            .encode(me);
+            for (node, v) in &others {
+                if node != me && keys::live_sessions(v, now).is_some() {
+                    redis::cmd("PUBLISH")
+                        .arg(keys::channel(node))
+                        .arg(&msg)
+                        .query::<()>(conn)?;
+                    redis::cmd("HDEL").arg(&key).arg(node).query::<()>(conn)?;
+                }
+            }
+        }
+        let n = gw.users.count(user);
+        let ttl = millis(self.config.ttl());
+        let (queue, rooms): (Vec<Vec<u8>>, Vec<Vec<u8>>) = redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(me)
+            .arg(format!("{n} {}", wall_ms() + ttl))
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .ignore()
+            .cmd("ZRANGE")
+            .arg(keys::queue(user.as_bytes()))
+            .arg(0)
+            .arg(-1)
+            .cmd("SMEMBERS")
+            .arg(keys::rooms(user.as_bytes()))
+            .query(conn)?;
+        self.mirror_members(gw, user.as_bytes(), &queue);
+        for room in rooms {
+            gw.assign_local(user, &room, true);
+        }
+        Ok(())
+    }
+
+    /// A session of `user` closed on this node: when it was the user's last one here, the
+    /// registry entry and the mirrored queue go (a job, in order after the login's).
+    pub(crate) fn logout(self: &Arc<Self>, user: &UserName) {
+        let (c, u) = (Arc::clone(self), Arc::clone(user));
+        self.link.submit(Box::new(move |conn| {
+            let Some(gw) = c.gateway() else { return Ok(()) };
+            let n = gw.users.count(&u);
+            if n == 0 {
+                let (now, _) = Cluster::engine_unix_ms(&gw);
+                let _ = crate::store::Store::remove_user(&*c.mirror, u.as_bytes(), now);
+            }
+            let Some(conn) = conn else { return Ok(()) };
+            let key = keys::user(u.as_bytes());
+            let me = &c.config.node;
+            let r = if n == 0 {
+                redis::cmd("HDEL").arg(&key).arg(me).query::<()>(conn)
+            } else {
+                let exp = wall_ms() + millis(c.config.ttl());
+                redis::cmd("HSET")
+                    .arg(&key)
+                    .arg(me)
+                    .arg(format!("{n} {exp}"))
+                    .query::<()>(conn)
+            };
+            if let Err(e) = &r {
+                c.failed("logout", e);
+            }
+            r
+        }));
+    }
+
+    /// `user` acknowledged `id` on this node: delete it in Redis (a job). If Redis is down
+    /// or the queue full the ACK is lost and counted: the message comes again at the next
+    /// login (at least once).
+    pub(crate) fn ack(self: &Arc<Self>, user: &str, id: u64) {
+        let c = Arc::clone(self);
+        let key = keys::queue(user.as_bytes());
+        self.link.submit(Box::new(move |conn| {
+            let Some(conn) = conn else {
+                c.stats.acks_lost.fetch_add(1, Relaxed);
+                return Ok(());
+            };
+            let r = redis::cmd("ZREMRANGEBYSCORE")
+                .arg(&key)
+                .arg(id)
+                .arg(id)
+                .query::<()>(conn);
+            if let Err(e) = &r {
+                c.stats.acks_lost.fetch_add(1, Relaxed);
+                c.failed("ack", e);
+            }
+            r
+        }));
+    }
+}
