@@ -35,7 +35,7 @@ pub(crate) struct EngineShared {
     pub(crate) addrs: Vec<BoundAddr>,
     pub(crate) stop: StopState,
     /// The dials in flight and their bound ([`crate::EngineBuilder::max_pending_dials`]).
-    pub(crate) dials: Arc<DialCount>,
+    pub(crate) dials: crate::shared::dials::Dials,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     /// The engine's time: every loop counts milliseconds from the same zero.
     pub(crate) clock: EngineClock,
@@ -173,7 +173,7 @@ impl EngineHandle {
 
     /// A place among the dials in flight, or [`Error::TooManyDials`].
     fn dial_permit(&self) -> Result<crate::shared::dials::DialPermit> {
-        self.inner.dials.try_acquire().ok_or(Error::TooManyDials {
+        DialCount::try_acquire(&self.inner.dials).ok_or(Error::TooManyDials {
             max: self.inner.dials.max(),
         })
     }

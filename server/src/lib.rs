@@ -71,6 +71,7 @@ mod tls;
 #[doc(hidden)]
 pub mod loom_api {
     pub use crate::shared::LoopShared;
+    pub use crate::shared::dials::{DialCount, DialPermit};
     pub use crate::shared::gen_table::GenTable;
     pub use crate::shared::queue::{Notify, TaskQueue};
     pub use crate::shared::stop::StopState;

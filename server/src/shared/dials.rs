@@ -5,42 +5,63 @@
 //! took it on. The permit travels with the new connection ([`NewConn`](super::task::NewConn))
 //! and then sits next to the dial's tag in its loop until the outcome is known, so no path
 //! can forget to give it back.
+//!
+//! Its primitives come from [`super::sync`], so the loom model `loom_dials` in
+//! `loopwire-verify` checks this code: never more than `max` permits held at once, and every
+//! place given back.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::sync::{Arc, AtomicUsize, Ordering};
+
+/// The count as the engine holds it (loom's `Arc` in the models).
+pub(crate) type Dials = Arc<DialCount>;
 
 /// Dials in flight and their bound.
 #[derive(Debug)]
-pub(crate) struct DialCount {
+#[cfg_attr(not(loom), allow(unreachable_pub))]
+pub struct DialCount {
     in_flight: AtomicUsize,
     max: usize,
 }
 
 /// One dial's place in the count; dropping it gives the place back.
 #[derive(Debug)]
-pub(crate) struct DialPermit(Arc<DialCount>);
+#[cfg_attr(not(loom), allow(unreachable_pub))]
+pub struct DialPermit(Arc<DialCount>);
 
 impl DialCount {
     /// A count allowing at most `max` dials in flight.
-    pub(crate) fn new(max: usize) -> Arc<Self> {
+    #[cfg_attr(not(loom), allow(unreachable_pub))]
+    pub fn new(max: usize) -> Dials {
         Arc::new(Self {
             in_flight: AtomicUsize::new(0),
             max,
         })
     }
 
-    /// Takes a place, or `None` when `max` dials are in flight already.
-    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<DialPermit> {
-        self.in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| DialPermit(Arc::clone(self)))
+    /// Takes a place in `count`, or `None` when `max` dials are in flight already. (An
+    /// associated function, not a method on `&Arc<Self>`: loom's `Arc` cannot be a receiver.)
+    #[cfg_attr(not(loom), allow(unreachable_pub))]
+    pub fn try_acquire(count: &Dials) -> Option<DialPermit> {
+        let mut n = count.in_flight.load(Ordering::Acquire);
+        loop {
+            if n >= count.max {
+                return None;
+            }
+            match count.in_flight.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(DialPermit(Arc::clone(count))),
+                Err(seen) => n = seen,
+            }
+        }
     }
 
     /// Dials in flight now.
-    pub(crate) fn in_flight(&self) -> usize {
+    #[cfg_attr(not(loom), allow(unreachable_pub))]
+    pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
 
@@ -63,14 +84,14 @@ mod tests {
     #[test]
     fn at_most_max_permits_and_a_dropped_one_frees_its_place() {
         let c = DialCount::new(2);
-        let a = c.try_acquire().expect("first");
-        let b = c.try_acquire().expect("second");
-        assert!(c.try_acquire().is_none(), "a third is refused");
+        let a = DialCount::try_acquire(&c).expect("first");
+        let b = DialCount::try_acquire(&c).expect("second");
+        assert!(DialCount::try_acquire(&c).is_none(), "a third is refused");
         assert_eq!(c.in_flight(), 2);
         drop(a);
         assert_eq!(c.in_flight(), 1);
-        let _c = c.try_acquire().expect("a place was freed");
-        assert!(c.try_acquire().is_none());
+        let _c = DialCount::try_acquire(&c).expect("a place was freed");
+        assert!(DialCount::try_acquire(&c).is_none());
         drop(b);
         assert_eq!(c.in_flight(), 1);
     }
