@@ -1,5 +1,7 @@
-//! Starting an engine: bind every address, build each loop's poller and shared state, then
-//! spawn the loops and (unless every loop accepts for itself) the acceptor.
+//! Starting an engine: bind every address, build each loop's transport and shared state, then
+//! spawn the loops and (unless every loop accepts for itself) the acceptor. [`start`] serves
+//! OS sockets on the readiness transport; [`start_on`] serves transports the caller made (the
+//! in-memory one, say), whose loops accept for themselves.
 //!
 //! It receives a validated [`Config`], never the builder. Nothing is left running or bound when
 //! it fails.
@@ -21,6 +23,7 @@ use crate::shared::stop::StopState;
 use crate::shared::sync::{Mutex, lock};
 use crate::sys::{self, Datagram, Listener};
 use crate::time::Subscriber;
+use crate::transport::{PollerTransport, Transport, Waker};
 
 /// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
 /// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
@@ -28,7 +31,7 @@ const RING_INITIAL: usize = 4096;
 
 /// Everything bound for one engine, before its threads start.
 struct Bound {
-    per_loop: Vec<LoopSockets>,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
     acceptor: Vec<(Listener, Network)>,
     addrs: Vec<BoundAddr>,
 }
@@ -146,7 +149,54 @@ fn cpus(cfg: &Config) -> Vec<Option<usize>> {
     }
 }
 
+/// The acceptor thread's poller, its waker and its listeners.
+type AcceptorParts = (Poller, loopwire_poller::Waker, Vec<(Listener, Network)>);
+
+/// Starts an engine serving `cfg`'s addresses on OS sockets, each loop on the readiness
+/// transport of `cfg`'s backend.
 pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHandle> {
+    let bound = bind_all(&cfg)?;
+    let mut loops = Vec::with_capacity(cfg.loops);
+    for sockets in bound.per_loop {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        loops.push((PollerTransport::new(poller, cfg.stream), sockets));
+    }
+    let acceptor = if bound.acceptor.is_empty() {
+        None
+    } else {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        let waker = poller.waker()?;
+        Some((poller, waker, bound.acceptor))
+    };
+    spawn(cfg, handler, loops, acceptor, bound.addrs)
+}
+
+/// Starts an engine on the transports `make` returns for each loop (by loop id), with the
+/// listeners each loop accepts on; `cfg`'s addresses are not bound.
+pub(crate) fn start_on<H: EventHandler, T: Transport>(
+    cfg: Config,
+    handler: H,
+    mut make: impl FnMut(usize) -> std::io::Result<(T, Vec<T::Listener>)>,
+) -> Result<EngineHandle> {
+    let mut loops = Vec::with_capacity(cfg.loops);
+    for id in 0..cfg.loops {
+        let (transport, listeners) = make(id)?;
+        let sockets = LoopSockets {
+            listeners: listeners.into_iter().map(|l| (l, Network::Tcp)).collect(),
+            udp: Vec::new(),
+        };
+        loops.push((transport, sockets));
+    }
+    spawn(cfg, handler, loops, None, Vec::new())
+}
+
+fn spawn<H: EventHandler, T: Transport>(
+    cfg: Config,
+    handler: H,
+    transports: Vec<(T, LoopSockets<T>)>,
+    acceptor: Option<AcceptorParts>,
+    addrs: Vec<BoundAddr>,
+) -> Result<EngineHandle> {
     let loops = cfg.loops;
     let balancer = Arc::new(cfg.load_balance.build(loops)?);
     let ring = loopwire_ringbuf::Config::builder()
@@ -157,26 +207,17 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
             option: "max_inbound/max_outbound",
             reason: "not a usable buffer size",
         })?;
-    let bound = bind_all(&cfg)?;
 
-    let mut pollers = Vec::with_capacity(loops);
     let mut shared = Vec::with_capacity(loops);
-    let mut wakers = Vec::with_capacity(loops + 1);
-    for _ in 0..loops {
-        let poller = Poller::with_backend(cfg.backend.poller())?;
-        let waker = poller.waker()?;
+    let mut wakers: Vec<Waker> = Vec::with_capacity(loops + 1);
+    for (transport, _) in &transports {
+        let waker = transport.waker()?;
         wakers.push(waker.clone());
         shared.push(LoopShared::new(waker, cfg.max_connections));
-        pollers.push(poller);
     }
-    let acceptor = if bound.acceptor.is_empty() {
-        None
-    } else {
-        let poller = Poller::with_backend(cfg.backend.poller())?;
-        let waker = poller.waker()?;
-        wakers.push(waker.clone());
-        Some((poller, waker))
-    };
+    if let Some((_, waker, _)) = &acceptor {
+        wakers.push(Waker::from(waker.clone()));
+    }
 
     let clock = cfg.clock.start();
     let clock_wake = cfg.clock.is_test().then(|| {
@@ -195,8 +236,8 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
         inner: Arc::new(EngineShared {
             loops: shared,
             balancer: Arc::clone(&balancer),
-            acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
-            addrs: bound.addrs,
+            acceptor_waker: acceptor.as_ref().map(|(_, w, _)| w.clone()),
+            addrs,
             stop: StopState::new(threads),
             threads: Mutex::new(Vec::with_capacity(threads)),
             clock,
@@ -212,7 +253,7 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
     let mut spawned = Vec::with_capacity(threads);
     let mut spawn_error = None;
     let pins = cpus(&cfg);
-    for (id, (poller, sockets)) in pollers.into_iter().zip(bound.per_loop).enumerate() {
+    for (id, (transport, sockets)) in transports.into_iter().enumerate() {
         let init = LoopInit {
             handler: Arc::clone(&handler),
             engine: engine.clone(),
@@ -220,7 +261,7 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
             ring,
             cfg: Arc::clone(&cfg),
         };
-        let el = EventLoop::new(id, init, poller, sockets);
+        let el = EventLoop::new(id, init, transport, sockets);
         let pin = pins.get(id).copied().flatten();
         let res = std::thread::Builder::new()
             .name(format!("loopwire-loop-{id}"))
@@ -234,11 +275,11 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
         }
     }
     if spawn_error.is_none()
-        && let Some((poller, _)) = acceptor
+        && let Some((poller, _, listeners)) = acceptor
     {
         let acc = Acceptor::new(
             poller,
-            bound.acceptor,
+            listeners,
             engine.clone(),
             Arc::clone(&handler),
             balancer,
