@@ -94,6 +94,7 @@ pub(super) struct Parts<'a, H> {
 /// bytes after the connection's leftovers or, when `None`, the leftovers alone. Returns what
 /// it asked for and whether keeping its unread bytes overflowed, for
 /// [`EventLoop::finish`]; `None` when the connection is already closing.
+#[inline(always)]
 pub(super) fn run<H: EventHandler, St: AsFd>(
     parts: Parts<'_, H>,
     key: usize,
