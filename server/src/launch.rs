@@ -12,6 +12,7 @@ use std::sync::Arc;
 use loopwire_poller::Poller;
 
 use crate::addr::{BoundAddr, ListenAddr, Network};
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::engine::{ClockWake, EngineHandle, EngineShared};
 use crate::error::{Error, Result};
@@ -152,15 +153,11 @@ fn cpus(cfg: &Config) -> Vec<Option<usize>> {
 /// The acceptor thread's poller, its waker and its listeners.
 type AcceptorParts = (Poller, loopwire_poller::Waker, Vec<(Listener, Network)>);
 
-/// Starts an engine serving `cfg`'s addresses on OS sockets, each loop on the readiness
+/// Starts an engine serving `cfg`'s addresses on OS sockets: each loop on the io_uring
+/// transport when that backend is chosen and the kernel allows it, else on the readiness
 /// transport of `cfg`'s backend.
 pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHandle> {
     let bound = bind_all(&cfg)?;
-    let mut loops = Vec::with_capacity(cfg.loops);
-    for sockets in bound.per_loop {
-        let poller = Poller::with_backend(cfg.backend.poller())?;
-        loops.push((PollerTransport::new(poller, cfg.stream), sockets));
-    }
     let acceptor = if bound.acceptor.is_empty() {
         None
     } else {
@@ -168,7 +165,82 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
         let waker = poller.waker()?;
         Some((poller, waker, bound.acceptor))
     };
-    spawn(cfg, handler, loops, acceptor, bound.addrs)
+    if cfg.backend == Backend::IoUring {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        match uring_loops(&cfg, bound.per_loop) {
+            Ok(loops) => {
+                let on = Some(Backend::IoUring);
+                return spawn(cfg, handler, loops, acceptor, (bound.addrs, on));
+            }
+            Err((e, per_loop)) => {
+                tracing::warn!(error = %e, "the kernel refuses io_uring; the loops run on epoll");
+                let loops = poller_loops(&cfg, per_loop)?;
+                let on = Some(Backend::Epoll);
+                return spawn(cfg, handler, loops, acceptor, (bound.addrs, on));
+            }
+        }
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        return Err(Error::InvalidOption {
+            option: "backend",
+            reason: "io-uring needs Linux and the `io-uring` feature of loopwire",
+        });
+    }
+    let loops = poller_loops(&cfg, bound.per_loop)?;
+    let on = Some(cfg.backend);
+    spawn(cfg, handler, loops, acceptor, (bound.addrs, on))
+}
+
+/// Each loop's readiness transport, with its sockets.
+fn poller_loops(
+    cfg: &Config,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
+) -> Result<Vec<(PollerTransport, LoopSockets<PollerTransport>)>> {
+    let mut loops = Vec::with_capacity(per_loop.len());
+    for sockets in per_loop {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        loops.push((PollerTransport::new(poller, cfg.stream), sockets));
+    }
+    Ok(loops)
+}
+
+/// The sockets of one loop, moved to another transport over the same OS sockets.
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+fn moved<A, B>(s: LoopSockets<A>) -> LoopSockets<B>
+where
+    A: Transport<Listener = Listener, Datagram = Datagram>,
+    B: Transport<Listener = Listener, Datagram = Datagram>,
+{
+    LoopSockets {
+        listeners: s.listeners,
+        udp: s.udp,
+    }
+}
+
+/// Each loop's io_uring transport, with its sockets; on refusal, the error and the sockets
+/// back.
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+#[allow(clippy::type_complexity)]
+fn uring_loops(
+    cfg: &Config,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
+) -> std::result::Result<
+    Vec<(
+        crate::transport::UringTransport,
+        LoopSockets<crate::transport::UringTransport>,
+    )>,
+    (std::io::Error, Vec<LoopSockets<PollerTransport>>),
+> {
+    let mut rings = Vec::with_capacity(per_loop.len());
+    for _ in 0..per_loop.len() {
+        match crate::transport::UringTransport::new(cfg.stream) {
+            Ok(t) => rings.push(t),
+            Err(e) => return Err((e, per_loop)),
+        }
+    }
+    Ok(rings
+        .into_iter()
+        .zip(per_loop.into_iter().map(moved))
+        .collect())
 }
 
 /// Starts an engine on the transports `make` returns for each loop (by loop id), with the
@@ -187,7 +259,7 @@ pub(crate) fn start_on<H: EventHandler, T: Transport>(
         };
         loops.push((transport, sockets));
     }
-    spawn(cfg, handler, loops, None, Vec::new())
+    spawn(cfg, handler, loops, None, (Vec::new(), None))
 }
 
 fn spawn<H: EventHandler, T: Transport>(
@@ -195,7 +267,7 @@ fn spawn<H: EventHandler, T: Transport>(
     handler: H,
     transports: Vec<(T, LoopSockets<T>)>,
     acceptor: Option<AcceptorParts>,
-    addrs: Vec<BoundAddr>,
+    (addrs, backend): (Vec<BoundAddr>, Option<Backend>),
 ) -> Result<EngineHandle> {
     let loops = cfg.loops;
     let balancer = Arc::new(cfg.load_balance.build(loops)?);
@@ -238,6 +310,7 @@ fn spawn<H: EventHandler, T: Transport>(
             balancer: Arc::clone(&balancer),
             acceptor_waker: acceptor.as_ref().map(|(_, w, _)| w.clone()),
             addrs,
+            backend,
             stop: StopState::new(threads),
             threads: Mutex::new(Vec::with_capacity(threads)),
             clock,

@@ -42,6 +42,11 @@ pub struct EngineArgs {
     /// Keep polling this many microseconds after each burst before sleeping (0: off).
     #[arg(long, default_value_t = 0)]
     pub busy_poll_us: u64,
+    /// What the loops run on: epoll, polling or io-uring (default: the platform's, or
+    /// LOOPWIRE_BACKEND). io-uring falls back to epoll, with a log line, where the kernel
+    /// refuses it.
+    #[arg(long)]
+    pub backend: Option<loopwire::Backend>,
 }
 
 impl EngineArgs {
@@ -51,7 +56,11 @@ impl EngineArgs {
             .loops(self.loops)
             .load_balance(self.lb.clone())
             .reuse_port(self.reuse_port)
-            .busy_poll(std::time::Duration::from_micros(self.busy_poll_us))
+            .busy_poll(std::time::Duration::from_micros(self.busy_poll_us));
+        if let Some(b) = self.backend {
+            builder.backend(b);
+        }
+        builder
     }
 }
 

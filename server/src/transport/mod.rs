@@ -8,6 +8,9 @@
 //! - the readiness transport (`PollerTransport`, crate-private), the default: epoll or the
 //!   `polling` crate from `loopwire-poller`, over the socket layer's `accept4`, `recv`, `send`
 //!   and `sendmsg`;
+//! - the io_uring transport (`UringTransport`, crate-private; feature `io-uring`, Linux):
+//!   completion mode, chosen with [`Backend::IoUring`](crate::Backend); where the kernel
+//!   refuses io_uring the engine falls back to epoll and logs it;
 //! - [`mem`]: in-memory listeners and streams that drive the whole engine in tests with no
 //!   socket at all; the same shape a user-space TCP/IP stack (smoltcp over a TAP device, say)
 //!   would implement.
@@ -45,6 +48,8 @@
 
 pub mod mem;
 mod poller;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -54,6 +59,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use poller::{PollerTransport, RESERVED};
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub(crate) use uring::UringTransport;
 
 /// A stream socket of the OS (TCP or Unix), as [`EngineHandle::dial`] and
 /// [`EngineHandle::enroll`] make them, for [`Transport::adopt`].

@@ -1,5 +1,5 @@
 //! The loopwire echo server on a chosen engine backend, for the harness's echo load
-//! (`bench echo` runs it once per backend this build offers: `epoll`, `polling`).
+//! (`bench echo` runs it once per backend this build offers: `epoll`, `polling`, `io-uring`).
 //!
 //! `backend_echo --addr tcp://127.0.0.1:0 --loops 2 --backend polling`; prints
 //! `listening on tcp://ADDR` when ready; SIGINT/SIGTERM stop it. `--list` prints the
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use loopwire::{Action, Backend, Conn, Engine, EventHandler};
-use loopwire_examples::cli::{BoxError, Context};
+use loopwire_examples::cli::BoxError;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -17,9 +17,6 @@ struct Args {
     /// Address to serve.
     #[arg(long, default_value = "tcp://127.0.0.1:9000")]
     addr: String,
-    /// Readiness backend: epoll or polling (see `--list`).
-    #[arg(long, default_value = "epoll")]
-    backend: String,
     /// Print the backends available here and exit.
     #[arg(long)]
     list: bool,
@@ -47,17 +44,13 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), BoxError> {
     if args.list {
         for b in Backend::available() {
-            println!("{}", format!("{b:?}").to_lowercase());
+            println!("{}", b.name());
         }
         return Ok(());
     }
-    let backend: Backend = args
-        .backend
-        .parse()
-        .context(|| format!("unknown backend {:?}", args.backend))?;
     let mut builder = Engine::builder();
     builder.addr(loopwire_examples::tcp_url(&args.addr).as_str());
-    builder.backend(backend);
+    // `--backend` (from the engine options): the platform's default when absent.
     let engine = args.engine.apply(&mut builder).start(Echo)?;
     loopwire_examples::announce(&engine, "")?;
     engine.wait();
