@@ -43,9 +43,9 @@ const CQ_ENTRIES: u32 = 8192;
 /// The buffer group of the loop's provided-buffer ring.
 const BGID: u16 = 0;
 /// Buffers in the ring.
-const BUFFERS: u16 = 256;
+const BUFFERS: u16 = 128;
 /// Bytes per buffer.
-const BUF_SIZE: usize = 4096;
+const BUF_SIZE: usize = 16 * 1024;
 /// Most bytes one connection has in flight: a send takes no more, so the rest stays in the
 /// connection's outbound ring, where the write watermarks and the write-stall timeout see it.
 const IN_FLIGHT_MAX: usize = 64 * 1024;
