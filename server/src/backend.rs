@@ -17,6 +17,10 @@ use crate::error::Error;
 /// |---|---|---|
 /// | `Epoll` | Linux, Android | native, over `libc`; the Linux default |
 /// | `Polling` | Unix | the `polling` crate (kqueue, event ports, epoll, `poll(2)`); the default elsewhere; on Linux and Android only with the `polling` feature |
+/// | `IoUring` | Linux | io_uring in completion mode (feature `io-uring`); falls back to epoll, with a log line, where the kernel refuses io_uring |
+///
+/// The environment variable `LOOPWIRE_BACKEND` (a name as [`FromStr`] takes it) overrides
+/// the default, so a test suite or a benchmark can run every engine on another backend.
 ///
 /// # Examples
 /// ```
@@ -35,22 +39,45 @@ pub enum Backend {
     Epoll,
     /// The `polling` crate.
     Polling,
+    /// io_uring in completion mode (feature `io-uring`, Linux).
+    IoUring,
 }
 
 impl Backend {
     /// Every backend the engine knows, available here or not.
-    pub const ALL: [Backend; 2] = [Backend::Epoll, Backend::Polling];
+    pub const ALL: [Backend; 3] = [Backend::Epoll, Backend::Polling, Backend::IoUring];
 
     /// The backends the engine can run on here (built into `loopwire-poller` for this
     /// platform and these features), the default first.
     pub fn available() -> Vec<Backend> {
-        let mut v: Vec<Backend> = Self::ALL
-            .into_iter()
-            .filter(|b| b.poller().is_available())
-            .collect();
-        let default = loopwire_poller::Backend::default();
-        v.sort_by_key(|b| b.poller() != default);
+        let mut v: Vec<Backend> = Self::ALL.into_iter().filter(|b| b.is_built()).collect();
+        let default = Self::from_env().unwrap_or_else(|| {
+            let poller = loopwire_poller::Backend::default();
+            v.iter()
+                .copied()
+                .find(|b| *b != Backend::IoUring && b.poller() == poller)
+                .unwrap_or(Backend::Polling)
+        });
+        v.sort_by_key(|b| *b != default);
         v
+    }
+
+    /// Whether this build of the engine can run on it.
+    fn is_built(self) -> bool {
+        match self {
+            Backend::IoUring => cfg!(all(feature = "io-uring", target_os = "linux")),
+            b => b.poller().is_available(),
+        }
+    }
+
+    /// The backend `LOOPWIRE_BACKEND` names, if it names one built here.
+    fn from_env() -> Option<Backend> {
+        let name = std::env::var("LOOPWIRE_BACKEND").ok()?;
+        let b = name.parse::<Backend>().ok().filter(|b| b.is_built());
+        if b.is_none() {
+            tracing::warn!(%name, "LOOPWIRE_BACKEND names no backend built here; ignored");
+        }
+        b
     }
 
     /// The lowercase name, as [`FromStr`] accepts it.
@@ -58,13 +85,14 @@ impl Backend {
         match self {
             Backend::Epoll => "epoll",
             Backend::Polling => "polling",
+            Backend::IoUring => "io-uring",
         }
     }
 
-    /// The poller backend behind it.
+    /// The poller backend behind it (for io_uring: the acceptor thread's, and the fallback).
     pub(crate) fn poller(self) -> loopwire_poller::Backend {
         match self {
-            Backend::Epoll => loopwire_poller::Backend::Epoll,
+            Backend::Epoll | Backend::IoUring => loopwire_poller::Backend::Epoll,
             Backend::Polling => loopwire_poller::Backend::Polling,
         }
     }
@@ -96,7 +124,7 @@ impl FromStr for Backend {
             .find(|b| b.name().eq_ignore_ascii_case(s))
             .ok_or(Error::InvalidOption {
                 option: "backend",
-                reason: "unknown backend (the engine runs on: epoll, polling)",
+                reason: "unknown backend (the engine runs on: epoll, polling, io-uring)",
             })
     }
 }
@@ -120,7 +148,7 @@ mod tests {
         let all = Backend::available();
         assert_eq!(all.first(), Some(&Backend::default()));
         for b in all {
-            assert!(b.poller().is_available());
+            assert!(b.is_built());
         }
     }
 }

@@ -352,6 +352,11 @@ impl EngineBuilder {
         if self.addrs.is_empty() {
             return Err(Error::NoAddress);
         }
+        self.options()
+    }
+
+    /// [`config`](Self::config) without requiring an address (for `start_on`).
+    fn options(&self) -> Result<Config> {
         if self.addrs.len() > 2048 {
             return Err(Error::InvalidOption {
                 option: "addr",
@@ -464,6 +469,47 @@ impl EngineBuilder {
     /// or a thread that cannot be spawned. Nothing is left running or bound on error.
     pub fn start<H: EventHandler>(&self, handler: H) -> Result<EngineHandle> {
         launch::start(self.config()?, handler)
+    }
+
+    /// Starts the loops on transports of your own instead of OS sockets (see
+    /// [`transport`](crate::transport)): `make` is called once per loop, with its id, and
+    /// returns that loop's transport and the listeners it accepts on. The addresses set with
+    /// [`addr`](Self::addr) are not bound; the backend option does not apply.
+    ///
+    /// # Errors
+    /// A bad option, an error from `make`, or a thread that cannot be spawned.
+    ///
+    /// # Examples
+    /// ```
+    /// use loopwire::transport::mem::{Listener, MemTransport};
+    /// use loopwire::{Action, Conn, Engine, EventHandler};
+    ///
+    /// struct Echo;
+    /// impl EventHandler for Echo {
+    ///     type State = ();
+    ///     fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+    ///         let data = c.next(usize::MAX);
+    ///         c.write(data);
+    ///         Action::None
+    ///     }
+    /// }
+    ///
+    /// let listener = Listener::new()?;
+    /// let engine = Engine::builder()
+    ///     .loops(1)
+    ///     .start_on(|_| Ok((MemTransport::new(), vec![listener.clone()])), Echo)?;
+    /// let client = listener.connect();
+    /// client.write(b"ping");
+    /// assert_eq!(client.read_exact(4)?, b"ping");
+    /// engine.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_on<H: EventHandler, T: crate::transport::Transport>(
+        &self,
+        make: impl FnMut(usize) -> std::io::Result<(T, Vec<T::Listener>)>,
+        handler: H,
+    ) -> Result<EngineHandle> {
+        launch::start_on(self.options()?, handler, make)
     }
 
     /// Like [`start`](Self::start), then blocks until the engine stops.

@@ -33,6 +33,8 @@ pub(crate) struct EngineShared {
     pub(crate) balancer: Arc<AnyBalancer>,
     pub(crate) acceptor_waker: Option<Waker>,
     pub(crate) addrs: Vec<BoundAddr>,
+    /// What the loops run on, after any fallback (`None`: transports of the caller's own).
+    pub(crate) backend: Option<crate::Backend>,
     pub(crate) stop: StopState,
     /// The dials in flight and their bound ([`crate::EngineBuilder::max_pending_dials`]).
     pub(crate) dials: crate::shared::dials::Dials,
@@ -81,6 +83,13 @@ impl EngineHandle {
     /// Number of event loops.
     pub fn loops(&self) -> usize {
         self.inner.loops.len()
+    }
+
+    /// The backend the loops run on: the one asked for, or epoll where the kernel refused
+    /// io_uring; `None` for an engine on transports of your own
+    /// ([`EngineBuilder::start_on`](crate::EngineBuilder::start_on)).
+    pub fn backend(&self) -> Option<crate::Backend> {
+        self.inner.backend
     }
 
     /// The engine's time: since it started on the system clock, or the

@@ -1,5 +1,7 @@
-//! Starting an engine: bind every address, build each loop's poller and shared state, then
-//! spawn the loops and (unless every loop accepts for itself) the acceptor.
+//! Starting an engine: bind every address, build each loop's transport and shared state, then
+//! spawn the loops and (unless every loop accepts for itself) the acceptor. [`start`] serves
+//! OS sockets on the readiness transport; [`start_on`] serves transports the caller made (the
+//! in-memory one, say), whose loops accept for themselves.
 //!
 //! It receives a validated [`Config`], never the builder. Nothing is left running or bound when
 //! it fails.
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use loopwire_poller::Poller;
 
 use crate::addr::{BoundAddr, ListenAddr, Network};
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::engine::{ClockWake, EngineHandle, EngineShared};
 use crate::error::{Error, Result};
@@ -22,6 +25,7 @@ use crate::shared::stop::StopState;
 use crate::shared::sync::{Mutex, lock};
 use crate::sys::{self, Datagram, Listener};
 use crate::time::Subscriber;
+use crate::transport::{PollerTransport, Transport, Waker};
 
 /// Capacity a connection's ring buffer keeps while in use, and the block size of each loop's
 /// buffer pool (a drained buffer goes back to the pool, so idle connections own none).
@@ -29,7 +33,7 @@ const RING_INITIAL: usize = 4096;
 
 /// Everything bound for one engine, before its threads start.
 struct Bound {
-    per_loop: Vec<LoopSockets>,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
     acceptor: Vec<(Listener, Network)>,
     addrs: Vec<BoundAddr>,
 }
@@ -147,7 +151,125 @@ fn cpus(cfg: &Config) -> Vec<Option<usize>> {
     }
 }
 
+/// The acceptor thread's poller, its waker and its listeners.
+type AcceptorParts = (Poller, loopwire_poller::Waker, Vec<(Listener, Network)>);
+
+/// Starts an engine serving `cfg`'s addresses on OS sockets: each loop on the io_uring
+/// transport when that backend is chosen and the kernel allows it, else on the readiness
+/// transport of `cfg`'s backend.
 pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHandle> {
+    let bound = bind_all(&cfg)?;
+    let acceptor = if bound.acceptor.is_empty() {
+        None
+    } else {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        let waker = poller.waker()?;
+        Some((poller, waker, bound.acceptor))
+    };
+    if cfg.backend == Backend::IoUring {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        match uring_loops(&cfg, bound.per_loop) {
+            Ok(loops) => {
+                let on = Some(Backend::IoUring);
+                return spawn(cfg, handler, loops, acceptor, (bound.addrs, on));
+            }
+            Err((e, per_loop)) => {
+                tracing::warn!(error = %e, "the kernel refuses io_uring; the loops run on epoll");
+                let loops = poller_loops(&cfg, per_loop)?;
+                let on = Some(Backend::Epoll);
+                return spawn(cfg, handler, loops, acceptor, (bound.addrs, on));
+            }
+        }
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        return Err(Error::InvalidOption {
+            option: "backend",
+            reason: "io-uring needs Linux and the `io-uring` feature of loopwire",
+        });
+    }
+    let loops = poller_loops(&cfg, bound.per_loop)?;
+    let on = Some(cfg.backend);
+    spawn(cfg, handler, loops, acceptor, (bound.addrs, on))
+}
+
+/// Each loop's readiness transport, with its sockets.
+fn poller_loops(
+    cfg: &Config,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
+) -> Result<Vec<(PollerTransport, LoopSockets<PollerTransport>)>> {
+    let mut loops = Vec::with_capacity(per_loop.len());
+    for sockets in per_loop {
+        let poller = Poller::with_backend(cfg.backend.poller())?;
+        loops.push((PollerTransport::new(poller, cfg.stream), sockets));
+    }
+    Ok(loops)
+}
+
+/// The sockets of one loop, moved to another transport over the same OS sockets.
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+fn moved<A, B>(s: LoopSockets<A>) -> LoopSockets<B>
+where
+    A: Transport<Listener = Listener, Datagram = Datagram>,
+    B: Transport<Listener = Listener, Datagram = Datagram>,
+{
+    LoopSockets {
+        listeners: s.listeners,
+        udp: s.udp,
+    }
+}
+
+/// Each loop's io_uring transport, with its sockets; on refusal, the error and the sockets
+/// back.
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+#[allow(clippy::type_complexity)]
+fn uring_loops(
+    cfg: &Config,
+    per_loop: Vec<LoopSockets<PollerTransport>>,
+) -> std::result::Result<
+    Vec<(
+        crate::transport::UringTransport,
+        LoopSockets<crate::transport::UringTransport>,
+    )>,
+    (std::io::Error, Vec<LoopSockets<PollerTransport>>),
+> {
+    let mut rings = Vec::with_capacity(per_loop.len());
+    for _ in 0..per_loop.len() {
+        match crate::transport::UringTransport::new(cfg.stream) {
+            Ok(t) => rings.push(t),
+            Err(e) => return Err((e, per_loop)),
+        }
+    }
+    Ok(rings
+        .into_iter()
+        .zip(per_loop.into_iter().map(moved))
+        .collect())
+}
+
+/// Starts an engine on the transports `make` returns for each loop (by loop id), with the
+/// listeners each loop accepts on; `cfg`'s addresses are not bound.
+pub(crate) fn start_on<H: EventHandler, T: Transport>(
+    cfg: Config,
+    handler: H,
+    mut make: impl FnMut(usize) -> std::io::Result<(T, Vec<T::Listener>)>,
+) -> Result<EngineHandle> {
+    let mut loops = Vec::with_capacity(cfg.loops);
+    for id in 0..cfg.loops {
+        let (transport, listeners) = make(id)?;
+        let sockets = LoopSockets {
+            listeners: listeners.into_iter().map(|l| (l, Network::Tcp)).collect(),
+            udp: Vec::new(),
+        };
+        loops.push((transport, sockets));
+    }
+    spawn(cfg, handler, loops, None, (Vec::new(), None))
+}
+
+fn spawn<H: EventHandler, T: Transport>(
+    cfg: Config,
+    handler: H,
+    transports: Vec<(T, LoopSockets<T>)>,
+    acceptor: Option<AcceptorParts>,
+    (addrs, backend): (Vec<BoundAddr>, Option<Backend>),
+) -> Result<EngineHandle> {
     let loops = cfg.loops;
     let balancer = Arc::new(cfg.load_balance.build(loops)?);
     let ring = loopwire_ringbuf::Config::builder()
@@ -158,26 +280,17 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
             option: "max_inbound/max_outbound",
             reason: "not a usable buffer size",
         })?;
-    let bound = bind_all(&cfg)?;
 
-    let mut pollers = Vec::with_capacity(loops);
     let mut shared = Vec::with_capacity(loops);
-    let mut wakers = Vec::with_capacity(loops + 1);
-    for _ in 0..loops {
-        let poller = Poller::with_backend(cfg.backend.poller())?;
-        let waker = poller.waker()?;
+    let mut wakers: Vec<Waker> = Vec::with_capacity(loops + 1);
+    for (transport, _) in &transports {
+        let waker = transport.waker()?;
         wakers.push(waker.clone());
         shared.push(LoopShared::new(waker, cfg.max_connections));
-        pollers.push(poller);
     }
-    let acceptor = if bound.acceptor.is_empty() {
-        None
-    } else {
-        let poller = Poller::with_backend(cfg.backend.poller())?;
-        let waker = poller.waker()?;
-        wakers.push(waker.clone());
-        Some((poller, waker))
-    };
+    if let Some((_, waker, _)) = &acceptor {
+        wakers.push(Waker::from(waker.clone()));
+    }
 
     let clock = cfg.clock.start();
     let clock_wake = cfg.clock.is_test().then(|| {
@@ -196,8 +309,9 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
         inner: Arc::new(EngineShared {
             loops: shared,
             balancer: Arc::clone(&balancer),
-            acceptor_waker: acceptor.as_ref().map(|(_, w)| w.clone()),
-            addrs: bound.addrs,
+            acceptor_waker: acceptor.as_ref().map(|(_, w, _)| w.clone()),
+            addrs,
+            backend,
             stop: StopState::new(threads),
             dials: DialCount::new(cfg.max_pending_dials),
             threads: Mutex::new(Vec::with_capacity(threads)),
@@ -214,7 +328,7 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
     let mut spawned = Vec::with_capacity(threads);
     let mut spawn_error = None;
     let pins = cpus(&cfg);
-    for (id, (poller, sockets)) in pollers.into_iter().zip(bound.per_loop).enumerate() {
+    for (id, (transport, sockets)) in transports.into_iter().enumerate() {
         let init = LoopInit {
             handler: Arc::clone(&handler),
             engine: engine.clone(),
@@ -222,7 +336,7 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
             ring,
             cfg: Arc::clone(&cfg),
         };
-        let el = EventLoop::new(id, init, poller, sockets);
+        let el = EventLoop::new(id, init, transport, sockets);
         let pin = pins.get(id).copied().flatten();
         let res = std::thread::Builder::new()
             .name(format!("loopwire-loop-{id}"))
@@ -236,11 +350,11 @@ pub(crate) fn start<H: EventHandler>(cfg: Config, handler: H) -> Result<EngineHa
         }
     }
     if spawn_error.is_none()
-        && let Some((poller, _)) = acceptor
+        && let Some((poller, _, listeners)) = acceptor
     {
         let acc = Acceptor::new(
             poller,
-            bound.acceptor,
+            listeners,
             engine.clone(),
             Arc::clone(&handler),
             balancer,

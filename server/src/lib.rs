@@ -31,6 +31,8 @@
 //! - [`ListenAddr`]: `tcp://`, `udp://`, `unix://` URLs.
 //! - [`codec`]: Netty-compatible frame codecs (line, delimiter, fixed length, length field),
 //!   decoded in place from [`Conn::next_frame`], written with [`Conn::write_frame`].
+//! - [`transport`]: the seam between the loops and the OS (accept, receive, send, close,
+//!   wait, wake), with an in-memory implementation that runs the engine with no sockets.
 //! - [`WorkerPool`]: a bounded pool of threads for blocking work, fed without blocking.
 //! - Backpressure: [`EngineBuilder::write_watermarks`], [`Conn::is_writable`],
 //!   [`EventHandler::on_writability_changed`], [`Conn::pause_reading`] /
@@ -53,6 +55,7 @@ mod flow;
 mod handle;
 mod handler;
 pub mod time;
+pub mod transport;
 mod workers;
 
 // How an engine runs: its validated settings, its start, its loops, the state its threads

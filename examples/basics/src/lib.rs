@@ -42,8 +42,10 @@ pub struct EngineArgs {
     /// Keep polling this many microseconds after each burst before sleeping (0: off).
     #[arg(long, default_value_t = 0)]
     pub busy_poll_us: u64,
-    /// Readiness backend, by the engine's name for it (`echo --list-backends` prints the
-    /// ones this build offers, the default first).
+    /// What the loops run on, by the engine's name for it: epoll, polling or io-uring
+    /// (`echo --list-backends` prints the ones this build offers, the default first; the
+    /// default honours LOOPWIRE_BACKEND). io-uring falls back to epoll, with a log line,
+    /// where the kernel refuses it.
     #[arg(long, default_value_t = loopwire::Backend::default())]
     pub backend: loopwire::Backend,
 }

@@ -3,17 +3,20 @@
 //! of reading, a read deadline, an engine shutdown; and the work owed to connections after a
 //! batch of events (see [`Deferred`]).
 
+use std::os::fd::AsFd;
 use std::time::Duration;
 
-use std::os::fd::AsFd;
+use loopwire_ringbuf::BufferPool;
 
 use super::EventLoop;
+use crate::config::Config;
 use crate::conn::{Conn, Flow};
 use crate::flow::Watermarks;
 use crate::handler::{Action, CloseReason, EventHandler, Timeout};
 use crate::reactor::guard::guard;
 use crate::reactor::inbound;
 use crate::reactor::slot::Slot;
+use crate::transport::Transport;
 
 /// Work owed to a connection once the current batch of events and tasks is done.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +70,7 @@ impl Outcome {
 }
 
 /// The flow-control view a callback on `slot` starts from.
-fn slot_flow<S>(slot: &Slot<S>, marks: Watermarks) -> Flow {
+fn slot_flow<S, St>(slot: &Slot<S, St>, marks: Watermarks) -> Flow {
     Flow {
         open: true,
         writable: slot.writability.is_writable(),
@@ -76,72 +79,104 @@ fn slot_flow<S>(slot: &Slot<S>, marks: Watermarks) -> Flow {
     }
 }
 
-impl<H: EventHandler> EventLoop<H> {
+/// The parts of a loop that running a data callback takes, borrowed apart from the connection
+/// table and the transport (whose receive buffer may hold the bytes shown).
+pub(super) struct Parts<'a, H> {
+    pub(super) handler: &'a H,
+    pub(super) write_buf: &'a mut Vec<u8>,
+    pub(super) pool: &'a mut BufferPool,
+    pub(super) cfg: &'a Config,
+    pub(super) id: usize,
+    pub(super) now: u64,
+}
+
+/// Runs `on_open` (`call`) or `on_traffic` for connection `key` in `slot`, showing `fresh`
+/// bytes after the connection's leftovers or, when `None`, the leftovers alone. Returns what
+/// it asked for and whether keeping its unread bytes overflowed, for
+/// [`EventLoop::finish`]; `None` when the connection is already closing.
+#[inline(always)]
+pub(super) fn run<H: EventHandler, St: AsFd>(
+    parts: Parts<'_, H>,
+    key: usize,
+    slot: &mut Slot<H::State, St>,
+    fresh: Option<&[u8]>,
+    call: Call,
+) -> Option<(Outcome, bool)> {
+    let Parts {
+        handler,
+        write_buf,
+        pool,
+        cfg,
+        id,
+        now,
+    } = parts;
+    if slot.closing.is_some() {
+        return None;
+    }
+    let flow = slot_flow(slot, cfg.marks);
+    let meta = slot.meta(id, key);
+    let Slot {
+        inbound,
+        outbound,
+        state,
+        stream,
+        ..
+    } = slot;
+    let (queued, fd) = (outbound.len(), stream.as_fd());
+    let mut outcome = Outcome::default();
+    let run = |bytes: &[u8]| {
+        let tag = match call {
+            Call::Open(tag) => tag,
+            Call::Traffic => None,
+        };
+        let mut conn = Conn::new(bytes, write_buf, queued, state, (meta, fd), flow)
+            .with_tag(tag)
+            .with_now(now);
+        let action = guard("on_open/on_traffic", || match call {
+            Call::Open(_) => handler.on_open(&mut conn),
+            Call::Traffic => handler.on_traffic(&mut conn),
+        });
+        match action {
+            Some(action) => {
+                outcome = Outcome::of(action, &conn);
+                conn.consumed()
+            }
+            None => {
+                outcome = Outcome::panicked();
+                0
+            }
+        }
+    };
+    let overflow = match fresh {
+        Some(bytes) => inbound::deliver(inbound, pool, bytes, cfg.max_inbound, run).is_err(),
+        None => {
+            inbound::redeliver(inbound, pool, run);
+            false
+        }
+    };
+    Some((outcome, overflow))
+}
+
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     /// Runs `on_open` (`open`) or `on_traffic` for connection `key`, showing `fresh` bytes of the
     /// read buffer after the connection's leftovers or, when `None`, the leftovers alone; then
     /// applies what it did.
     pub(super) fn callback(&mut self, key: usize, fresh: Option<usize>, call: Call) {
-        let Self {
-            conns,
-            handler,
-            write_buf,
-            pool,
-            read_buf,
-            cfg,
-            id,
-            now,
-            ..
-        } = self;
-        let Some(slot) = conns.get_mut(key) else {
+        let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        if slot.closing.is_some() {
-            return;
+        let parts = Parts {
+            handler: &*self.handler,
+            write_buf: &mut self.write_buf,
+            pool: &mut self.pool,
+            cfg: &self.cfg,
+            id: self.id,
+            now: self.now,
+        };
+        let fresh = fresh.map(|n| &self.read_buf[..n]);
+        if let Some((outcome, overflow)) = run(parts, key, slot, fresh, call) {
+            self.finish(key, outcome, overflow);
         }
-        let flow = slot_flow(slot, cfg.marks);
-        let meta = slot.meta(*id, key);
-        let Slot {
-            inbound,
-            outbound,
-            state,
-            stream,
-            ..
-        } = slot;
-        let (queued, fd) = (outbound.len(), stream.as_fd());
-        let mut outcome = Outcome::default();
-        let run = |bytes: &[u8]| {
-            let tag = match call {
-                Call::Open(tag) => tag,
-                Call::Traffic => None,
-            };
-            let mut conn = Conn::new(bytes, write_buf, queued, state, (meta, fd), flow)
-                .with_tag(tag)
-                .with_now(*now);
-            let action = guard("on_open/on_traffic", || match call {
-                Call::Open(_) => handler.on_open(&mut conn),
-                Call::Traffic => handler.on_traffic(&mut conn),
-            });
-            match action {
-                Some(action) => {
-                    outcome = Outcome::of(action, &conn);
-                    conn.consumed()
-                }
-                None => {
-                    outcome = Outcome::panicked();
-                    0
-                }
-            }
-        };
-        let overflow = match fresh {
-            Some(n) => {
-                inbound::deliver(inbound, pool, &read_buf[..n], cfg.max_inbound, run).is_err()
-            }
-            None => {
-                inbound::redeliver(inbound, pool, run);
-                false
-            }
-        };
-        self.finish(key, outcome, overflow);
     }
 
     /// Applies what a callback on connection `key` did: sends its writes, then closes,

@@ -16,6 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// callback only reaches the connection's `Conn` and the handler's state); the connection
 /// whose callback panicked is closed, and the handler's own state is the handler's to keep
 /// consistent, as with any panic it catches itself.
+#[inline]
 pub(crate) fn guard<R>(what: &'static str, f: impl FnOnce() -> R) -> Option<R> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => Some(r),

@@ -1,18 +1,17 @@
-//! A connection's byte I/O: one `recv` per readable event into the loop's shared read buffer,
-//! sends that go straight to the socket and keep only what it does not take, draining that
-//! backlog when the socket turns writable, and keeping the poller's interest in step.
+//! A connection's byte I/O through the loop's transport: one `recv` per receive event, shown
+//! to the handler in place; sends that go straight to the transport and keep only what it
+//! does not take, draining that backlog when it has room again; and keeping what the
+//! transport watches in step.
 
-use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd};
-
-use loopwire_poller::{Interest, Mode, Token};
+use std::io;
 
 use super::{Call, Deferred, EventLoop};
 use crate::handler::{CloseReason, EventHandler};
 use crate::reactor::outbound::{self, SendError};
 use crate::sys::is_transient;
+use crate::transport::{ConnIo, Transport, Watch};
 
-impl<H: EventHandler> EventLoop<H> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     pub(super) fn on_readable(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
@@ -25,12 +24,12 @@ impl<H: EventHandler> EventLoop<H> {
             self.tls_readable(key);
             return;
         }
-        let n = match slot.stream.io().read(&mut self.read_buf) {
-            Ok(0) => {
+        let fresh = match self.transport.recv(key, &slot.stream, &mut self.read_buf) {
+            Ok([]) => {
                 self.peer_closed(key);
                 return;
             }
-            Ok(n) => n,
+            Ok(fresh) => fresh,
             Err(e) if is_transient(&e) => return,
             Err(e) => {
                 self.close_now(key, CloseReason::Error(e));
@@ -38,7 +37,23 @@ impl<H: EventHandler> EventLoop<H> {
             }
         };
         slot.deadlines.active(self.now);
-        self.callback(key, Some(n), Call::Traffic);
+        let outcome = super::callbacks::run(
+            super::callbacks::Parts {
+                handler: &*self.handler,
+                write_buf: &mut self.write_buf,
+                pool: &mut self.pool,
+                cfg: &self.cfg,
+                id: self.id,
+                now: self.now,
+            },
+            key,
+            slot,
+            Some(fresh),
+            Call::Traffic,
+        );
+        if let Some((outcome, overflow)) = outcome {
+            self.finish(key, outcome, overflow);
+        }
     }
 
     /// Sends what the last callback gathered in `write_buf` on connection `key`. Returns false
@@ -73,7 +88,11 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return false;
         };
-        let mut io = slot.stream.io();
+        let mut io = ConnIo {
+            transport: &mut self.transport,
+            conn: key,
+            stream: &slot.stream,
+        };
         let before = slot.outbound.len();
         match outbound::send(
             &mut slot.outbound,
@@ -111,7 +130,11 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let mut io = slot.stream.io();
+        let mut io = ConnIo {
+            transport: &mut self.transport,
+            conn: key,
+            stream: &slot.stream,
+        };
         let before = slot.outbound.len();
         if let Err(e) = outbound::drain(&mut slot.outbound, &mut self.pool, &mut io) {
             self.close_now(key, CloseReason::Error(e));
@@ -139,36 +162,22 @@ impl<H: EventHandler> EventLoop<H> {
         self.update_interest(key);
     }
 
-    /// Re-arms the poller for what connection `key` now waits for: readability while it is
-    /// read and not paused, writability while it has a backlog. A connection waiting for
-    /// neither is taken off the poller and put back when it waits for something again.
+    /// Keeps what the transport watches for connection `key` in step with what it waits for:
+    /// receives while it is read and not paused, room to send while it has a backlog.
     pub(super) fn update_interest(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let want = (slot.reading && !slot.paused, !slot.outbound.is_empty());
-        let armed = (slot.read_armed, slot.write_armed);
-        if want == armed {
+        let want = Watch {
+            recv: slot.reading && !slot.paused,
+            send: !slot.outbound.is_empty(),
+        };
+        let was = slot.watching();
+        if want == was {
             return;
         }
-        let fd = slot.stream.as_fd().as_raw_fd();
-        let interest = match want {
-            (true, true) => Some(Interest::READABLE.add(Interest::WRITABLE)),
-            (false, true) => Some(Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, false) => None,
-        };
-        let res = match (interest, armed) {
-            (None, _) => self.poller.deregister(fd),
-            (Some(i), (false, false)) => {
-                // SAFETY: the stream stays in its slot until `close_now`, which deregisters
-                // it before dropping it.
-                unsafe { self.poller.register(fd, Token(key), i, Mode::Level) }
-            }
-            (Some(i), _) => self.poller.reregister(fd, Token(key), i, Mode::Level),
-        };
-        match res {
-            Ok(()) => (slot.read_armed, slot.write_armed) = want,
+        match self.transport.watch(key, &slot.stream, want, was) {
+            Ok(()) => (slot.read_armed, slot.write_armed) = (want.recv, want.send),
             Err(e) => {
                 tracing::warn!(error = %e, "re-arming a connection failed; closing it");
                 self.close_now(

@@ -2,10 +2,9 @@
 //! dial's connect finishing, the peer's or the handler's close (after the backlog drains), the
 //! close itself with `on_close`, and closing everything when the loop stops.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 use loopwire_loadbalance::Balancer;
-use loopwire_poller::{Interest, Mode, Token};
 
 use super::{Call, EventLoop, RESERVED};
 use crate::conn::{Conn, Flow};
@@ -17,11 +16,12 @@ use crate::reactor::spill::Spill;
 #[cfg(feature = "tls")]
 use crate::shared::task::Origin;
 use crate::shared::task::{NewConn, Task};
+use crate::transport::{ConnIo, Transport, Watch};
 
-impl<H: EventHandler> EventLoop<H> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
     // published only after the slab insert): keep the models in step with changes here.
-    pub(super) fn register(&mut self, acc: NewConn, counted: bool) {
+    pub(super) fn register(&mut self, acc: NewConn<T::Stream>, counted: bool) {
         if !counted {
             self.balancer.on_open(self.id);
         }
@@ -33,25 +33,18 @@ impl<H: EventHandler> EventLoop<H> {
             self.balancer.on_close(self.id);
             return;
         }
-        self.cfg.stream.apply(&acc.stream);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
         if key >= RESERVED || key >= self.shared().gens.slots() {
             self.balancer.on_close(self.id);
             return;
         }
-        let fd = acc.stream.as_fd().as_raw_fd();
         let connecting = acc.origin.connecting();
-        // A dial still connecting waits for writability (the connect's outcome), nothing else.
-        let interest = if connecting {
-            Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        // SAFETY: the stream moves into the connection slot below (or is dropped right here on
-        // failure, when nothing was registered); `close_now` deregisters it before dropping it.
-        let registered = unsafe { self.poller.register(fd, Token(key), interest, Mode::Level) };
-        if let Err(e) = registered {
+        // A dial still connecting waits for room to send (the connect's outcome), nothing else.
+        let watch = if connecting { Watch::SEND } else { Watch::RECV };
+        // The stream moves into the connection slot below (or is dropped right here on
+        // failure, when nothing was registered); `close_now` hands it back to the transport.
+        if let Err(e) = self.transport.open(key, &acc.stream, watch) {
             tracing::warn!(error = %e, "registering a connection failed; closing it");
             self.balancer.on_close(self.id);
             return;
@@ -113,7 +106,7 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let outcome = slot.stream.connect_outcome();
+        let outcome = self.transport.connect_outcome(&slot.stream);
         if let Err(e) = outcome {
             self.close_now(key, CloseReason::ConnectFailed(e));
             return;
@@ -168,9 +161,9 @@ impl<H: EventHandler> EventLoop<H> {
             return;
         };
         self.shared().gens.set(key, 0);
-        let _ = self.poller.deregister(slot.stream.as_fd().as_raw_fd());
         #[cfg(feature = "tls")]
-        self.tls.close_notify(key, &slot.stream);
+        self.tls
+            .close_notify(&mut self.transport, key, &slot.stream);
         if let Some(t) = slot.timer.take() {
             self.timers.cancel(t);
         }
@@ -192,7 +185,8 @@ impl<H: EventHandler> EventLoop<H> {
         self.write_buf.clear();
         slot.inbound.release(&mut self.pool);
         slot.outbound.release(&mut self.pool);
-        drop(slot);
+        let watched = slot.watching();
+        self.transport.close(key, slot.stream, watched);
         self.balancer.on_close(self.id);
         if action == Action::Shutdown {
             self.engine.signal_stop();
@@ -209,17 +203,20 @@ impl<H: EventHandler> EventLoop<H> {
             if let Some(slot) = self.conns.get_mut(k)
                 && !slot.outbound.is_empty()
             {
-                let _ = slot
-                    .outbound
-                    .write_to(&mut self.pool, &mut slot.stream.io());
+                let mut io = ConnIo {
+                    transport: &mut self.transport,
+                    conn: k,
+                    stream: &slot.stream,
+                };
+                let _ = slot.outbound.write_to(&mut self.pool, &mut io);
             }
             self.close_now(k, CloseReason::Shutdown);
         }
-        for (l, _) in std::mem::take(&mut self.listeners) {
-            let _ = self.poller.deregister(l.as_fd().as_raw_fd());
+        for (i, (l, _)) in std::mem::take(&mut self.listeners).into_iter().enumerate() {
+            let _ = self.transport.unlisten(i, &l);
         }
-        for u in std::mem::take(&mut self.udp) {
-            let _ = self.poller.deregister(u.socket.as_fd().as_raw_fd());
+        for (i, u) in std::mem::take(&mut self.udp).into_iter().enumerate() {
+            self.transport.unwatch_datagram(i, &u.socket);
         }
         for task in self.shared().queue.close() {
             if let Task::Register(_) = task {

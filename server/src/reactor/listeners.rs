@@ -1,11 +1,8 @@
 //! The sockets a loop serves besides its connections: its own listeners (with `reuse_port`,
-//! or after the acceptor hands none over) and its datagram sockets, and the reserved poller
-//! tokens that name them.
+//! or on a transport that accepts for itself) and its datagram sockets.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
-
-use loopwire_poller::{Interest, Mode, Token};
+use std::os::fd::AsFd;
 
 use super::timers::TimerEvent;
 use super::{ACCEPT_BACKOFF, ACCEPT_BATCH, EventLoop, UDP_BATCH};
@@ -16,26 +13,17 @@ use crate::handler::{Action, EventHandler};
 use crate::reactor::guard::guard;
 use crate::shared::task::NewConn;
 use crate::sys::{is_fd_exhaustion, is_transient};
+use crate::transport::Transport;
 
-impl<H: EventHandler> EventLoop<H> {
-    pub(super) fn register_sockets(&mut self) -> Result<(), loopwire_poller::Error> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
+    /// Has the transport watch the loop's listeners and datagram sockets (each is unwatched
+    /// in `shutdown`, before it is dropped).
+    pub(super) fn register_sockets(&mut self) -> io::Result<()> {
         for (i, (l, _)) in self.listeners.iter().enumerate() {
-            let fd = l.as_fd().as_raw_fd();
-            // SAFETY: the listener is owned by this loop and deregistered in `shutdown` before
-            // it is dropped.
-            unsafe {
-                self.poller
-                    .register(fd, listener_token(i), Interest::READABLE, Mode::Level)?
-            };
+            self.transport.listen(i, l)?;
         }
         for (i, u) in self.udp.iter().enumerate() {
-            let fd = u.socket.as_fd().as_raw_fd();
-            // SAFETY: the socket is owned by this loop and deregistered in `shutdown` before it
-            // is dropped.
-            unsafe {
-                self.poller
-                    .register(fd, udp_token(i), Interest::READABLE, Mode::Level)?
-            };
+            self.transport.watch_datagram(i, &u.socket)?;
         }
         Ok(())
     }
@@ -46,15 +34,14 @@ impl<H: EventHandler> EventLoop<H> {
                 return;
             };
             let network = *network;
-            match l.accept() {
+            match self.transport.accept(i, l) {
                 Ok((stream, peer)) => {
                     self.register(NewConn::accepted(stream, peer, network), false);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_fd_exhaustion(&e) => {
                     tracing::warn!(error = %e, "out of file descriptors; pausing accepts");
-                    let fd = l.as_fd().as_raw_fd();
-                    if self.poller.deregister(fd).is_ok() {
+                    if self.transport.unlisten(i, l).is_ok() {
                         let at = self.now.saturating_add(ACCEPT_BACKOFF);
                         self.insert_timer(at, TimerEvent::ResumeAccept(i));
                     }
@@ -73,7 +60,7 @@ impl<H: EventHandler> EventLoop<H> {
             let Some(entry) = self.udp.get_mut(i) else {
                 return;
             };
-            let (n, peer) = match entry.socket.recv_from(&mut self.read_buf) {
+            let (n, peer) = match self.transport.recv_from(&entry.socket, &mut self.read_buf) {
                 Ok(r) => r,
                 Err(e) if is_transient(&e) => return,
                 Err(e) => {
@@ -103,7 +90,7 @@ impl<H: EventHandler> EventLoop<H> {
                 continue;
             };
             if !self.write_buf.is_empty() {
-                if let Err(e) = entry.socket.send_to(&self.write_buf, peer) {
+                if let Err(e) = self.transport.send_to(&entry.socket, &self.write_buf, peer) {
                     tracing::debug!(error = %e, %peer, "send_to failed");
                 }
                 self.write_buf.clear();
@@ -112,51 +99,5 @@ impl<H: EventHandler> EventLoop<H> {
                 self.engine.signal_stop();
             }
         }
-    }
-}
-
-// Reserved tokens, counted down from below the poller's own `Token::RESERVED` (`usize::MAX`):
-// listeners take the first 2048, datagram sockets the next 2048.
-const LISTENERS_TOP: usize = usize::MAX - 1;
-const UDP_TOP: usize = LISTENERS_TOP - 2048;
-
-/// The poller token of the loop's listener `i`.
-pub(super) fn listener_token(i: usize) -> Token {
-    Token(LISTENERS_TOP - i)
-}
-
-/// The listener a token names, if it names one.
-pub(super) fn token_listener(t: usize) -> Option<usize> {
-    let i = LISTENERS_TOP.checked_sub(t)?;
-    (i < 2048).then_some(i)
-}
-
-/// The poller token of the loop's datagram socket `i`.
-pub(super) fn udp_token(i: usize) -> Token {
-    Token(UDP_TOP - i)
-}
-
-/// The datagram socket a token names, if it names one.
-pub(super) fn token_udp(t: usize) -> Option<usize> {
-    let i = UDP_TOP.checked_sub(t)?;
-    (i < 2048).then_some(i)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::reactor::RESERVED;
-
-    #[test]
-    fn reserved_tokens_round_trip() {
-        for i in [0, 1, 2047] {
-            assert_eq!(token_listener(listener_token(i).0), Some(i));
-            assert_eq!(token_udp(udp_token(i).0), Some(i));
-            assert_eq!(token_listener(udp_token(i).0), None);
-            assert!(listener_token(i).0 >= RESERVED && udp_token(i).0 >= RESERVED);
-            assert_ne!(listener_token(i), Token::RESERVED);
-        }
-        assert_eq!(token_udp(5), None);
-        assert_eq!(token_listener(usize::MAX), None);
     }
 }

@@ -1,11 +1,13 @@
-//! The reactor: one event loop per thread, each owning a poller, a timer wheel, a connection
-//! table, one shared read buffer and one write-gather buffer, serving every connection placed
-//! on it.
+//! The reactor: one event loop per thread, each owning a transport (see [`crate::transport`]:
+//! a poller over OS sockets, or in-memory streams), a timer wheel, a connection table, one
+//! shared read buffer and one write-gather buffer, serving every connection placed on it.
+//! Nothing here calls the OS for socket I/O: everything goes through the loop's transport,
+//! which each loop is generic over (static dispatch).
 //!
 //! The loop's responsibilities live in one file each:
 //! - this file: the loop's state and its turn (poll, dispatch each event, run the tasks other
 //!   threads queued, fire timers, do deferred work);
-//! - [`io`]: a connection's reads, sends and writable events, and its poller interest;
+//! - [`io`]: a connection's reads, sends and writable events, and what its transport watches;
 //! - [`lifecycle`]: registering, connecting, closing and the final shutdown;
 //! - [`callbacks`]: running the handler and applying what it asked for;
 //! - [`timers`]: the ticker and each connection's one deadline timer;
@@ -18,14 +20,14 @@
 //! [`outbound`] (what is kept of reads and sends), [`deadline`], [`slot`], [`spill`], and
 //! [`guard`] (a panicking callback closes its connection, not the loop).
 //!
-//! Per readiness event (level-triggered, one read per event so no connection starves the
-//! others):
-//! - readable: one `recv` into the shared read buffer. With no leftovers the handler sees those
-//!   bytes in place; otherwise they are appended to the connection's ring buffer, which is made
+//! Per event (on the readiness transport: level-triggered, one read per event so no connection
+//! starves the others):
+//! - receive: one `recv` (into the shared read buffer, or the transport's own). With no
+//!   leftovers the handler sees those bytes in place; otherwise they are appended to the connection's ring buffer, which is made
 //!   contiguous and shown instead. After the callback only the unread part is kept.
 //! - writes made during a callback are gathered and flushed once afterwards; what the socket
-//!   does not take goes to the connection's outbound ring buffer and only then is write interest
-//!   armed; it is disarmed when the ring drains.
+//!   does not take goes to the connection's outbound ring buffer and only then does the loop
+//!   watch for room to send; it stops when the ring drains.
 //!
 //! Time: the loop reads the engine's clock once per turn (right after the poll) and everything
 //! in that turn uses that reading, whole milliseconds since the engine started (see
@@ -52,7 +54,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loopwire_loadbalance::AnyBalancer;
-use loopwire_poller::{Event, Events, Poller};
 use loopwire_ringbuf::Config as RingConfig;
 use loopwire_timer::TimerWheel;
 use slab::Slab;
@@ -63,36 +64,43 @@ use crate::engine::EngineHandle;
 use crate::handler::EventHandler;
 use crate::shared::LoopShared;
 use crate::shared::task::Task;
-use crate::sys::{Datagram, Listener};
 use crate::time::EngineClock;
+use crate::transport::{Event, Transport};
 use callbacks::{Call, Deferred};
 use deadline::Timeouts;
-use listeners::{token_listener, token_udp};
 use loopwire_ringbuf::BufferPool;
 use slot::Slot;
 use timers::TimerEvent;
 
-/// Tokens at or above this name listeners and datagram sockets, below it connections.
-const RESERVED: usize = usize::MAX - 4096;
+/// Slot keys at or above this are never given to connections (the readiness transport's
+/// tokens for listeners and datagram sockets live there).
+const RESERVED: usize = crate::transport::RESERVED;
 /// Most connections accepted per readiness event of a loop's own listener.
 const ACCEPT_BATCH: usize = 128;
 /// Most datagrams read per readiness event of a UDP socket.
 const UDP_BATCH: usize = 64;
 /// How long a listener rests after the process ran out of file descriptors, in ms.
 const ACCEPT_BACKOFF: u64 = 50;
-/// Events fetched per poll.
-const EVENTS: usize = 1024;
 /// Task-batch capacity a loop keeps after a burst.
 const BATCH_KEEP: usize = 1024;
 
 /// The sockets a loop serves besides accepted connections.
-#[derive(Debug, Default)]
-pub(crate) struct LoopSockets {
-    pub(crate) listeners: Vec<(Listener, Network)>,
-    pub(crate) udp: Vec<(Datagram, Network)>,
+#[derive(Debug)]
+pub(crate) struct LoopSockets<T: Transport> {
+    pub(crate) listeners: Vec<(T::Listener, Network)>,
+    pub(crate) udp: Vec<(T::Datagram, Network)>,
 }
 
-/// What every loop of an engine is built from, besides its own poller and sockets.
+impl<T: Transport> Default for LoopSockets<T> {
+    fn default() -> Self {
+        Self {
+            listeners: Vec::new(),
+            udp: Vec::new(),
+        }
+    }
+}
+
+/// What every loop of an engine is built from, besides its own transport and sockets.
 #[derive(Debug)]
 pub(crate) struct LoopInit<H> {
     pub(crate) handler: Arc<H>,
@@ -103,8 +111,8 @@ pub(crate) struct LoopInit<H> {
 }
 
 #[derive(Debug)]
-struct UdpEntry<S> {
-    socket: Datagram,
+struct UdpEntry<D, S> {
+    socket: D,
     network: Network,
     state: S,
 }
@@ -113,14 +121,14 @@ struct UdpEntry<S> {
 ///
 /// [`run`]: EventLoop::run
 #[derive(Debug)]
-pub(crate) struct EventLoop<H: EventHandler> {
+pub(crate) struct EventLoop<H: EventHandler, T: Transport> {
     id: usize,
     handler: Arc<H>,
     engine: EngineHandle,
-    poller: Poller,
-    conns: Slab<Slot<H::State>>,
-    listeners: Vec<(Listener, Network)>,
-    udp: Vec<UdpEntry<H::State>>,
+    transport: T,
+    conns: Slab<Slot<H::State, T::Stream>>,
+    listeners: Vec<(T::Listener, Network)>,
+    udp: Vec<UdpEntry<T::Datagram, H::State>>,
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
     timers: TimerWheel<TimerEvent>,
@@ -146,8 +154,8 @@ pub(crate) struct EventLoop<H: EventHandler> {
     tls: tls_io::LoopTls,
 }
 
-impl<H: EventHandler> EventLoop<H> {
-    pub(crate) fn new(id: usize, init: LoopInit<H>, poller: Poller, sockets: LoopSockets) -> Self {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
+    pub(crate) fn new(id: usize, init: LoopInit<H>, transport: T, sockets: LoopSockets<T>) -> Self {
         let LoopInit {
             handler,
             engine,
@@ -161,7 +169,7 @@ impl<H: EventHandler> EventLoop<H> {
             id,
             handler,
             engine,
-            poller,
+            transport,
             conns: Slab::new(),
             listeners: sockets.listeners,
             udp: sockets
@@ -217,7 +225,6 @@ impl<H: EventHandler> EventLoop<H> {
         if self.cfg.ticker && self.id == 0 {
             self.insert_timer(self.now, TimerEvent::Tick);
         }
-        let mut events = Events::with_capacity(EVENTS);
         // Busy polling (see `EngineBuilder::busy_poll`) spins in real time, not on the engine's
         // clock: until when the loop keeps polling without blocking.
         let busy = !self.cfg.busy_poll.is_zero();
@@ -229,18 +236,20 @@ impl<H: EventHandler> EventLoop<H> {
             } else {
                 self.clock.poll_timeout(self.now, self.next_timer())
             };
-            if let Err(e) = self.poller.poll(&mut events, timeout) {
-                // The poller retries EINTR itself: anything else means the loop cannot go on.
+            if let Err(e) = self.transport.poll(timeout) {
+                // The transport retries EINTR itself: anything else means the loop cannot go on.
                 tracing::error!(error = %e, "poll failed; stopping the engine");
                 self.engine.signal_stop();
                 break;
             }
             self.now = self.clock.now_ms();
-            if busy && !events.is_empty() {
-                spin_until = Instant::now().checked_add(self.cfg.busy_poll);
-            }
-            for ev in events.iter() {
+            let mut saw = false;
+            while let Some(ev) = self.transport.next_event() {
+                saw = true;
                 self.on_event(ev);
+            }
+            if busy && saw {
+                spin_until = Instant::now().checked_add(self.cfg.busy_poll);
             }
             self.now = self.clock.refresh(self.now);
             if self.run_tasks() {
@@ -256,24 +265,23 @@ impl<H: EventHandler> EventLoop<H> {
         thread_exited(&engine, &*handler);
     }
 
+    #[inline]
     fn on_event(&mut self, ev: Event) {
-        let t = ev.token().0;
-        if t < RESERVED {
-            if self.conns.get(t).is_some_and(|s| s.connecting) {
-                self.connected(t);
-                return;
+        match ev {
+            Event::Conn { conn, recv, send } => {
+                if self.conns.get(conn).is_some_and(|s| s.connecting) {
+                    self.connected(conn);
+                    return;
+                }
+                if send {
+                    self.on_writable(conn);
+                }
+                if recv && self.conns.contains(conn) {
+                    self.on_readable(conn);
+                }
             }
-            if ev.is_writable() {
-                self.on_writable(t);
-            }
-            if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) && self.conns.contains(t)
-            {
-                self.on_readable(t);
-            }
-        } else if let Some(i) = token_listener(t) {
-            self.accept_local(i);
-        } else if let Some(i) = token_udp(t) {
-            self.udp_readable(i);
+            Event::Accept(i) => self.accept_local(i),
+            Event::Datagram(i) => self.udp_readable(i),
         }
     }
 }

@@ -11,13 +11,13 @@ use crate::handle::ConnHandle;
 use crate::handler::CloseReason;
 use crate::reactor::deadline::Deadlines;
 use crate::reactor::spill::Spill;
-use crate::sys::Stream;
+use crate::transport::Watch;
 
-/// A connection as its loop keeps it: socket, user state inline, buffers that own no memory
-/// while empty, and the bookkeeping of interest and closing.
+/// A connection as its loop keeps it: its transport's stream `St`, user state inline, buffers
+/// that own no memory while empty, and the bookkeeping of interest and closing.
 #[derive(Debug)]
-pub(crate) struct Slot<S> {
-    pub(crate) stream: Stream,
+pub(crate) struct Slot<S, St> {
+    pub(crate) stream: St,
     pub(crate) state: S,
     /// The connection's generation: with its loop and slot, its [`ConnHandle`].
     pub(crate) generation: u64,
@@ -27,9 +27,9 @@ pub(crate) struct Slot<S> {
     pub(crate) inbound: Spill,
     /// Bytes written but not yet taken by the socket.
     pub(crate) outbound: Spill,
-    /// Whether the poller watches the socket for writability.
+    /// Whether the transport reports room to send.
     pub(crate) write_armed: bool,
-    /// Whether the poller watches the socket for readability.
+    /// Whether the transport reports receives.
     pub(crate) read_armed: bool,
     /// Whether a dialed connection's `connect` is still in progress (no `on_open` yet).
     pub(crate) connecting: bool,
@@ -47,7 +47,15 @@ pub(crate) struct Slot<S> {
     pub(crate) timer: Option<TimerKey>,
 }
 
-impl<S> Slot<S> {
+impl<S, St> Slot<S, St> {
+    /// What the transport reports for this connection.
+    pub(crate) fn watching(&self) -> Watch {
+        Watch {
+            recv: self.read_armed,
+            send: self.write_armed,
+        }
+    }
+
     /// The handle of this connection, in slot `key` of loop `loop_id`.
     pub(crate) fn handle(&self, loop_id: usize, key: usize) -> ConnHandle {
         ConnHandle::new(loop_id, key, self.generation)
@@ -90,7 +98,7 @@ mod tests {
     #[test]
     fn slot_stays_small() {
         // Idle-connection memory is dominated by the slot: keep an eye on it.
-        let size = std::mem::size_of::<Slot<()>>();
+        let size = std::mem::size_of::<Slot<(), crate::sys::Stream>>();
         assert!(size <= 160, "Slot<()> grew to {size} bytes");
     }
 }

@@ -7,8 +7,10 @@ use super::{BATCH_KEEP, Call, EventLoop};
 use crate::handle::ConnHandle;
 use crate::handler::EventHandler;
 use crate::shared::task::Task;
+use crate::transport::Transport;
+use loopwire_loadbalance::Balancer;
 
-impl<H: EventHandler> EventLoop<H> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     /// Runs every queued task; returns true when the loop must stop.
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the whole batch runs
     // even when it holds `Stop`): keep the models in step with changes here.
@@ -20,7 +22,13 @@ impl<H: EventHandler> EventLoop<H> {
         let mut stop = false;
         for task in batch.drain(..) {
             match task {
-                Task::Register(acc) => self.register(acc, true),
+                Task::Register(acc) => match acc.adopt(|s| self.transport.adopt(s)) {
+                    Ok(acc) => self.register(acc, true),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the transport refused a connection; closed");
+                        self.balancer.on_close(self.id);
+                    }
+                },
                 Task::Write(h, data) => {
                     if self.live(h) {
                         self.send(h.slot(), &data);

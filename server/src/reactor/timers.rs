@@ -4,18 +4,15 @@
 //! Times are milliseconds on the engine's clock, read once per loop turn.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
-
-use loopwire_poller::{Interest, Mode};
 
 use loopwire_timer::{TimerKey, TimerWheel};
 
 use super::EventLoop;
-use super::listeners::listener_token;
 use crate::handler::{Action, CloseReason, EventHandler, Timeout};
 use crate::reactor::deadline::{Expiry, duration_millis};
 use crate::reactor::guard::guard;
+use crate::transport::Transport;
 
 /// What the loop's timer wheel holds.
 #[derive(Debug)]
@@ -34,7 +31,7 @@ pub(super) fn wheel() -> TimerWheel<TimerEvent> {
     TimerWheel::new_ticks()
 }
 
-impl<H: EventHandler> EventLoop<H> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     /// Adds a timer due at `at` (ms on the engine's clock).
     pub(super) fn insert_timer(&mut self, at: u64, event: TimerEvent) -> TimerKey {
         self.timers.insert_at(at, event)
@@ -63,21 +60,10 @@ impl<H: EventHandler> EventLoop<H> {
                 }
                 TimerEvent::Conn { slot, generation } => self.conn_timer(slot, generation),
                 TimerEvent::ResumeAccept(i) => {
-                    if let Some((l, _)) = self.listeners.get(i) {
-                        let fd = l.as_fd().as_raw_fd();
-                        // SAFETY: the listener is owned by this loop and deregistered in
-                        // `shutdown` before it is dropped.
-                        let res = unsafe {
-                            self.poller.register(
-                                fd,
-                                listener_token(i),
-                                Interest::READABLE,
-                                Mode::Level,
-                            )
-                        };
-                        if let Err(e) = res {
-                            tracing::error!(error = %e, "resuming accepts failed");
-                        }
+                    if let Some((l, _)) = self.listeners.get(i)
+                        && let Err(e) = self.transport.listen(i, l)
+                    {
+                        tracing::error!(error = %e, "resuming accepts failed");
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! into the shared read buffer, encrypting on the way out (see [`crate::tls`]).
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -10,8 +10,8 @@ use rustls::ServerConfig;
 use super::{Call, EventLoop};
 use crate::config::Config;
 use crate::handler::{CloseReason, EventHandler};
-use crate::sys::Stream;
 use crate::tls::{ClientTls, TlsSession};
+use crate::transport::Transport;
 
 /// A loop's TLS configuration, its connections' sessions and its ciphertext buffers
 /// (allocated only when TLS is on).
@@ -63,21 +63,26 @@ impl LoopTls {
     }
 
     /// Ends connection `key`'s session, if it has one: its `close_notify` (after any alert
-    /// still queued) goes out on `stream`, best effort, one non-blocking write, before the
-    /// socket closes.
-    pub(super) fn close_notify(&mut self, key: usize, stream: &Stream) {
+    /// still queued) goes out on `stream` through `transport`, best effort, one non-blocking
+    /// write, before the socket closes.
+    pub(super) fn close_notify<T: Transport>(
+        &mut self,
+        transport: &mut T,
+        key: usize,
+        stream: &T::Stream,
+    ) {
         if self.sessions.is_empty() {
             return;
         }
         if let Some(mut tls) = self.sessions.remove(&key) {
             let mut out = Vec::new();
             tls.close(&mut out);
-            let _ = io::Write::write(&mut stream.io(), &out);
+            let _ = transport.send(key, stream, &out);
         }
     }
 }
 
-impl<H: EventHandler> EventLoop<H> {
+impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     /// Starts a TLS session on the new connection `key` if the engine serves TLS; `on_open`
     /// then waits for the handshake, which must finish within the connect timeout. Returns
     /// whether it did.
@@ -147,12 +152,22 @@ impl<H: EventHandler> EventLoop<H> {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let n = match slot.stream.io().read(&mut self.tls.input) {
-            Ok(0) => {
+        let input = self.tls.input.as_ptr();
+        let n = match self.transport.recv(key, &slot.stream, &mut self.tls.input) {
+            Ok([]) => {
                 self.peer_closed(key);
                 return;
             }
-            Ok(n) => n,
+            Ok(got) => {
+                // A transport with its own receive buffers hands out bytes elsewhere: the
+                // session reads them from `input`.
+                let n = got.len();
+                if got.as_ptr() != input {
+                    let got = got.to_vec();
+                    self.tls.input[..n].copy_from_slice(&got);
+                }
+                n
+            }
             Err(e) if crate::reactor::outbound::is_transient(&e) => return,
             Err(e) => {
                 self.close_now(key, CloseReason::Error(e));

@@ -30,7 +30,7 @@ use task::Task;
 #[derive(Debug)]
 #[cfg_attr(not(loom), allow(unreachable_pub))]
 #[cfg_attr(loom, allow(private_interfaces))]
-pub struct LoopShared<T = Task, W = loopwire_poller::Waker> {
+pub struct LoopShared<T = Task, W = crate::transport::Waker> {
     /// The loop's task queue.
     pub queue: TaskQueue<T, W>,
     /// Generation of the connection in each of the loop's slots (written by the loop only).
@@ -76,6 +76,14 @@ impl<T, W: Notify> LoopShared<T, W> {
 }
 
 impl Notify for loopwire_poller::Waker {
+    fn notify(&self) {
+        if let Err(e) = self.wake() {
+            tracing::warn!(error = %e, "waking the acceptor failed");
+        }
+    }
+}
+
+impl Notify for crate::transport::Waker {
     fn notify(&self) {
         if let Err(e) = self.wake() {
             tracing::warn!(error = %e, "waking an event loop failed");

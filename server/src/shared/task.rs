@@ -11,10 +11,11 @@ use crate::sys::{Dialed, Stream};
 
 use super::dials::DialPermit;
 
-/// A connection accepted, enrolled or dialed elsewhere, handed to the loop that will serve it.
+/// A connection accepted, enrolled or dialed elsewhere, handed to the loop that will serve it
+/// (`St`: an OS stream between threads, the loop's transport's stream once adopted).
 #[derive(Debug)]
-pub(crate) struct NewConn {
-    pub(crate) stream: Stream,
+pub(crate) struct NewConn<St = Stream> {
+    pub(crate) stream: St,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) network: Network,
     pub(crate) origin: Origin,
@@ -30,9 +31,9 @@ pub(crate) struct NewConn {
 /// Selects the connections a filtered broadcast reaches.
 pub(crate) type BroadcastFilter = std::sync::Arc<dyn Fn(ConnHandle) -> bool + Send + Sync>;
 
-impl NewConn {
+impl<St> NewConn<St> {
     /// A connection a listener accepted.
-    pub(crate) fn accepted(stream: Stream, peer: Option<SocketAddr>, network: Network) -> Self {
+    pub(crate) fn accepted(stream: St, peer: Option<SocketAddr>, network: Network) -> Self {
         Self {
             stream,
             peer,
@@ -44,6 +45,21 @@ impl NewConn {
         }
     }
 
+    /// The same connection on stream `f(stream)`; the error of `f` if it fails.
+    pub(crate) fn adopt<U, E>(self, f: impl FnOnce(St) -> Result<U, E>) -> Result<NewConn<U>, E> {
+        Ok(NewConn {
+            stream: f(self.stream)?,
+            peer: self.peer,
+            network: self.network,
+            origin: self.origin,
+            permit: self.permit,
+            #[cfg(feature = "tls")]
+            client_tls: self.client_tls,
+        })
+    }
+}
+
+impl NewConn {
     /// A connection dialed (still connecting, or connected) for `dial` with `tag`.
     pub(crate) fn dialed(d: Dialed, tag: u64) -> Self {
         Self {

@@ -47,10 +47,13 @@ impl StreamOptions {
     }
 }
 
-/// A connected stream socket.
+/// A connected stream socket of the OS.
 #[derive(Debug)]
-pub(crate) enum Stream {
+#[allow(unreachable_pub)] // re-exported as `loopwire::transport::OsStream`
+pub enum Stream {
+    /// A TCP stream.
     Tcp(TcpStream),
+    /// A Unix stream socket.
     Unix(UnixStream),
 }
 
