@@ -124,7 +124,7 @@
 //!
 //! ## Cluster mode
 //!
-//! With `push --redis ... --node-id ...` (see [`cluster`](crate::cluster)) every node's API
+//! With `push --redis ... --node-id ...` (see the `cluster` module) every node's API
 //! reaches every user: a push to a user goes to the nodes the session registry names, a room
 //! or everyone push to every node. Then `sessions` counts, for a user push or a kick, the
 //! local sessions plus those the registry lists on other nodes; for a room or everyone push,

@@ -4,7 +4,7 @@
 //!
 //! - [`Store`] is the seam: the gateway and its HTTP API call it, an implementation keeps the
 //!   messages. [`MemoryStore`] ([`memory`]) is the embedded one. In cluster mode
-//!   ([`cluster`](crate::cluster)) the queues live in Redis and the gateway's store is a
+//!   (the `cluster` module) the queues live in Redis and the gateway's store is a
 //!   `MemoryStore` mirror of its online users' queues ([`MemoryStore::insert`] takes the
 //!   Redis ids), so an event loop's store call never waits on the network.
 //! - [`StoreConfig`] ([`config`]): the limits, and the input checks every store shares.
