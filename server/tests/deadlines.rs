@@ -90,6 +90,7 @@ fn read_until_closed(s: &mut impl Read) -> Vec<u8> {
         match s.read(&mut buf) {
             Ok(0) => return all,
             Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return all,
             Err(e) => panic!("expected the server to close: {e}"),
         }

@@ -117,7 +117,14 @@ fn run_matrix_case(loops: usize, lb: LoadBalance, reuse_port: bool, backend: Bac
         let size = 1 + rng.below(8192);
         let d = rng.bytes(size);
         sock.send_to(&d, udp).unwrap();
-        let (n, from) = sock.recv_from(&mut buf).expect("udp echo");
+        // A stop and continue of the test process (SIGSTOP/SIGCONT, a frozen container) ends
+        // a receive with a timeout in EINTR: that is no failure, receive again.
+        let (n, from) = loop {
+            match sock.recv_from(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.expect("udp echo"),
+            }
+        };
         assert_eq!(from, udp);
         assert!(buf[..n] == d[..], "udp datagram differs");
     }

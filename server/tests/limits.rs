@@ -124,6 +124,7 @@ fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
             Err(e) => panic!("expected a close, got {e}"),
         }

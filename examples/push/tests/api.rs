@@ -326,6 +326,7 @@ impl Client {
                 self.buf.extend_from_slice(&chunk[..n]);
                 true
             }
+            Err(e) if e.kind() == ErrorKind::Interrupted => true,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
             Err(e) => panic!("read failed (hang guard: {WAIT:?}): {e}"),
         }

@@ -72,7 +72,12 @@ fn connect(addr: SocketAddr) -> TcpStream {
 fn health(s: &mut TcpStream) -> String {
     s.write_all(b"GET /health HTTP/1.1\r\n\r\n").expect("send");
     let mut buf = vec![0; 4096];
-    let n = s.read(&mut buf).expect("a response");
+    let n = loop {
+        match s.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r.expect("a response"),
+        }
+    };
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 

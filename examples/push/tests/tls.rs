@@ -26,7 +26,7 @@ use loopwire_push::{ClientFrame, Config, Outgoing};
 use tungstenite::Message;
 use tungstenite::client::IntoClientRequest;
 
-use util::{Owned, Server, WAIT, push, read_frame, test_config, token};
+use util::{Owned, ReadMessage, Server, WAIT, push, read_frame, test_config, token};
 
 type Tls = StreamOwned<ClientConnection, TcpStream>;
 
@@ -135,7 +135,7 @@ fn auth_and_welcome_over_wss() {
     frame::encode_client(&f, usize::MAX, &mut auth).expect("encode");
     ws.send(Message::Binary(auth.into())).expect("send");
     let welcome = loop {
-        match ws.read().expect("read") {
+        match ws.next_message().expect("read") {
             Message::Binary(m) => break m,
             Message::Ping(_) | Message::Pong(_) => {}
             other => panic!("unexpected {other:?}"),

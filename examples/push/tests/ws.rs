@@ -26,6 +26,24 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A client's WebSocket over a blocking socket.
 type Ws = WebSocket<TcpStream>;
 
+/// Reading a WebSocket message again when a receive with a timeout ended in `EINTR` (the test
+/// process was stopped and continued): tungstenite keeps its state, the next read resumes.
+trait ReadMessage {
+    /// The next message, as `WebSocket::read`, without `Interrupted` errors.
+    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message>;
+}
+
+impl<S: Read + Write> ReadMessage for tungstenite::WebSocket<S> {
+    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message> {
+        loop {
+            match self.read() {
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
 // ---- the server under test --------------------------------------------------------------
 
 /// A connection: the handshake, then frames.
@@ -172,7 +190,7 @@ fn payload(len: usize) -> Vec<u8> {
 /// The next data message, answering nothing and skipping pongs.
 fn recv(ws: &mut Ws) -> TMessage {
     loop {
-        match ws.read().expect("read") {
+        match ws.next_message().expect("read") {
             TMessage::Pong(_) => {}
             m => return m,
         }
@@ -182,7 +200,7 @@ fn recv(ws: &mut Ws) -> TMessage {
 /// Waits for the server's Close and returns its code; then the server closes the socket.
 fn expect_close(ws: &mut Ws) -> u16 {
     let code = loop {
-        match ws.read() {
+        match ws.next_message() {
             Ok(TMessage::Close(Some(f))) => break u16::from(f.code),
             Ok(TMessage::Close(None)) => panic!("Close without a code"),
             Ok(_) => {}
@@ -201,6 +219,7 @@ fn expect_eof(s: &mut TcpStream) -> Vec<u8> {
         match s.read(&mut b) {
             Ok(0) => return all,
             Ok(n) => all.extend_from_slice(&b[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return all,
             Err(e) => panic!("not closed: {e}"),
         }
@@ -289,7 +308,7 @@ fn binary_echo_of_every_length_form() {
         }
     }
     ws.close(None).expect("close");
-    assert!(matches!(ws.read(), Ok(TMessage::Close(None))));
+    assert!(matches!(ws.next_message(), Ok(TMessage::Close(None))));
 }
 
 #[test]
@@ -309,7 +328,7 @@ fn fragmented_message_with_a_ping_between_fragments() {
         .expect("send");
     // The pong answers the ping at once; the message comes whole once its last frame is in.
     assert_eq!(
-        ws.read().expect("pong"),
+        ws.next_message().expect("pong"),
         TMessage::Pong(Bytes::from_static(b"mid"))
     );
     assert_eq!(recv(&mut ws), TMessage::binary(p));
@@ -323,7 +342,7 @@ fn ping_gets_a_pong_with_its_payload() {
         ws.send(TMessage::Ping(Bytes::copy_from_slice(p)))
             .expect("ping");
         assert_eq!(
-            ws.read().expect("pong"),
+            ws.next_message().expect("pong"),
             TMessage::Pong(Bytes::copy_from_slice(p))
         );
     }
@@ -338,7 +357,7 @@ fn close_handshake_echoes_the_code() {
         reason: "bye".into(),
     };
     ws.close(Some(frame)).expect("close");
-    match ws.read().expect("the server's Close") {
+    match ws.next_message().expect("the server's Close") {
         TMessage::Close(Some(f)) => assert_eq!(u16::from(f.code), 4000),
         other => panic!("expected Close 4000, got {other:?}"),
     }
@@ -509,7 +528,7 @@ fn many_messages_in_one_write() {
     let mut pongs = 0;
     let mut i = 0;
     while i < 300 {
-        match ws.read().expect("read") {
+        match ws.next_message().expect("read") {
             TMessage::Pong(p) => {
                 assert_eq!(p[..], [(pongs * 50) as u8]);
                 pongs += 1;
@@ -546,11 +565,14 @@ fn handshake_and_frames_byte_by_byte() {
     );
     let mut ws = WebSocket::from_raw_socket(s, Role::Client, None);
     assert_eq!(
-        ws.read().expect("pong"),
+        ws.next_message().expect("pong"),
         TMessage::Pong(Bytes::from_static(b"between"))
     );
-    assert_eq!(ws.read().expect("message"), TMessage::binary(p));
-    assert_eq!(ws.read().expect("empty"), TMessage::binary(Vec::new()));
+    assert_eq!(ws.next_message().expect("message"), TMessage::binary(p));
+    assert_eq!(
+        ws.next_message().expect("empty"),
+        TMessage::binary(Vec::new())
+    );
 }
 
 #[test]
@@ -564,7 +586,10 @@ fn frames_right_behind_the_head_in_one_write() {
     let head = read_head(&mut s);
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     let mut ws = WebSocket::from_raw_socket(s, Role::Client, None);
-    assert_eq!(ws.read().expect("echo"), TMessage::binary(&b"early"[..]));
+    assert_eq!(
+        ws.next_message().expect("echo"),
+        TMessage::binary(&b"early"[..])
+    );
 }
 
 #[test]

@@ -20,7 +20,9 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, http};
 
-use util::{Client, Owned, Server, WAIT, ms, owned, push, test_config, to_user, token};
+use util::{
+    Client, Owned, ReadMessage, Server, WAIT, ms, owned, push, test_config, to_user, token,
+};
 
 type Ws = WebSocket<TcpStream>;
 
@@ -73,7 +75,7 @@ fn send(ws: &mut Ws, f: ClientFrame<'_>) {
 /// `Err(code)` for its Close frame. Answers pings (tungstenite does), skips pongs.
 fn recv(ws: &mut Ws) -> Result<Owned, u16> {
     loop {
-        match ws.read().expect("read") {
+        match ws.next_message().expect("read") {
             Message::Binary(m) => return Ok(parse(&m)),
             Message::Close(Some(f)) => return Err(u16::from(f.code)),
             Message::Close(None) => return Err(0),
@@ -299,7 +301,13 @@ fn raw_request_open(server: &Server, request: &[u8]) -> String {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).expect("read"), 1, "closed: {head:?}");
+        let n = loop {
+            match s.read(&mut b) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r.expect("read"),
+            }
+        };
+        assert_eq!(n, 1, "closed: {head:?}");
         head.push(b[0]);
     }
     String::from_utf8_lossy(&head).into_owned()
@@ -315,7 +323,7 @@ fn a_silent_websocket_session_times_out_at_exactly_1_5_heartbeats() {
     server.advance_to(ms(1_000));
     ws.send(Message::Ping(Bytes::from_static(b"p")))
         .expect("ping");
-    assert!(matches!(ws.read(), Ok(Message::Pong(p)) if &p[..] == b"p"));
+    assert!(matches!(ws.next_message(), Ok(Message::Pong(p)) if &p[..] == b"p"));
     probe.settle();
     for t in [1_500, 2_499] {
         server.advance_to(ms(t));

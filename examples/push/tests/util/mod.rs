@@ -362,3 +362,21 @@ pub(crate) fn owned(body: &[u8]) -> Owned {
         ServerFrame::Kick { code, reason } => Owned::Kick(code, text(reason)),
     }
 }
+
+/// Reading a WebSocket message again when a receive with a timeout ended in `EINTR` (the test
+/// process was stopped and continued): tungstenite keeps its state, the next read resumes.
+pub(crate) trait ReadMessage {
+    /// The next message, as `WebSocket::read`, without `Interrupted` errors.
+    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message>;
+}
+
+impl<S: Read + Write> ReadMessage for tungstenite::WebSocket<S> {
+    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message> {
+        loop {
+            match self.read() {
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
