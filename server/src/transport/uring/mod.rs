@@ -21,6 +21,7 @@
 //!   datagrams themselves use `recvfrom` / `sendto`.
 
 mod bufring;
+mod quiesce;
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -120,6 +121,8 @@ struct Orphan {
     off: usize,
     /// The user data of its send in flight.
     pending: u64,
+    /// Last bytes taken while that send was in flight (`send_last`), sent after it.
+    then: Vec<u8>,
 }
 
 /// A listener's multishot accept and what it accepted.
@@ -145,6 +148,8 @@ pub(crate) struct UringTransport {
     /// Connections whose receive ended for want of buffers, to arm again.
     starved: Vec<usize>,
     orphans: Vec<Orphan>,
+    /// Last bytes of connections about to close, taken while a send was in flight.
+    last: Vec<(usize, Vec<u8>)>,
     /// Drained send buffers, for the next sends.
     send_pool: Vec<Vec<u8>>,
     generation: u32,
@@ -155,6 +160,10 @@ pub(crate) struct UringTransport {
     /// Events owed without a completion (a receive queued while paused, room to send).
     owed: Vec<Event>,
     options: StreamOptions,
+    /// Operations submitted whose last completion has not been taken (see `quiesce`).
+    in_flight: usize,
+    /// The transport is being dropped: orphans' last sends do not wait for room.
+    draining: bool,
 }
 
 impl std::fmt::Debug for UringTransport {
@@ -213,6 +222,7 @@ impl UringTransport {
             datagrams: Vec::new(),
             starved: Vec::new(),
             orphans: Vec::new(),
+            last: Vec::new(),
             send_pool: Vec::new(),
             generation: 0,
             lent: None,
@@ -220,6 +230,8 @@ impl UringTransport {
             next: 0,
             owed: Vec::new(),
             options,
+            in_flight: 0,
+            draining: false,
         };
         // Queued only: the loop's thread submits it with its first poll (whichever thread
         // submits a request is the one its completion's task work runs on).
@@ -235,6 +247,7 @@ impl UringTransport {
             // by the connection (or its orphan) until the send's completion, descriptors are
             // closed only after their operations are cancelled or complete.
             if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                self.in_flight += 1;
                 return Ok(());
             }
             self.ring.submit()?;
@@ -303,13 +316,20 @@ impl UringTransport {
             return Ok(());
         };
         o.pending = ud(Op::Orphan, generation, i);
+        // While the transport is dropped, a send the socket cannot take at once fails with
+        // EAGAIN instead of waiting (io_uring honours MSG_DONTWAIT).
+        let flags = if self.draining {
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT
+        } else {
+            libc::MSG_NOSIGNAL
+        };
         let rest = &o.buf[o.off..];
         let sqe = opcode::Send::new(
             types::Fd(o.stream.as_fd().as_raw_fd()),
             rest.as_ptr(),
             rest.len() as u32,
         )
-        .flags(libc::MSG_NOSIGNAL)
+        .flags(flags)
         .build()
         .user_data(o.pending);
         self.push(sqe)
@@ -324,6 +344,11 @@ impl UringTransport {
         let o = &mut self.orphans[i];
         if res > 0 {
             o.off += res as usize;
+            if o.off >= o.buf.len() && !o.then.is_empty() {
+                // The in-flight bytes are out: the last ones follow.
+                o.buf = std::mem::take(&mut o.then);
+                o.off = 0;
+            }
             if o.off < o.buf.len() && self.submit_orphan(i).is_ok() {
                 return;
             }
@@ -569,6 +594,9 @@ impl Transport for UringTransport {
             let Some(cqe) = self.ring.completion().next() else {
                 break;
             };
+            if !cqueue::more(cqe.flags()) {
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
             self.complete(cqe.user_data(), cqe.result(), cqe.flags());
         }
         Ok(())
@@ -764,7 +792,42 @@ impl Transport for UringTransport {
         Ok(n)
     }
 
+    fn send_last(
+        &mut self,
+        conn: usize,
+        stream: &Stream,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
+        let Some(Some(c)) = self.conns.get(conn) else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        if !c.sending {
+            return self.send_vectored(conn, stream, bufs);
+        }
+        let i = match self.last.iter().position(|(k, _)| *k == conn) {
+            Some(i) => i,
+            None => {
+                self.last.push((conn, Vec::new()));
+                self.last.len() - 1
+            }
+        };
+        let then = &mut self.last[i].1;
+        let before = then.len();
+        for b in bufs {
+            let take = b.len().min(IN_FLIGHT_MAX - then.len());
+            then.extend_from_slice(&b[..take]);
+        }
+        match then.len() - before {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+
     fn close(&mut self, conn: usize, stream: Stream, _watched: Watch) {
+        let then = match self.last.iter().position(|(k, _)| *k == conn) {
+            Some(i) => self.last.swap_remove(i).1,
+            None => Vec::new(),
+        };
         let Some(c) = self.conns.get_mut(conn).and_then(Option::take) else {
             return;
         };
@@ -787,6 +850,7 @@ impl Transport for UringTransport {
                 buf: c.send_buf,
                 off: c.send_off,
                 pending: ud(Op::Send, c.generation, conn),
+                then,
             });
             return;
         }
