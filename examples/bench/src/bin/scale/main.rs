@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     drop_every: usize,
     /// QoS1 messages published (to as many users of a sample) around the gateway kill.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 5000)]
     kill_messages: usize,
     /// Do not build the `push` release binary first.
     #[arg(long)]
@@ -118,6 +118,14 @@ fn run(args: Args) -> Result<(), BoxError> {
     if nofile < need {
         return Err(format!("open files limit {nofile} < {need} needed per gateway").into());
     }
+    let file_max: u64 = std::fs::read_to_string("/proc/sys/fs/file-max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    let files = 2 * plan.sessions as u64 + 10_000;
+    if file_max < files {
+        return Err(format!("fs.file-max is {file_max}: this run opens ~{files} files").into());
+    }
     let avail = procs::meminfo_kib("MemAvailable");
     let est = plan.sessions as u64 * EST_KIB_PER_SESSION;
     println!(
@@ -142,7 +150,8 @@ fn run(args: Args) -> Result<(), BoxError> {
     let bins = tools::bin_dir()?;
     let dir = TempDir::new()?;
     let mut run = Run::start(&args, &plan, &bins, &dir.0)?;
-    let rows = run.measure(&args)?;
+    let mut rows = run.measure(&args)?;
+    rows.push(("panics in the logs".into(), panics(&dir.0)));
     println!("\nload average at the end: {}\n", procs::loadavg());
     println!("| measure | figure |\n|---|---|");
     for (k, v) in rows {
@@ -151,6 +160,23 @@ fn run(args: Args) -> Result<(), BoxError> {
     drop(run);
     drop(dir);
     Ok(())
+}
+
+/// The log files (gateways, load processes, Redis) that say `panicked at`, or "none".
+fn panics(dir: &Path) -> String {
+    let mut hits: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("panicked at")))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    hits.sort();
+    if hits.is_empty() {
+        "none".into()
+    } else {
+        hits.join(", ")
+    }
 }
 
 /// Raises the soft open-file limit to the hard one (the children inherit it); returns it.
@@ -377,7 +403,8 @@ impl Run {
             .map(|g| procs::open_files(g.pid()))
             .collect();
         let n = plan.sessions as f64;
-        let sockets = tcp1.saturating_sub(tcp0).max(1) as f64;
+        // Both ends of every session are sockets of this machine.
+        let sockets = 2.0 * n;
         run.mem = vec![
             (
                 "gateway RSS per session (summed over the gateways)".into(),
@@ -389,9 +416,10 @@ impl Run {
                 ),
             ),
             (
-                "kernel Slab per TCP socket (both ends are local: 2 per session)".into(),
+                "kernel Slab per TCP socket (Slab delta / 2 sockets per session)".into(),
                 format!(
-                    "{:.0} bytes ({:.0} per session; Slab {} -> {} MiB, TCP sockets in use +{})",
+                    "{:.0} bytes ({:.0} per session; Slab {} -> {} MiB, TCP sockets in use +{}, \
+                     all processes of the machine)",
                     (slab1.saturating_sub(slab0) * 1024) as f64 / sockets,
                     (slab1.saturating_sub(slab0) * 1024) as f64 / n,
                     slab0 / 1024,
@@ -440,11 +468,16 @@ impl Run {
 
     /// Messages of `tag` received (all) and distinct sequence numbers, summed.
     fn received(&mut self, tag: &str) -> Result<(u64, u64), Error> {
+        let (n, distinct, _) = self.received_moved(tag)?;
+        Ok((n, distinct))
+    }
+
+    /// [`received`](Self::received), and the distinct sequence numbers received by sessions
+    /// the dispatcher moved.
+    fn received_moved(&mut self, tag: &str) -> Result<(u64, u64, u64), Error> {
         let r = ask_all(&mut self.workers, &format!("report {tag}"), "report")?;
-        Ok((
-            r.iter().map(|l| field(l, "n")).sum(),
-            r.iter().map(|l| field(l, "distinct")).sum(),
-        ))
+        let sum = |k: &str| r.iter().map(|l| field(l, k)).sum();
+        Ok((sum("n"), sum("distinct"), sum("moved")))
     }
 
     /// Latencies of `tag` merged, and per sequence number the latest receipt.
@@ -663,7 +696,7 @@ impl Run {
         procs::wait_until(Duration::from_secs(60), || {
             Ok(self.received("kl")?.1 >= sent)
         })?;
-        let (got, distinct) = self.received("kl")?;
+        let (got, distinct, to_moved) = self.received_moved("kl")?;
         let dials = self.stat("dispatched")? - d0;
         let moved = self.stat("moved")? - m0;
         let fds_after: Vec<usize> = self.gateways[..victim]
@@ -675,8 +708,8 @@ impl Run {
             format!(
                 "{fds} open files on it; {moved} sessions reconnected through the dispatcher \
                  ({dials} dials), all up {} {up:.1} s after the kill; {sent} QoS1 accepted \
-                 ({refused} refused), {distinct} distinct ids received ({} lost, {} duplicates); \
-                 open files per surviving gateway {} to {}",
+                 ({refused} refused), {distinct} distinct ids received ({} lost, {} duplicates; \
+                 {to_moved} of them by moved sessions); open files per surviving gateway {} to {}",
                 if live { "again" } else { "NOT" },
                 sent.saturating_sub(distinct),
                 got.saturating_sub(distinct),

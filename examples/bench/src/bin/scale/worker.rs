@@ -9,9 +9,9 @@
 //! - `drop EVERY` → `dropped n=`: closes the sessions of users `i % EVERY == 0` and keeps them
 //!   closed (offline users);
 //! - `reconnect` → `reconnecting n=`: connects them all again at once, straight to the port;
-//! - `report TAG` → `report tag= n= distinct= lats=a,b,.. last=seq:us,..`: the messages of
-//!   that tag received so far (a payload is `TAG SEQ SENT_UNIX_US`), their distinct sequence
-//!   numbers, every publish-to-receipt latency (µs, one clock: the same machine's), and per
+//! - `report TAG` → `report tag= n= distinct= moved= lats=a,b,.. last=seq:us,..`: the
+//!   messages of that tag received so far (a payload is `TAG SEQ SENT_UNIX_US`), their
+//!   distinct sequence numbers (and those received by sessions the dispatcher moved), every publish-to-receipt latency (µs, one clock: the same machine's), and per
 //!   sequence number the latest receipt (only when there are at most 100 of them:
 //!   broadcasts);
 //! - `quit` → exits.
@@ -93,6 +93,8 @@ struct Conn {
 struct Tag {
     lats: Vec<u64>,
     seqs: HashSet<u64>,
+    /// The sequence numbers received by sessions the dispatcher moved.
+    moved: HashSet<u64>,
     /// Per sequence number, the latest publish-to-receipt time.
     last: HashMap<u64, u64>,
 }
@@ -251,7 +253,9 @@ impl Worker {
                     while let Some(ev) = c.session.poll_event() {
                         match ev {
                             Event::Welcome { .. } => c.welcomed = true,
-                            Event::Push { payload, .. } => record(&mut self.tags, &payload),
+                            Event::Push { payload, .. } => {
+                                record(&mut self.tags, &payload, c.moved);
+                            }
                             Event::Error { code, reason } | Event::Kicked { code, reason } => {
                                 eprintln!("worker: u{}: {code} {reason}", self.args.first + k);
                                 self.errors += 1;
@@ -372,9 +376,10 @@ impl Worker {
                         v.join(",")
                     });
                 Some(format!(
-                    "report tag={name} n={} distinct={} lats={lats} last={last}",
+                    "report tag={name} n={} distinct={} moved={} lats={lats} last={last}",
                     t.map_or(0, |t| t.lats.len()),
                     t.map_or(0, |t| t.seqs.len()),
+                    t.map_or(0, |t| t.moved.len()),
                 ))
             }
             _ => Some(format!("unknown command {line:?}")),
@@ -440,7 +445,7 @@ impl Worker {
 }
 
 /// Records one received payload `TAG SEQ SENT_US ...`.
-fn record(tags: &mut HashMap<String, Tag>, payload: &[u8]) {
+fn record(tags: &mut HashMap<String, Tag>, payload: &[u8], moved: bool) {
     let now = unix_us();
     let text = String::from_utf8_lossy(payload);
     let mut f = text.split(' ');
@@ -454,6 +459,9 @@ fn record(tags: &mut HashMap<String, Tag>, payload: &[u8]) {
     let lat = now.saturating_sub(sent);
     t.lats.push(lat);
     t.seqs.insert(seq);
+    if moved {
+        t.moved.insert(seq);
+    }
     let l = t.last.entry(seq).or_insert(0);
     *l = (*l).max(lat);
 }
