@@ -709,7 +709,7 @@ impl Run {
                 "{fds} open files on it; {moved} sessions reconnected through the dispatcher \
                  ({dials} dials), all up {} {up:.1} s after the kill; {sent} QoS1 accepted \
                  ({refused} refused), {distinct} distinct ids received ({} lost, {} duplicates; \
-                 {to_moved} of them by moved sessions); open files per surviving gateway {} to {}",
+                 {to_moved} of them after the session moved); open files per surviving gateway {} to {}",
                 if live { "again" } else { "NOT" },
                 sent.saturating_sub(distinct),
                 got.saturating_sub(distinct),
