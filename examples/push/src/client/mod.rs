@@ -8,8 +8,8 @@
 //! - [`Client`] (`blocking`): a blocking client over `std::net::TcpStream`; heartbeats are
 //!   kept up inside [`recv`](Client::recv); it reconnects on the [`Backoff`] schedule,
 //!   re-authenticates and re-joins its rooms.
-//! - [`Sources`] (`source`): source addresses to bind connections to, and a non-blocking
-//!   connect from one ([`connect_nonblocking`]), for load clients.
+//! - [`Sources`] (`source`): source addresses to bind connections to, and a connect from
+//!   one ([`connect_from`], [`connect_nonblocking`]), for load clients.
 //! - [`Backoff`] (`backoff`): jittered exponential delays, deterministic for a seed.
 //! - [`ClientError`] (`error`), [`Event`] (`event`).
 //!
@@ -40,4 +40,4 @@ pub use dedupe::{Dedupe, Seen};
 pub use error::ClientError;
 pub use event::Event;
 pub use session::{ClientSession, HEARTBEAT_PING, SessionOptions, SessionState};
-pub use source::{MAX_RANGE, SourceError, Sources, connect_nonblocking};
+pub use source::{MAX_RANGE, SourceError, Sources, connect_from, connect_nonblocking};

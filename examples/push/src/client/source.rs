@@ -78,31 +78,48 @@ impl FromStr for Sources {
     }
 }
 
-/// A non-blocking TCP connection to `addr` under way (connect started, maybe not finished:
-/// wait for writability), bound first to `source` (port 0: the kernel picks one of that
-/// address's ephemeral ports) when given; `TCP_NODELAY` set.
+/// A TCP connection to `addr`, bound first to `source` (port 0: the kernel picks one of that
+/// address's ephemeral ports) when given; `TCP_NODELAY` set. Blocks until connected.
 ///
 /// # Errors
 /// When the socket cannot be made, bound (`EADDRNOTAVAIL`: not a local address;
-/// `EADDRINUSE`: that address's ephemeral ports are used up) or the connect fails at once.
+/// `EADDRINUSE`: that address's ephemeral ports are used up) or connected.
+pub fn connect_from(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<std::net::TcpStream> {
+    let s = bound(addr, source)?;
+    s.connect(&socket2::SockAddr::from(addr))?;
+    Ok(s.into())
+}
+
+/// [`connect_from`] without waiting: non-blocking, the connect started and maybe not done
+/// (wait for writability; writes before then fail with `WouldBlock`, a refused connect shows
+/// as an error on the first read or write).
+///
+/// # Errors
+/// As [`connect_from`], for what fails at once.
 pub fn connect_nonblocking(
     addr: SocketAddr,
     source: Option<IpAddr>,
 ) -> io::Result<std::net::TcpStream> {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let s = bound(addr, source)?;
     s.set_nonblocking(true)?;
-    s.set_tcp_nodelay(true)?;
-    if let Some(ip) = source {
-        s.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
-    }
-    match s.connect(&SockAddr::from(addr)) {
+    match s.connect(&socket2::SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
     Ok(s.into())
+}
+
+/// A TCP socket for `addr`'s family with `TCP_NODELAY`, bound to `source` when given.
+fn bound(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_tcp_nodelay(true)?;
+    if let Some(ip) = source {
+        s.bind(&SockAddr::from(SocketAddr::new(ip, 0)))?;
+    }
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -149,9 +166,12 @@ mod tests {
     #[test]
     fn a_bound_connection_comes_from_its_source() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let src: IpAddr = "127.0.0.7".parse().unwrap();
-        let _c = connect_nonblocking(l.local_addr().unwrap(), Some(src)).unwrap();
-        let (_s, peer) = l.accept().unwrap();
-        assert_eq!(peer.ip(), src);
+        let a: IpAddr = "127.0.0.7".parse().unwrap();
+        let b: IpAddr = "127.0.0.8".parse().unwrap();
+        let _c = connect_nonblocking(l.local_addr().unwrap(), Some(a)).unwrap();
+        let _d = connect_from(l.local_addr().unwrap(), Some(b)).unwrap();
+        let mut peers = [l.accept().unwrap().1.ip(), l.accept().unwrap().1.ip()];
+        peers.sort();
+        assert_eq!(peers, [a, b]);
     }
 }

@@ -51,7 +51,7 @@ use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs,
 use loopwire_push::api::DEVELOPMENT_TOKEN;
 use loopwire_push::auth::{Claims, Secret, Signer};
 use loopwire_push::client::{
-    ClientSession, Event, SessionOptions, SourceError, Sources, connect_nonblocking,
+    ClientSession, Event, SessionOptions, SourceError, Sources, connect_from,
 };
 use loopwire_push::config::unix_now_secs;
 use mio::net::TcpStream;
@@ -329,10 +329,11 @@ fn run_thread(
 }
 
 /// A non-blocking connection to `addr` (bound to `source` first when given), without
-/// Nagle's delay; it may still be connecting (the poller reports it writable once done, and
-/// writes before that return `WouldBlock`).
+/// Nagle's delay; connected before it returns, so a refused connect stops the run at once.
 fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
-    Ok(TcpStream::from_std(connect_nonblocking(addr, source)?))
+    let s = connect_from(addr, source)?;
+    s.set_nonblocking(true)?;
+    Ok(TcpStream::from_std(s))
 }
 
 fn parse_source(s: &str) -> Result<Sources, SourceError> {
