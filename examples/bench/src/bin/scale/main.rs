@@ -66,9 +66,11 @@ struct Args {
     /// Seconds of heartbeats only over which the gateways' CPU is measured.
     #[arg(long, default_value_t = 30)]
     idle_secs: u64,
-    /// Seconds between two PINGs of a session (it asks for twice that as its heartbeat).
-    #[arg(long, default_value_t = 15)]
-    ping_secs: u64,
+    /// Seconds between two PINGs of a session (it asks for twice that as its heartbeat;
+    /// default: 15, or longer so that all sessions together send at most 7 000 PINGs/s:
+    /// 143 s for 1 000 000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
+    ping_secs: Option<u64>,
     /// Users in the unicast latency sample (one message each, per QoS).
     #[arg(long, default_value_t = 1000)]
     sample: usize,
@@ -95,6 +97,18 @@ enum Sub {
     Worker(worker::WorkerArgs),
 }
 
+/// Most PINGs per second all sessions send together with the default `--ping-secs` (the
+/// 100 000-session run's rate at 15 s: its gateways then used ~14 CPU s per minute).
+const MAX_PINGS_PER_SEC: usize = 7_000;
+
+impl Args {
+    /// Seconds between a session's PINGs for `sessions` sessions.
+    fn ping(&self, sessions: usize) -> u64 {
+        self.ping_secs
+            .unwrap_or_else(|| sessions.div_ceil(MAX_PINGS_PER_SEC).max(15) as u64)
+    }
+}
+
 /// Estimated memory per session (both socket ends, gateway, load process, Redis), to refuse
 /// a run that cannot fit: measured ~13 KB at 30 000 sessions (10.3 KB of it the kernel's).
 const EST_KIB_PER_SESSION: u64 = 16;
@@ -108,7 +122,11 @@ fn run(args: Args) -> Result<(), BoxError> {
         return worker::run(w);
     }
     let plan = Plan::new(args.sessions, args.gateways)?;
-    println!("plan: {}", plan.describe());
+    println!(
+        "plan: {}; PING every {} s",
+        plan.describe(),
+        args.ping(plan.sessions)
+    );
     if args.plan {
         return Ok(());
     }
@@ -339,7 +357,7 @@ impl Run {
                 "--source".into(),
                 format!("{}-{}", load.sources.0, load.sources.1),
                 "--ping-secs".into(),
-                args.ping_secs.to_string(),
+                args.ping(plan.sessions).to_string(),
             ];
             // The dispatcher is asked on every node but the one killed (the last).
             for a in &apis[..apis.len() - 1] {
@@ -546,7 +564,7 @@ impl Run {
                 "{:.2} CPU s per minute ({:.1} s over {window:.0} s; {:.0} PINGs/s)",
                 secs * 60.0 / window,
                 secs,
-                n as f64 / args.ping_secs as f64
+                n as f64 / args.ping(n) as f64
             ),
         ));
         println!("idle CPU measured");
