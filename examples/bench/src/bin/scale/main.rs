@@ -86,6 +86,10 @@ struct Args {
     /// Do not build the `push` release binary first.
     #[arg(long)]
     no_build: bool,
+    /// Keep the temporary directory (every process's stdout and stderr) after a successful
+    /// run, and print where it is.
+    #[arg(long)]
+    keep_logs: bool,
     #[command(subcommand)]
     worker: Option<Sub>,
 }
@@ -176,7 +180,9 @@ fn run(args: Args) -> Result<(), BoxError> {
         println!("| {k} | {v} |");
     }
     drop(run);
-    drop(dir);
+    if args.keep_logs {
+        println!("\nlogs kept in {}", dir.keep().display());
+    }
     Ok(())
 }
 
@@ -695,6 +701,10 @@ impl Run {
         let victim = self.gateways.len() - 1;
         let pid = self.gateways[victim].pid();
         let fds = procs::open_files(pid);
+        let survivors_before: Vec<usize> = self.gateways[..victim]
+            .iter()
+            .map(|g| procs::open_files(g.pid()))
+            .collect();
         let pace = Duration::from_micros(10_000_000 / m as u64);
         let progress = AtomicU64::new(0);
         let api = self.apis[0];
@@ -721,18 +731,26 @@ impl Run {
             .iter()
             .map(|g| procs::open_files(g.pid()))
             .collect();
+        let gained: Vec<usize> = fds_after
+            .iter()
+            .zip(&survivors_before)
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect();
         Ok((
             format!("kill -9 of gateway n{} under QoS1 load", victim + 1),
             format!(
                 "{fds} open files on it; {moved} sessions reconnected through the dispatcher \
                  ({dials} dials), all up {} {up:.1} s after the kill; {sent} QoS1 accepted \
                  ({refused} refused), {distinct} distinct ids received ({} lost, {} duplicates; \
-                 {to_moved} of them after the session moved); open files per surviving gateway {} to {}",
+                 {to_moved} of them after the session moved); open files per surviving gateway {} to {} \
+                 (gained {} to {})",
                 if live { "again" } else { "NOT" },
                 sent.saturating_sub(distinct),
                 got.saturating_sub(distinct),
                 fds_after.iter().min().unwrap_or(&0),
-                fds_after.iter().max().unwrap_or(&0)
+                fds_after.iter().max().unwrap_or(&0),
+                gained.iter().min().unwrap_or(&0),
+                gained.iter().max().unwrap_or(&0)
             ),
         ))
     }

@@ -79,6 +79,15 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// Leaves the directory in place; returns its path.
+    pub(crate) fn keep(self) -> PathBuf {
+        let path = self.0.clone();
+        std::mem::forget(self);
+        path
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
