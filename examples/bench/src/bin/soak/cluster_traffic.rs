@@ -10,13 +10,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use loopwire_push::client::{Client, ClientError, ClientOptions, Event};
 
-use super::cluster::LATE;
 use super::proto::token;
 use super::traffic::{options, receive_in};
 use super::workers::{Summary, Targets};
 
 /// The room the listeners join and the soak broadcasts to.
 pub(crate) const ROOM: &str = "soak";
+/// The QoS1 receiver that logs in only at half of the run, after the Redis restart: its
+/// messages from before wait in Redis, offline, through the restart.
+pub(crate) const LATE: &str = "clate";
 /// How long the session a move replaces may take to be kicked.
 const KICK_WAIT: Duration = Duration::from_secs(5);
 
@@ -41,10 +43,11 @@ pub(crate) fn unix_ms() -> u64 {
 }
 
 /// `users` QoS1 receivers (`c0`, `c1`, ...) on the second node, ACKing as they go, [`LATE`]
-/// which joins them `late` after the start, and the room listeners `r1` (first node) and `r2` (second). A receiver records every QoS1 payload
-/// `c<seq>`; a new one below the highest it got before is an order violation (the soak
-/// pushes each user's messages one after the other, so their ids grow with `seq`). A listener
-/// records the room (`r<k>`) and everyone (`a<k>`) broadcasts it got.
+/// which joins them `late` after the start, and the room listeners `r1` (first node) and
+/// `r2` (second). A receiver records every QoS1 payload `c<seq>`; a new one below the highest
+/// it got before is an order violation (the soak pushes each user's messages one after the
+/// other, so their ids grow with `seq`). A listener records the room (`r<k>`) and everyone
+/// (`a<k>`) broadcasts it got.
 pub(crate) fn receivers(t: &Targets, users: usize, late: Duration, until: Instant) -> Summary {
     let start = Instant::now();
     let seen = Arc::new(Mutex::new(BTreeSet::new()));
@@ -113,8 +116,10 @@ pub(crate) fn receivers(t: &Targets, users: usize, late: Duration, until: Instan
 /// What happened to the session a move replaced.
 enum Fate {
     Kicked,
-    /// Closed without a KICK (its node was killed), or still open after [`KICK_WAIT`].
-    NotKicked,
+    /// Closed without a KICK (its node was killed).
+    Closed,
+    /// Still open after [`KICK_WAIT`].
+    Open,
 }
 
 fn fate(old: &mut Client) -> Fate {
@@ -122,14 +127,14 @@ fn fate(old: &mut Client) -> Fate {
     loop {
         let left = end.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Fate::NotKicked;
+            return Fate::Open;
         }
         match old.recv_timeout(left) {
             Ok(Some(Event::Kicked { .. })) | Err(ClientError::Replaced { .. }) => {
                 return Fate::Kicked;
             }
             Ok(_) => {}
-            Err(_) => return Fate::NotKicked,
+            Err(_) => return Fate::Closed,
         }
     }
 }
@@ -150,7 +155,7 @@ pub(crate) fn movers(t: &Targets, n: usize, until: Instant) -> Summary {
                 };
                 let user = format!("m{i}");
                 let (mut side, mut held) = (i % 2, None::<Client>);
-                let (mut moves, mut kicked, mut failed) = (0u64, 0u64, 0u64);
+                let (mut moves, mut kicked, mut failed, mut open) = (0u64, 0u64, 0u64, 0u64);
                 while Instant::now() < until {
                     let Ok(next) = Client::connect(nodes[side], &token(&user), opts.clone()) else {
                         failed += 1;
@@ -160,12 +165,16 @@ pub(crate) fn movers(t: &Targets, n: usize, until: Instant) -> Summary {
                     };
                     if let Some(mut old) = held.take() {
                         moves += 1;
-                        match fate(&mut old) {
+                        let f = fate(&mut old);
+                        match f {
                             Fate::Kicked => kicked += 1,
-                            Fate::NotKicked => unkicked
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(unix_ms()),
+                            Fate::Closed | Fate::Open => {
+                                open += u64::from(matches!(f, Fate::Open));
+                                unkicked
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .push(unix_ms());
+                            }
                         }
                     }
                     let mut c = next;
@@ -179,22 +188,24 @@ pub(crate) fn movers(t: &Targets, n: usize, until: Instant) -> Summary {
                     held = Some(c);
                     side ^= 1;
                 }
-                (moves, kicked, failed)
+                (moves, kicked, failed, open)
             })
         })
         .collect();
-    let (mut moves, mut kicked, mut failed) = (0, 0, 0);
+    let (mut moves, mut kicked, mut failed, mut open) = (0, 0, 0, 0);
     for t in threads {
-        let (m, k, f) = t.join().unwrap_or((0, 0, 0));
+        let (m, k, f, o) = t.join().unwrap_or((0, 0, 0, 0));
         moves += m;
         kicked += k;
         failed += f;
+        open += o;
     }
     let list = unkicked.lock().unwrap_or_else(|e| e.into_inner());
     Summary::new()
         .with("moves", moves)
         .with("kicked", kicked)
         .with("login_failed", failed)
+        .with("still_open", open)
         .with_text(
             "unkicked",
             list.iter()

@@ -21,7 +21,8 @@
 //! a room listener on each node fed room and everyone broadcasts through either API, and
 //! logins moving between the nodes (policy `single`: each must kick the old session). Cluster
 //! faults: `kill -9` of Redis, down 5 s (the API answers 503 meanwhile), restarted on its
-//! append-only file, and `kill -9` of `cluster-2`, restarted. Every second it samples each server's VmRSS and open files.
+//! append-only file, and `kill -9` of `cluster-2`, restarted. Every second it samples each
+//! server's VmRSS and open files.
 //!
 //! At the end it prints a Markdown table and exits with status 1 if a check failed: every
 //! server alive and answering; resident memory within the bound its watermarks give
