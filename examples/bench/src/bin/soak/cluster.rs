@@ -472,7 +472,11 @@ impl Driver {
             format!("{} ({} calls failed)", figs.join("; "), self.bcast_failed),
             bcast_ok && !self.room_ok.is_empty() && !self.all_ok.is_empty(),
         ));
-        let unkicked = set(movers, "unkicked");
+        // A list, not a set: two movers may miss a kick in the same millisecond.
+        let unkicked: Vec<u64> = movers
+            .and_then(|s| s.texts.get("unkicked"))
+            .map(|l| l.split(',').filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_default();
         let outside: Vec<String> = unkicked
             .iter()
             .filter(|&&t| !self.windows.iter().any(|w| t + 1000 >= w.0 && t <= w.1))
