@@ -8,14 +8,21 @@
 //! ```
 //!
 //! Servers: `echo`, `echo-lowfd` (the same with `RLIMIT_NOFILE` 256, set in the child before
-//! exec), `resp`, `push-a` (the stable gateway, `--dev`) and `push-b` (a gateway that is
-//! `kill -9`ed and restarted on its ports, twice). Loads, each its own process
+//! exec), `resp`, `push-a` (the stable gateway, `--dev`), `push-b` (a gateway that is
+//! `kill -9`ed and restarted on its ports, twice), and the push cluster ([`cluster`]): a real
+//! `redis-server` (append-only file in a temporary directory) with two gateways in cluster
+//! mode on it, `cluster-1` and `cluster-2`. Loads, each its own process
 //! (`workers`): checked echo and RESP traffic (stopped with SIGSTOP for 5 s and continued),
 //! 10 000 slowloris connections in three processes, half-open peers, peers that reset
 //! mid-write (`SO_LINGER` 0), clients that never read while 1 GiB is offered, accept bursts
 //! past `echo-lowfd`'s file limit, QoS1 receivers (stopped for up to 20 s, so their sessions
-//! time out and log in again) fed through the push API by this process, and sessions on
-//! `push-b`. Every second it samples each server's VmRSS and open files.
+//! time out and log in again) fed through the push API by this process, sessions on
+//! `push-b`, and on the cluster: QoS1 receivers on `cluster-2` fed through `cluster-1`'s API,
+//! a room listener on each node fed room and everyone broadcasts through either API, and
+//! logins moving between the nodes (policy `single`: each must kick the old session). Cluster
+//! faults: `kill -9` of Redis, down 5 s (the API answers 503 meanwhile), restarted on its
+//! append-only file, and `kill -9` of `cluster-2`, restarted. Every second it samples each
+//! server's VmRSS and open files.
 //!
 //! At the end it prints a Markdown table and exits with status 1 if a check failed: every
 //! server alive and answering; resident memory within the bound its watermarks give
@@ -23,13 +30,14 @@
 //! 10 % above the warm-up's peak; open files back to the idle baseline once the loads are
 //! gone; no QoS1 message lost (every sequence number the API accepted was received); no
 //! wrong echo or RESP answer; `echo-lowfd` answering after every burst; no `panicked at` on
-//! any server's stderr.
-//!
-//! The push cluster over Redis does not exist yet: `cluster_hook` is where it joins (start
-//! `redis-server` and the clustered gateways, restart Redis and `kill -9` a gateway on the
-//! schedule, count QoS1 across gateways).
+//! any server's stderr; on the cluster, every QoS1 message the API accepted (2xx) received
+//! at least once in per-user order across the Redis restart, 503 exactly while Redis is down,
+//! broadcasts on both nodes, the cross-node kicks (see [`cluster::Driver::checks`]). Without
+//! `redis-server` (and not root to install it) the cluster part fails with one check saying so.
 
 mod checks;
+mod cluster;
+mod cluster_traffic;
 mod faults;
 mod proto;
 mod servers;
@@ -131,12 +139,24 @@ fn build() -> Result<(), Error> {
     Ok(())
 }
 
-/// The hook for the push cluster over Redis (not built yet): it will return the extra
-/// servers (`redis-server` on a free port, two gateways sharing it) and the faults on its
-/// schedule (a Redis restart, `kill -9` of one clustered gateway), and the QoS1 count will
-/// span its gateways. Today there is no cluster, so nothing is added.
-fn cluster_hook(_bins: &Path, _dir: &Path) -> Vec<Running> {
-    Vec::new()
+/// Where the push cluster joins: `redis-server` (found, or installed as root) on its free
+/// port with its data in a temporary directory, then the two clustered gateways on it.
+fn cluster_hook(
+    bins: &Path,
+    dir: &Path,
+    a: &cluster::Addrs,
+) -> Result<(Vec<Running>, cluster::DataDir), BoxError> {
+    let redis = cluster::redis_server()?;
+    let data = cluster::DataDir(
+        std::env::temp_dir().join(format!("loopwire-soak-redis-{}", std::process::id())),
+    );
+    std::fs::create_dir_all(&data.0)
+        .map_err(|e| Error::io("cannot create Redis's data directory", e))?;
+    let mut out = Vec::new();
+    for s in cluster::specs(&redis, bins, &data.0, a) {
+        out.push(Running::start(s, dir)?);
+    }
+    Ok((out, data))
 }
 
 /// The servers and where they listen.
@@ -144,6 +164,10 @@ struct Soak {
     servers: Vec<Running>,
     targets: Targets,
     api_b: SocketAddr,
+    /// The cluster's side of the soak, or why the cluster could not run.
+    cluster: Result<cluster::Driver, String>,
+    /// Dropped after `servers` (Redis killed first).
+    _redis_data: Option<cluster::DataDir>,
 }
 
 fn local(port: u16) -> SocketAddr {
@@ -160,8 +184,17 @@ impl Soak {
             push: local(free_port()?),
             api: local(free_port()?),
             push_b: local(free_port()?),
+            c1: local(free_port()?),
+            c2: local(free_port()?),
         };
         let api_b = local(free_port()?);
+        let ca = cluster::Addrs {
+            redis: local(free_port()?),
+            c1: t.c1,
+            api1: local(free_port()?),
+            c2: t.c2,
+            api2: local(free_port()?),
+        };
         let echo = |name, addr: SocketAddr, nofile| Spec {
             name,
             argv: vec![
@@ -211,11 +244,22 @@ impl Soak {
         for s in specs {
             servers.push(Running::start(s, dir)?);
         }
-        servers.extend(cluster_hook(bins, dir));
+        let (cluster, redis_data) = match cluster_hook(bins, dir, &ca) {
+            Ok((running, data)) => {
+                servers.extend(running);
+                (Ok(cluster::Driver::new(ca)), Some(data))
+            }
+            Err(e) => {
+                eprintln!("soak: {e}");
+                (Err(e.to_string()), None)
+            }
+        };
         Ok(Self {
             servers,
             targets: t,
             api_b,
+            cluster,
+            _redis_data: redis_data,
         })
     }
 
@@ -260,6 +304,25 @@ impl Soak {
             Worker::start("qos1", Kind::Qos1, total + DRAIN_SECS, QOS1_USERS, 0, &t)?,
             Worker::start("push-b sessions", Kind::Sessions, total, 20, 0, &t)?,
         ];
+        if self.cluster.is_ok() {
+            ws.push(Worker::start_late(
+                "cluster receivers",
+                Kind::ClusterReceivers,
+                total + DRAIN_SECS,
+                cluster::RECEIVERS,
+                0,
+                total / 2,
+                &t,
+            )?);
+            ws.push(Worker::start(
+                "cluster movers",
+                Kind::ClusterMovers,
+                total,
+                cluster::MOVERS,
+                0,
+                &t,
+            )?);
+        }
         for i in 0..3 {
             ws.push(Worker::start(
                 &format!("slowloris-{i}"),
@@ -285,6 +348,13 @@ impl Soak {
             ),
             (at(0.7), Event::Kill),
         ];
+        if self.cluster.is_ok() {
+            events.extend([
+                (at(0.35), Event::RedisKill),
+                (at(0.35) + cluster::REDIS_DOWN, Event::RedisStart),
+                (at(0.6), Event::ClusterKill),
+            ]);
+        }
         events.sort_by_key(|e| e.0);
         let mut events = events.into_iter().peekable();
         let (mut published, mut publish_errors) = (BTreeSet::new(), 0u64);
@@ -305,6 +375,22 @@ impl Soak {
                         ws.iter()
                             .filter(|x| x.name == w)
                             .for_each(|x| x.signal(sig));
+                    }
+                    Event::RedisKill | Event::RedisStart | Event::ClusterKill => {
+                        let name = if matches!(ev, Event::ClusterKill) {
+                            "cluster-2"
+                        } else {
+                            "redis"
+                        };
+                        let i = self.servers.iter().position(|s| s.spec.name == name);
+                        if let (Ok(d), Some(i)) = (self.cluster.as_mut(), i) {
+                            let s = &mut self.servers[i];
+                            match ev {
+                                Event::RedisKill => d.kill_redis(s),
+                                Event::RedisStart => d.start_redis(s),
+                                _ => d.kill_gateway(s),
+                            }
+                        }
                     }
                     Event::Kill => {
                         restarts += 1;
@@ -340,6 +426,9 @@ impl Soak {
                     }
                 }
                 seq += 1;
+                if let Ok(d) = self.cluster.as_mut() {
+                    d.tick();
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -347,7 +436,7 @@ impl Soak {
         let mut results = Vec::new();
         for w in ws {
             let name = w.name.clone();
-            let grace = if name == "qos1" {
+            let grace = if name == "qos1" || name == "cluster receivers" {
                 Duration::from_secs(DRAIN_SECS + 20)
             } else {
                 Duration::from_secs(30)
@@ -405,7 +494,11 @@ impl Soak {
             // Counted before the probe below opens a connection of its own.
             let fds = fd_count(s.pid()).unwrap_or(usize::MAX);
             let alive = s.alive();
-            let answers = alive && answers(name, &s.spec, self.api_b, self.targets.api);
+            let mut apis = vec![("push-a", self.targets.api), ("push-b", self.api_b)];
+            if let Ok(d) = &self.cluster {
+                apis.extend(d.apis());
+            }
+            let answers = alive && answers(name, &s.spec, &apis);
             checks.push(Check::new(
                 format!("{name}: alive and answering"),
                 format!("started {} time(s)", s.starts),
@@ -413,21 +506,31 @@ impl Soak {
             ));
             let extra = match name {
                 // One never-reading session: its mailbox (256) and window (64) of 16 KiB frames.
-                "push-a" | "push-b" => (256 + 64) * 16,
+                "push-a" | "push-b" | "cluster-1" | "cluster-2" => (256 + 64) * 16,
                 // The 1000 soak keys and the 64 KiB value (RESP asks `is_writable` before
                 // each command, so a reply of it passes the watermark by one value at most,
                 // within PER_CONN_KIB).
                 "resp" => 1024,
                 _ => 0,
             };
-            let bound = smp.bound_kib(extra);
+            let bound = if name == "redis" {
+                // Not a loopwire server: a sanity bound, its idle size plus 64 MiB (the
+                // soak's data set is a few thousand short messages and registry entries).
+                smp.base_rss + 64 * 1024
+            } else {
+                smp.bound_kib(extra)
+            };
             // The kernel's high-water mark, not the samples: a spike between two samples
             // counts too.
             let peak = peak_rss_kib(s.pid())
                 .unwrap_or(0)
                 .max(smp.max_rss(0.0, f64::MAX).unwrap_or(0));
             checks.push(Check::new(
-                format!("{name}: RSS within the watermark bound"),
+                if name == "redis" {
+                    format!("{name}: RSS within idle + 64 MiB")
+                } else {
+                    format!("{name}: RSS within the watermark bound")
+                },
                 format!(
                     "peak {} ≤ {} (idle {}, {} connections at peak)",
                     mib(peak),
@@ -489,6 +592,13 @@ impl Soak {
             ),
             !published.is_empty() && lost.is_empty(),
         ));
+        match &self.cluster {
+            Ok(d) => checks.extend(d.checks(
+                result("cluster receivers").as_ref(),
+                result("cluster movers").as_ref(),
+            )),
+            Err(e) => checks.push(Check::new("cluster: redis-server available", e, false)),
+        }
         if let Some(m) = result("mixed") {
             checks.push(Check::new(
                 "echo + resp: every answer right",
@@ -584,20 +694,28 @@ enum Event {
     Cont(&'static str),
     /// `kill -9` of push-b, then its restart.
     Kill,
+    /// `kill -9` of the cluster's Redis.
+    RedisKill,
+    /// Redis started again.
+    RedisStart,
+    /// `kill -9` of `cluster-2`, then its restart.
+    ClusterKill,
 }
 
 /// Whether the server answers its protocol on a new connection.
-fn answers(name: &str, spec: &Spec, api_b: SocketAddr, api_a: SocketAddr) -> bool {
+fn answers(name: &str, spec: &Spec, apis: &[(&str, SocketAddr)]) -> bool {
     match name {
         "echo" | "echo-lowfd" => faults::probe_echo(spec.addr, Duration::from_secs(5)),
-        "resp" => (|| -> std::io::Result<bool> {
+        "resp" | "redis" => (|| -> std::io::Result<bool> {
             let mut r = std::io::BufReader::new(proto::connect(spec.addr)?);
             std::io::Write::write_all(r.get_mut(), &proto::resp_command(&[b"PING"]))?;
             Ok(proto::resp_reply(&mut r)? == proto::Reply::Line("+PONG".into()))
         })()
         .unwrap_or(false),
-        "push-a" | "push-b" => {
-            let api = if name == "push-a" { api_a } else { api_b };
+        "push-a" | "push-b" | "cluster-1" | "cluster-2" => {
+            let Some(&(_, api)) = apis.iter().find(|a| a.0 == name) else {
+                return false;
+            };
             let opts = loopwire_push::client::ClientOptions {
                 reconnect: false,
                 io_timeout: Duration::from_secs(5),

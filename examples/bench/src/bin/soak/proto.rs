@@ -84,6 +84,7 @@ pub(crate) fn frame(f: &ClientFrame<'_>) -> Vec<u8> {
 }
 
 /// A keep-alive connection to the push API (bearer: the development token).
+#[derive(Debug)]
 pub(crate) struct Api {
     r: BufReader<TcpStream>,
 }

@@ -74,7 +74,7 @@ pub(crate) fn mixed(t: &Targets, until: Instant) -> Summary {
 
 /// The options of a receiving session: a 5 s heartbeat (the gateway closes it after 7.5 s
 /// without a word, so a stopped process loses its sessions), QoS1 ACKed as it arrives.
-fn options() -> ClientOptions {
+pub(crate) fn options() -> ClientOptions {
     ClientOptions {
         session: SessionOptions {
             heartbeat: Duration::from_secs(5),
@@ -88,10 +88,23 @@ fn options() -> ClientOptions {
 
 /// Runs `on_push` for every push `user` receives at `addr` until `until`, connecting again
 /// (a new client) whenever the session ends; returns the number of connections made.
-fn receive(addr: SocketAddr, user: &str, until: Instant, mut on_push: impl FnMut(&[u8])) -> u64 {
+fn receive(addr: SocketAddr, user: &str, until: Instant, on_push: impl FnMut(&[u8])) -> u64 {
+    receive_in(addr, user, &[], until, on_push)
+}
+
+/// [`receive`] with the session joining `rooms` at every connection.
+pub(crate) fn receive_in(
+    addr: SocketAddr,
+    user: &str,
+    rooms: &[&str],
+    until: Instant,
+    mut on_push: impl FnMut(&[u8]),
+) -> u64 {
     let mut connections = 0;
     while Instant::now() < until {
-        let Ok(mut c) = Client::connect(addr, &token(user), options()) else {
+        let mut opts = options();
+        opts.rooms = rooms.iter().map(|r| (*r).to_owned()).collect();
+        let Ok(mut c) = Client::connect(addr, &token(user), opts) else {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use loopwire_bench::Error;
 
-use super::{faults, traffic};
+use super::{cluster_traffic, faults, traffic};
 
 /// A worker's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,6 +34,10 @@ pub(crate) enum Kind {
     Qos1,
     /// Sessions on the gateway that is killed and restarted.
     Sessions,
+    /// QoS1 receivers and room listeners on the push cluster.
+    ClusterReceivers,
+    /// Logins moving between the cluster's nodes.
+    ClusterMovers,
 }
 
 /// The hidden `worker` subcommand's options.
@@ -51,6 +55,9 @@ pub(crate) struct WorkerArgs {
     /// Bytes offered to never-reading clients.
     #[arg(long, default_value_t = 0)]
     pub(crate) offer: u64,
+    /// Seconds before the cluster's late QoS1 receiver logs in.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) late_secs: u64,
     #[command(flatten)]
     pub(crate) targets: Targets,
 }
@@ -76,6 +83,12 @@ pub(crate) struct Targets {
     /// The push gateway that is killed and restarted.
     #[arg(long)]
     pub(crate) push_b: SocketAddr,
+    /// The cluster's first node (its API takes the soak's pushes).
+    #[arg(long)]
+    pub(crate) c1: SocketAddr,
+    /// The cluster's second node (its QoS1 receivers' node; the one killed and restarted).
+    #[arg(long)]
+    pub(crate) c2: SocketAddr,
 }
 
 impl Targets {
@@ -87,6 +100,8 @@ impl Targets {
             ("--push", self.push),
             ("--api", self.api),
             ("--push-b", self.push_b),
+            ("--c1", self.c1),
+            ("--c2", self.c2),
         ]
         .iter()
         .flat_map(|(k, v)| [(*k).to_owned(), v.to_string()])
@@ -164,6 +179,10 @@ pub(crate) fn run(a: &WorkerArgs) {
         Kind::FdBurst => faults::fd_bursts(t.lowfd, a.n, until),
         Kind::Qos1 => traffic::qos1(t, a.n, until),
         Kind::Sessions => traffic::sessions(t.push_b, a.n, until),
+        Kind::ClusterReceivers => {
+            cluster_traffic::receivers(t, a.n, Duration::from_secs(a.late_secs), until)
+        }
+        Kind::ClusterMovers => cluster_traffic::movers(t, a.n, until),
     };
     println!("{}", s.line());
 }
@@ -186,6 +205,19 @@ impl Worker {
         offer: u64,
         t: &Targets,
     ) -> Result<Self, Error> {
+        Self::start_late(name, kind, secs, n, offer, 0, t)
+    }
+
+    /// [`start`](Self::start) with `--late-secs`.
+    pub(crate) fn start_late(
+        name: &str,
+        kind: Kind,
+        secs: u64,
+        n: usize,
+        offer: u64,
+        late_secs: u64,
+        t: &Targets,
+    ) -> Result<Self, Error> {
         let exe = std::env::current_exe()
             .map_err(|e| Error::io("cannot find the soak's own executable", e))?;
         let kind = kind
@@ -195,6 +227,7 @@ impl Worker {
         let mut child = Command::new(exe)
             .args(["worker", &kind, "--secs", &secs.to_string()])
             .args(["--n", &n.to_string(), "--offer", &offer.to_string()])
+            .args(["--late-secs", &late_secs.to_string()])
             .args(t.argv())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
