@@ -463,3 +463,31 @@ fn a_node_cut_off_from_redis_keeps_its_sessions_and_makes_up_missed_qos1_in_orde
     wait("the ACKs reached Redis", || redis.queued("u5") == 0);
     assert_eq!(c.sync(b"nothing more"), []);
 }
+
+#[test]
+fn a_node_whose_registry_entry_was_lost_kicks_its_session_once_another_node_has_the_user() {
+    let mut config = test_config();
+    config.policy = Policy::Single;
+    let Some(redis) = Redis::start() else { return };
+    let proxy = Proxy::start(redis.port);
+    let a = Node::start_at(&proxy.url(), "a", config.clone());
+    let b = Node::start(&redis, "b", config);
+    let mut first = a.login("u6", &[]);
+    b.wait("u6 registered on a", || b.online("u6") == 1);
+    // a stalls (here: cut off from Redis) long enough for its entry to expire (here:
+    // deleted), and meanwhile the user logs in on b, which finds no session to kick.
+    proxy.cut();
+    a.wait("a sees redis down", || !a.cluster.is_up());
+    let mut del = redis.conn().expect("redis");
+    redis::cmd("DEL")
+        .arg("lw:u:u6")
+        .query::<()>(&mut del)
+        .expect("DEL");
+    let mut second = b.login("u6", &[]);
+    assert_eq!(first.sync(b"still a"), [], "nobody told a yet");
+    // a is back: its refresh finds its entry gone and b's login there, and kicks its own.
+    proxy.restore();
+    first.expect_kick_and_close(1);
+    assert_eq!(second.sync(b"still b"), []);
+    b.wait("only b's session is left", || b.online("u6") == 1);
+}

@@ -92,6 +92,7 @@ pub mod probe;
 mod refresh;
 mod routing;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::thread::JoinHandle;
@@ -102,6 +103,7 @@ use loopwire::Bytes;
 use self::dispatch::Dispatcher;
 use self::link::Link;
 use super::gateway::{Gateway, millis};
+use super::mailbox::UserName;
 use super::store::{MemoryStore, MessageId};
 
 pub use self::dispatch::NodeInfo;
@@ -176,6 +178,7 @@ pub(crate) struct ClusterStats {
     pub(crate) redis_errors: AtomicU64,
     pub(crate) acks_lost: AtomicU64,
     pub(crate) mirrored: AtomicU64,
+    pub(crate) stale_kicks: AtomicU64,
 }
 
 /// A node's membership in the cluster; see the [module docs](self).
@@ -189,6 +192,10 @@ pub struct Cluster {
     stop: Arc<AtomicBool>,
     subscribed: Arc<AtomicU64>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Users with a login on this node whose registration has not succeeded yet (the login
+    /// job is queued, failed, or Redis was down): the refresh does not take a missing entry
+    /// of theirs for a lost one (see `refresh`).
+    registering: Mutex<HashMap<UserName, u32>>,
     pub(crate) stats: ClusterStats,
 }
 
@@ -224,6 +231,7 @@ impl Cluster {
             stop: Arc::clone(&stop),
             subscribed: Arc::new(AtomicU64::new(0)),
             threads: Mutex::new(vec![worker]),
+            registering: Mutex::default(),
             stats: ClusterStats::default(),
         });
         if gateway.cluster.set(Arc::clone(&cluster)).is_err() {
@@ -343,6 +351,13 @@ impl Cluster {
                 "cluster_mirrored",
                 "QoS1 messages copied from Redis into this node's mirror.",
                 s.mirrored.load(Relaxed),
+                false,
+            ),
+            (
+                "cluster_stale_kicks",
+                "Sessions kicked by the refresh: their registry entry was lost (a stalled \
+                 node) and another node holds a newer login of the user (policy single).",
+                s.stale_kicks.load(Relaxed),
                 false,
             ),
         ]

@@ -6,6 +6,10 @@
 //! user's entry, and reads the live nodes for the dispatcher. After Redis returns (the
 //! worker reconnected) or the subscriber resubscribed, the refresh runs at once and also
 //! reloads every local user's queue: the registry is rebuilt and missed notes are made up.
+//! Under the `single` policy the refresh also reads each entry before renewing it: a local
+//! user whose entry was lost (expired while this node stalled) and is now held by another
+//! node logged in there later, so its sessions here are KICKed (unless their own login is
+//! still being registered).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +22,7 @@ use loopwire::Bytes;
 use super::bus::Bus;
 use super::keys;
 use super::{Cluster, NodeInfo, wall_ms};
+use crate::Policy;
 use crate::frame::kick;
 use crate::gateway::{Gateway, millis};
 use crate::login::REPLACED_REASON;
@@ -72,6 +77,7 @@ impl Cluster {
             .for_each(|u, s| users.push((Arc::clone(u), s.len())));
         let sessions: usize = users.iter().map(|(_, n)| n).sum();
         let me = &self.config.node;
+        let single = gw.config().policy == Policy::Single;
         redis::pipe()
             .cmd("SET")
             .arg(keys::node(me))
@@ -84,10 +90,14 @@ impl Cluster {
             .arg(me)
             .ignore()
             .query::<()>(conn)?;
+        let mut lost = Vec::new();
         for chunk in users.chunks(CHUNK) {
             let mut p = redis::pipe();
             for (u, n) in chunk {
                 let key = keys::user(u.as_bytes());
+                if single {
+                    p.cmd("HGETALL").arg(&key);
+                }
                 p.cmd("HSET")
                     .arg(&key)
                     .arg(me)
@@ -95,7 +105,29 @@ impl Cluster {
                     .ignore();
                 p.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
             }
-            p.query::<()>(conn)?;
+            if !single {
+                p.query::<()>(conn)?;
+                continue;
+            }
+            let entries: Vec<HashMap<String, Vec<u8>>> = p.query(conn)?;
+            let now = wall_ms();
+            for ((u, _), entry) in chunk.iter().zip(entries) {
+                if !entry.contains_key(me.as_str())
+                    && entry
+                        .iter()
+                        .any(|(node, v)| keys::live_sessions(v, now).is_some() && node != me)
+                    && !self.is_registering(u)
+                {
+                    lost.push(Arc::clone(u));
+                }
+            }
+        }
+        for u in lost {
+            // This node's entry was lost (it expired while the node stalled, or another
+            // node's login removed it) and another node holds a newer login of the user:
+            // under `single` that one wins. Their logout removes the entry written above.
+            let n = gw.kick_local(&u, kick::REPLACED, REPLACED_REASON);
+            self.stats.stale_kicks.fetch_add(n as u64, Relaxed);
         }
         self.read_nodes(conn)?;
         if reload {
@@ -166,16 +198,40 @@ impl Cluster {
     /// A session of `user` logged in on this node (called on its loop; queues a job).
     pub(crate) fn login(self: &Arc<Self>, user: &UserName, single: bool) {
         let (c, u) = (Arc::clone(self), Arc::clone(user));
+        *self.registering().entry(Arc::clone(user)).or_insert(0) += 1;
         self.link.submit(Box::new(move |conn| {
             let (Some(conn), Some(gw)) = (conn, c.gateway()) else {
                 return Ok(()); // the reconnect's refresh registers and reloads
             };
             let r = c.login_job(&gw, conn, &u, single);
-            if let Err(e) = &r {
-                c.failed("login", e);
+            match &r {
+                Ok(()) => c.registered(&u),
+                Err(e) => c.failed("login", e),
             }
             r
         }));
+    }
+
+    fn registering(&self) -> std::sync::MutexGuard<'_, HashMap<UserName, u32>> {
+        self.registering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a login of `user` on this node has not been registered in Redis yet.
+    fn is_registering(&self, user: &UserName) -> bool {
+        self.registering().contains_key(user)
+    }
+
+    /// A login job of `user` registered it.
+    fn registered(&self, user: &UserName) {
+        let mut r = self.registering();
+        if let Some(n) = r.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                r.remove(user);
+            }
+        }
     }
 
     fn login_job(
@@ -240,6 +296,7 @@ impl Cluster {
             let Some(gw) = c.gateway() else { return Ok(()) };
             let n = gw.users.count(&u);
             if n == 0 {
+                c.registering().remove(&u);
                 let (now, _) = Cluster::engine_unix_ms(&gw);
                 let _ = crate::store::Store::remove_user(&*c.mirror, u.as_bytes(), now);
             }
