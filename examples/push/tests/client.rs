@@ -249,14 +249,18 @@ fn the_backoff_schedule_is_the_seeded_one() {
     opts.backoff = backoff(42, Some(4));
     let mut c = Client::connect(server.addr(), &token("u1", &[]), opts).expect("connect");
     server.engine.stop();
-    // The connection ends; every attempt is refused; the client gives up after 4.
+    // The server says it is going away (KICK 3) and the connection ends; every attempt to
+    // reconnect is refused; the client gives up after 4.
+    let mut going_away = 0;
     let err = loop {
         match c.recv_timeout(WAIT) {
             Ok(Some(Event::Pong(_))) => {}
+            Ok(Some(Event::Kicked { code: 3, .. })) => going_away += 1,
             Ok(other) => panic!("expected the end, got {other:?}"),
             Err(e) => break e,
         }
     };
+    assert_eq!(going_away, 1, "told once that the server shuts down");
     assert!(matches!(err, ClientError::GaveUp { attempts: 4 }), "{err}");
     let got = sleeps.lock().unwrap().clone();
     let mut b = Backoff::new(backoff(42, Some(4)));
