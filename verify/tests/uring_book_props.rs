@@ -3,7 +3,8 @@
 //! the engine's inbound and outbound paths (`deliver`, `send`, `drain`), against a model
 //! kernel: connections in two slots, opened, paused, resumed and closed at random; the peer
 //! sending bytes that the kernel puts into a few small provided buffers in random chunks
-//! (running out of them, or ending a multishot receive, at random); handlers writing up to
+//! (running out of them, or ending a multishot receive, at random) and ending its side (end of
+//! stream or reset) at random; handlers writing up to
 //! several hundred KiB at once and consuming random prefixes of what they are shown; sends
 //! completing short, failing, or completing after their connection closed.
 //!
@@ -14,7 +15,8 @@
 //! until its completion; one multishot receive at most per connection; every provided buffer
 //! goes back exactly once, never while it is shown; a closed connection's stream is released
 //! exactly once, only when no send of it is in flight, and then with every byte handed to a
-//! send on the wire (unless a send failed). At the end, everything the peer sent was shown,
+//! send on the wire (unless a send failed); a peer's end reaches the reactor after every byte
+//! before it, and only when the peer ended. At the end, everything the peer sent was shown,
 //! everything written was sent, every buffer is back and every stream released.
 
 mod engine_support;
@@ -84,6 +86,8 @@ struct KFd {
     written: Vec<u8>,
     /// A send failed: the connection lost what it had not sent.
     failed: bool,
+    /// The peer closed (or reset) its side: it sends no more.
+    ended: bool,
     released: bool,
 }
 
@@ -142,6 +146,9 @@ enum Step {
     KRecv(usize, usize, bool),
     /// The kernel sends up to this many bytes of the in-flight send (0: fails it).
     KSend(usize, usize),
+    /// The peer's side ends once the kernel has received all it sent: end of stream (the
+    /// flag false) or a reset.
+    KEnd(usize, bool),
     /// The handler writes this many bytes.
     Write(usize, usize),
     /// A loop turn, the handler consuming with this.
@@ -169,6 +176,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
                 .prop_map(|(s, n, end)| Step::KRecv(s, n, end)),
             5 => (slot.clone(), prop_oneof![1 => Just(0usize), 30 => 1usize..80_000])
                 .prop_map(|(s, n)| Step::KSend(s, n)),
+            1 => (slot.clone(), any::<bool>()).prop_map(|(s, reset)| Step::KEnd(s, reset)),
             3 => (slot.clone(), prop_oneof![6 => 1usize..2000, 1 => 60_000usize..400_000])
                 .prop_map(|(s, n)| Step::Write(s, n)),
             5 => take().prop_map(Step::Poll),
@@ -395,6 +403,9 @@ impl Sim {
     fn peer(&mut self, slot: usize, n: usize) {
         let Some(c) = &self.slots[slot] else { return };
         let k = self.kfds.get_mut(&c.fd).expect("open fd");
+        if k.ended {
+            return;
+        }
         let start = k.peer.len();
         let fd = c.fd;
         k.peer.extend((start..start + n).map(|i| byte(fd, i, 0x5a)));
@@ -432,6 +443,27 @@ impl Sim {
             res: n as i32,
             bid: Some(bid as u16),
             more: !end,
+            send: false,
+        });
+    }
+
+    /// The peer's side ends: the armed receive completes with the end of the stream (or a
+    /// reset) once everything sent before was received into buffers.
+    fn kend(&mut self, fd: i32, reset: bool) {
+        let Some(k) = self.kfds.get_mut(&fd) else {
+            return;
+        };
+        let Some(user_data) = k.armed else { return };
+        if k.kpos < k.peer.len() || k.ended {
+            return;
+        }
+        k.ended = true;
+        k.armed = None;
+        self.cq.push_back(Cqe {
+            user_data,
+            res: if reset { -ECONNRESET } else { 0 },
+            bid: None,
+            more: false,
             send: false,
         });
     }
@@ -539,9 +571,23 @@ impl Sim {
         }
         let fresh = match self.book.recv(slot, &mut self.bufs) {
             Ok(Recv::Data { bid, len }) => self.bufs.content[usize::from(bid)][..len].to_vec(),
-            Ok(Recv::Eof) => return Err("no end of stream here".into()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(format!("recv: {e}")),
+            end => {
+                // The end of the stream or a reset: after every byte before it, and only once
+                // the peer ended; the reactor closes the connection.
+                let k = &self.kfds[&c.fd];
+                check(k.ended, || {
+                    format!("fd {}: an end the peer did not send: {end:?}", c.fd)
+                })?;
+                check(c.received == k.peer.len(), || {
+                    format!(
+                        "fd {}: the end came before {} bytes",
+                        c.fd,
+                        k.peer.len() - c.received
+                    )
+                })?;
+                return self.close(slot);
+            }
         };
         let k = &self.kfds[&c.fd];
         let start = c.received;
@@ -678,6 +724,12 @@ impl Sim {
                     None => Ok(()),
                 }
             }
+            Step::KEnd(slot, reset) => {
+                if let Some(fd) = fd_of(self, slot) {
+                    self.kend(fd, reset);
+                }
+                Ok(())
+            }
             Step::Write(slot, n) => self.write(slot, n),
             Step::Poll(t) => self.poll(t),
         }
@@ -714,6 +766,9 @@ impl Sim {
                 continue;
             };
             let k = &self.kfds[&c.fd];
+            check(!k.ended, || {
+                format!("fd {}: the peer's end never reached the reactor", c.fd)
+            })?;
             check(k.failed || k.wire == k.written, || {
                 format!(
                     "fd {}: {} bytes on the wire of {} written",
