@@ -11,8 +11,9 @@
 # Usage: examples/bench/cluster.sh
 # Env:   K (nodes, 2), CONNS (10000), SIZES (1000), PUBLISHES (20), INTERVAL_MS (100),
 #        IDLE_SECS (5), PING (client ping, s, 5), PAYLOAD (64), THREADS (pushload, 2)
-# Not done here: 100 000 to 1 000 000 sessions need several load processes from many
-# 127.0.0.x sources (pushload binds none), each under the 20 000-file limit.
+# The scale run (100 000 to 1 000 000 sessions, several load processes from many 127.0.0.x
+# sources, a reconnect storm and a gateway kill) is `cargo run --release -p loopwire-bench
+# --bin scale` (examples/bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -149,6 +149,17 @@ pub trait EventHandler: Send + Sync + 'static {
         Action::Close
     }
 
+    /// The engine is stopping and this open connection with it: the last chance to write a
+    /// goodbye (a WebSocket Close 1001 "going away", a protocol's BYE). What the callback
+    /// writes is sent after what is already queued, as far as the socket takes it at once (a
+    /// peer that does not read is not waited for); then the connection closes with
+    /// [`CloseReason::Shutdown`]. Called only for connections `on_open` ran for (not for a
+    /// dial still connecting or a TLS handshake in progress), and not for a connection
+    /// already closing. Inbound bytes are not shown here.
+    fn on_stopping(&self, conn: &mut Conn<'_, Self::State>) {
+        let _ = conn;
+    }
+
     /// The connection is closing; writes are no longer possible. Called exactly once per
     /// connection the engine took on: after `on_open`, or without it for a dialed connection
     /// that never connected ([`CloseReason::ConnectFailed`], or `Shutdown` if the engine
@@ -195,6 +206,10 @@ impl<H: EventHandler> EventHandler for std::sync::Arc<H> {
 
     fn on_timeout(&self, conn: &mut Conn<'_, Self::State>, timeout: Timeout) -> Action {
         (**self).on_timeout(conn, timeout)
+    }
+
+    fn on_stopping(&self, conn: &mut Conn<'_, Self::State>) {
+        (**self).on_stopping(conn)
     }
 
     fn on_close(&self, conn: &mut Conn<'_, Self::State>, reason: CloseReason) -> Action {

@@ -389,3 +389,75 @@ fn a_name_that_resolves_to_several_addresses_binds_all_of_them() {
     }
     e.stop();
 }
+
+/// Echoes lines; `big` queues 8 MiB and asks for a close; says `bye` when the engine stops.
+#[derive(Default)]
+struct Farewell {
+    goodbyes: AtomicUsize,
+    bigs: AtomicUsize,
+}
+
+impl EventHandler for Farewell {
+    type State = ();
+    fn on_traffic(&self, c: &mut Conn<'_, ()>) -> Action {
+        let Some(end) = c.peek(usize::MAX).iter().position(|&b| b == b'\n') else {
+            return Action::None;
+        };
+        let line = c.peek(end + 1).to_vec();
+        c.discard(end + 1);
+        if line == b"big\n" {
+            let data: Vec<u8> = (0..8 << 20).map(|i| (i % 251) as u8).collect();
+            c.write(&data);
+            self.bigs.fetch_add(1, Ordering::SeqCst);
+            return Action::Close;
+        }
+        c.write(&line);
+        Action::None
+    }
+    fn on_stopping(&self, c: &mut Conn<'_, ()>) {
+        self.goodbyes.fetch_add(1, Ordering::SeqCst);
+        c.write(b"bye\n");
+    }
+}
+
+#[test]
+fn stopping_lets_open_connections_say_goodbye_but_not_closing_ones() {
+    let h = Arc::new(Farewell::default());
+    let e = Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(2)
+        .start(Arc::clone(&h))
+        .unwrap();
+    let addr = tcp_addr(&e);
+    let mut open: Vec<_> = (0..3).map(|_| connect(addr)).collect();
+    for s in &mut open {
+        write_all(s, b"hi\n");
+        assert_eq!(read_n(s, 3), b"hi\n");
+    }
+    // One connection closing with a backlog its peer does not read.
+    let mut closing = small_window_client(addr);
+    write_all(&mut closing, b"big\n");
+    assert!(eventually(|| h.bigs.load(Ordering::SeqCst) == 1));
+    // Something queued before the goodbye goes first.
+    write_all(&mut open[0], b"last\n");
+    e.stop();
+    assert_eq!(
+        h.goodbyes.load(Ordering::SeqCst),
+        3,
+        "one per open connection"
+    );
+    let first = read_to_end(&mut open[0]);
+    assert!(
+        first == b"last\nbye\n" || first == b"bye\n",
+        "the echo (if the loop read it) then the goodbye: {first:?}"
+    );
+    for s in &mut open[1..] {
+        assert_eq!(read_to_end(s), b"bye\n");
+    }
+    let drained = read_to_end(&mut closing);
+    assert!(drained.len() < 8 << 20, "the backlog was cut at the stop");
+    assert!(
+        !drained.ends_with(b"bye\n"),
+        "no goodbye on a closing connection"
+    );
+}

@@ -4,9 +4,10 @@
 //! kernel: connections in two slots, opened, paused, resumed and closed at random; the peer
 //! sending bytes that the kernel puts into a few small provided buffers in random chunks
 //! (running out of them, or ending a multishot receive, at random) and ending its side (end of
-//! stream or reset) at random; handlers writing up to
-//! several hundred KiB at once and consuming random prefixes of what they are shown; sends
-//! completing short, failing, or completing after their connection closed.
+//! stream or reset) at random; handlers writing up to several hundred KiB at once and
+//! consuming random prefixes of what they are shown; sends completing short, failing, or
+//! completing after their connection closed; closes that first try the backlog once more
+//! through `send_last` (taken behind a send in flight, sent after it), as when the engine stops.
 //!
 //! Checked at every step: the handler is shown exactly the bytes after what it consumed, up to
 //! what the kernel received (nothing lost, duplicated or reordered inbound); what reached the
@@ -151,6 +152,9 @@ enum Step {
     KEnd(usize, bool),
     /// The handler writes this many bytes.
     Write(usize, usize),
+    /// The connection closes after one last attempt to send its backlog
+    /// (`Book::send_last`, taken behind a send in flight), as when the engine stops.
+    CloseSendingLast(usize),
     /// A loop turn, the handler consuming with this.
     Poll(Take),
 }
@@ -169,6 +173,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
         prop_oneof![
             1 => slot.clone().prop_map(Step::Open),
             1 => slot.clone().prop_map(Step::Close),
+            1 => slot.clone().prop_map(Step::CloseSendingLast),
             1 => slot.clone().prop_map(Step::Pause),
             1 => slot.clone().prop_map(Step::Resume),
             3 => (slot.clone(), 1usize..3000).prop_map(|(s, n)| Step::Peer(s, n)),
@@ -201,6 +206,8 @@ struct BookIo<'a> {
     conn: usize,
     pending: &'a mut Vec<Sqe>,
     accepted: usize,
+    /// Through `send_last` (the reactor's `LastIo`).
+    last: bool,
 }
 
 impl Write for BookIo<'_> {
@@ -209,7 +216,11 @@ impl Write for BookIo<'_> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let (n, sqe) = self.book.send(self.conn, bufs)?;
+        let (n, sqe) = if self.last {
+            self.book.send_last(self.conn, bufs)?
+        } else {
+            self.book.send(self.conn, bufs)?
+        };
         self.pending.extend(sqe);
         self.accepted += n;
         Ok(n)
@@ -523,6 +534,7 @@ impl Sim {
             conn: slot,
             pending: &mut self.pending,
             accepted: 0,
+            last: false,
         };
         let res = send(&mut c.backlog, &mut self.pool, &mut io, &data, usize::MAX);
         let accepted = io.accepted;
@@ -537,6 +549,27 @@ impl Sim {
         }
     }
 
+    /// The reactor's `close_sending_last`: one write of the backlog through `send_last`,
+    /// then the close.
+    fn close_sending_last(&mut self, slot: usize) -> R {
+        let Some(c) = self.slots[slot].as_mut() else {
+            return Ok(());
+        };
+        let from = self.pending.len();
+        let mut io = BookIo {
+            book: &mut self.book,
+            conn: slot,
+            pending: &mut self.pending,
+            accepted: 0,
+            last: true,
+        };
+        let _ = drain(&mut c.backlog, &mut self.pool, &mut io);
+        let accepted = io.accepted;
+        self.kfds.get_mut(&c.fd).expect("open fd").handed += accepted;
+        self.take_pending(from)?;
+        self.close(slot)
+    }
+
     fn on_writable(&mut self, slot: usize) -> R {
         let Some(c) = self.slots[slot].as_mut() else {
             return Ok(());
@@ -547,6 +580,7 @@ impl Sim {
             conn: slot,
             pending: &mut self.pending,
             accepted: 0,
+            last: false,
         };
         let res = drain(&mut c.backlog, &mut self.pool, &mut io);
         let accepted = io.accepted;
@@ -695,6 +729,7 @@ impl Sim {
         match *s {
             Step::Open(slot) => self.open(slot),
             Step::Close(slot) => self.close(slot),
+            Step::CloseSendingLast(slot) => self.close_sending_last(slot),
             Step::Pause(slot) | Step::Resume(slot) => {
                 if let Some(c) = self.slots[slot].as_mut() {
                     c.paused = matches!(s, Step::Pause(_));

@@ -15,7 +15,8 @@
 //! an ERROR frame and closes the connection once it is sent. `on_writability_changed` pauses reading when the peer falls behind and,
 //! once it caught up, resumes reading and delivers what waited. `on_close` leaves every
 //! room and the user's session list. `on_tick` (loop 0) purges expired store messages, at
-//! most [`Config::purge_budget`](super::Config::purge_budget) per tick.
+//! most [`Config::purge_budget`](super::Config::purge_budget) per tick. `on_stopping` (the
+//! gateway shuts down) tells each live session KICK 3 and each WebSocket peer Close 1001.
 //!
 //! # Deadlines: AUTH and heartbeats on the read deadline
 //!
@@ -44,7 +45,7 @@ use loopwire::{Action, CloseReason, Conn, EngineHandle, EventHandler, Timeout};
 
 use super::admission::Refusal;
 use super::delivery::reply;
-use super::frame::{self, ClientFrame, ProtocolError, server};
+use super::frame::{self, ClientFrame, ProtocolError, kick, server};
 use super::gateway::{Gateway, millis};
 use super::session::Session;
 use super::transport::{self, Transport};
@@ -201,6 +202,9 @@ impl Gateway {
     }
 }
 
+/// The reason a KICK and a Close frame carry when the gateway shuts down.
+const SHUTDOWN_REASON: &str = "server shutting down";
+
 impl EventHandler for Gateway {
     type State = Session;
 
@@ -268,6 +272,25 @@ impl EventHandler for Gateway {
             c.pause_reading();
         }
         Action::None
+    }
+
+    /// The gateway stops: a live session gets KICK 3 (reconnect elsewhere), a WebSocket
+    /// connection past its handshake the Close frame 1001 "going away" (after the KICK if it
+    /// has a session), as far as the socket takes them at once.
+    fn on_stopping(&self, c: &mut Conn<'_, Session>) {
+        let s = c.state();
+        if s.closing || s.transport == Transport::Handshake {
+            return;
+        }
+        if s.authenticated() {
+            reply(
+                c,
+                server::KICK,
+                &[&kick::SHUTDOWN.to_be_bytes(), SHUTDOWN_REASON.as_bytes()],
+            );
+        }
+        transport::end(c, ws::close::GOING_AWAY, SHUTDOWN_REASON);
+        c.state_mut().closing = true;
     }
 
     /// The read deadline passed: no AUTH in time (ERROR 14) or no heartbeat in time (ERROR

@@ -355,3 +355,34 @@ fn a_websocket_connection_without_auth_gets_error_14_and_a_close_frame_at_the_de
         s.auth_timeouts == 1 && s.heartbeat_timeouts == 0
     });
 }
+
+#[test]
+fn a_stopping_gateway_kicks_every_session_and_says_going_away_to_browsers() {
+    let server = Server::start(ws_config());
+    let mut ws = login(&server, "erin", &[]);
+    let mut unauthenticated = connect(&server);
+    let mut phone = server.login("frank", &[]);
+    let mut silent = Client::connect(server.addr());
+    assert!(phone.sync(b"up").is_empty());
+    server.engine.stop();
+    match recv(&mut ws) {
+        Ok(Owned::Kick(3, reason)) => assert_eq!(reason, "server shutting down"),
+        other => panic!("expected KICK 3, got {other:?}"),
+    }
+    assert_eq!(expect_close(&mut ws), 1001);
+    assert_eq!(
+        expect_close(&mut unauthenticated),
+        1001,
+        "no session, no KICK"
+    );
+    assert_eq!(
+        phone.expect_kick_and_close(3),
+        "server shutting down",
+        "the TCP session is told too"
+    );
+    assert_eq!(
+        silent.recv(),
+        None,
+        "a connection without a session just closes"
+    );
+}

@@ -298,8 +298,8 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
             return;
         }
         if outcome.close_requested || outcome.action == Action::Close {
-            // What the socket did not take at once is dropped with the connection.
-            self.close_now(key, timeout.close_reason());
+            // What the socket does not take at once is dropped with the connection.
+            self.close_sending_last(key, timeout.close_reason());
             return;
         }
         let now = self.now;
@@ -311,6 +311,33 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
         }
         self.finish(key, outcome, false);
         self.arm(key);
+    }
+
+    /// The engine stops: runs `on_stopping` on connection `key` if it is open (handed to the
+    /// handler and not closing) and sends what it wrote after the queued bytes; the caller
+    /// closes the connection. A panic drops what the callback wrote.
+    pub(super) fn say_goodbye(&mut self, key: usize) {
+        let Some(slot) = self.conns.get(key) else {
+            return;
+        };
+        if slot.connecting || slot.closing.is_some() {
+            return;
+        }
+        #[cfg(feature = "tls")]
+        if self.tls.get(key).is_some_and(|t| !t.is_opened()) {
+            return;
+        }
+        let Some(outcome) = self.run_quiet(key, "on_stopping", |h, c| {
+            h.on_stopping(c);
+            Action::None
+        }) else {
+            return;
+        };
+        if outcome.panicked {
+            self.write_buf.clear();
+            return;
+        }
+        self.flush(key);
     }
 
     /// Pauses or resumes reading connection `key` (see [`Conn::pause_reading`]).

@@ -16,7 +16,7 @@ use crate::reactor::spill::Spill;
 #[cfg(feature = "tls")]
 use crate::shared::task::Origin;
 use crate::shared::task::{NewConn, Task};
-use crate::transport::{ConnIo, Transport, Watch};
+use crate::transport::{ConnIo, LastIo, Transport, Watch};
 
 impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
@@ -154,6 +154,22 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
         self.update_interest(key);
     }
 
+    /// Closes connection `key` now, after one last attempt to send what is queued (as far as
+    /// the socket takes it without waiting: see [`Transport::send_last`]).
+    pub(super) fn close_sending_last(&mut self, key: usize, reason: CloseReason) {
+        if let Some(slot) = self.conns.get_mut(key)
+            && !slot.outbound.is_empty()
+        {
+            let mut io = LastIo(ConnIo {
+                transport: &mut self.transport,
+                conn: key,
+                stream: &slot.stream,
+            });
+            let _ = slot.outbound.write_to(&mut self.pool, &mut io);
+        }
+        self.close_now(key, reason);
+    }
+
     // Mirrored in verify/tests/loom_handle_path.rs and loom_shutdown.rs (the generation is
     // cleared before `on_close`): keep the models in step with changes here.
     pub(super) fn close_now(&mut self, key: usize, reason: CloseReason) {
@@ -199,18 +215,11 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     // `thread_exited`): keep the model in step with changes here.
     pub(super) fn shutdown(&mut self) {
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for &k in &keys {
+            self.say_goodbye(k);
+        }
         for k in keys {
-            if let Some(slot) = self.conns.get_mut(k)
-                && !slot.outbound.is_empty()
-            {
-                let mut io = ConnIo {
-                    transport: &mut self.transport,
-                    conn: k,
-                    stream: &slot.stream,
-                };
-                let _ = slot.outbound.write_to(&mut self.pool, &mut io);
-            }
-            self.close_now(k, CloseReason::Shutdown);
+            self.close_sending_last(k, CloseReason::Shutdown);
         }
         for (i, (l, _)) in std::mem::take(&mut self.listeners).into_iter().enumerate() {
             let _ = self.transport.unlisten(i, &l);

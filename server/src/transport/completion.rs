@@ -199,6 +199,8 @@ struct Orphan<S> {
     send: Box<InFlight>,
     /// The user data of its send in flight.
     pending: u64,
+    /// Last bytes taken while that send was in flight ([`Book::send_last`]), sent after it.
+    then: Vec<u8>,
 }
 
 /// One loop's completion bookkeeping over streams of type `S` (kept while their last send
@@ -221,6 +223,8 @@ pub struct Book<S> {
     lent: Option<u16>,
     /// Events owed without a completion (a receive queued while paused, room to send).
     owed: Vec<Event>,
+    /// Last bytes of connections about to close, taken while a send was in flight.
+    last: Vec<(usize, Vec<u8>)>,
 }
 
 impl<S> Default for Book<S> {
@@ -248,6 +252,7 @@ impl<S> Book<S> {
             generation: 0,
             lent: None,
             owed: Vec::new(),
+            last: Vec::new(),
         }
     }
 
@@ -548,6 +553,37 @@ impl<S> Book<S> {
         Ok((n, Some(sqe)))
     }
 
+    /// [`send`](Self::send) of a connection's last bytes, just before its
+    /// [`close`](Self::close): with a send in flight they are taken (up to [`IN_FLIGHT_MAX`]
+    /// in all) and sent after it, before the stream is released. `WouldBlock` when nothing
+    /// more is taken.
+    pub fn send_last(
+        &mut self,
+        conn: usize,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<(usize, Option<Sqe>)> {
+        if !self.sending(conn) {
+            return self.send(conn, bufs);
+        }
+        let i = match self.last.iter().position(|(k, _)| *k == conn) {
+            Some(i) => i,
+            None => {
+                self.last.push((conn, Vec::new()));
+                self.last.len() - 1
+            }
+        };
+        let then = &mut self.last[i].1;
+        let before = then.len();
+        for b in bufs {
+            let take = b.len().min(IN_FLIGHT_MAX - then.len());
+            then.extend_from_slice(&b[..take]);
+        }
+        match then.len() - before {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok((n, None)),
+        }
+    }
+
     /// Whether connection `conn` has a send in flight.
     pub fn sending(&self, conn: usize) -> bool {
         matches!(self.conns.get(conn), Some(Some(c)) if c.send.is_some())
@@ -645,6 +681,11 @@ impl<S> Book<S> {
         let o = &mut self.orphans[i];
         if res > 0 {
             o.send.off += (res as usize).min(o.send.buf.len() - o.send.off);
+            if o.send.off >= o.send.buf.len() && !o.then.is_empty() {
+                // The in-flight bytes are out: the last ones follow.
+                o.send.buf = std::mem::take(&mut o.then);
+                o.send.off = 0;
+            }
             if o.send.off < o.send.buf.len() {
                 let generation = self.next_generation();
                 let o = &mut self.orphans[i];
@@ -690,6 +731,10 @@ impl<S> Book<S> {
         bufs: &mut impl Provided,
         out: &mut Vec<Sqe>,
     ) -> Option<S> {
+        let then = match self.last.iter().position(|(k, _)| *k == conn) {
+            Some(i) => self.last.swap_remove(i).1,
+            None => Vec::new(),
+        };
         while let Some(got) = self.pop_got(conn) {
             if let Got::Data { bid, .. } = got {
                 bufs.give_back(bid);
@@ -712,10 +757,25 @@ impl<S> Book<S> {
                 fd: c.fd,
                 send,
                 pending: ud(Op::Send, c.generation, conn),
+                then,
             });
             return None;
         }
         Some(stream)
+    }
+
+    /// Gives up every send buffer without freeing it: the kernel may still read from them
+    /// (a transport dropped with operations it could not see finish).
+    pub fn leak_sends(&mut self) {
+        for c in self.conns.drain(..).flatten() {
+            std::mem::forget(c.send);
+        }
+        for o in self.orphans.drain(..) {
+            std::mem::forget(o.send);
+            std::mem::forget(o.then);
+            // The stream is dropped (closed): the kernel holds its own reference to the
+            // socket for as long as an operation needs it.
+        }
     }
 
     /// Connections known.

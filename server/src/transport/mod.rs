@@ -292,6 +292,23 @@ pub trait Transport: Send + 'static {
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize>;
 
+    /// [`send_vectored`](Self::send_vectored) of a connection's last bytes, just before
+    /// [`close`](Self::close) (the engine stops; a goodbye after a timeout): they go after any
+    /// send in flight, as far as the socket takes them without waiting. A completion
+    /// transport that refuses a second send while one is in flight takes them here (up to a
+    /// bound) and sends them once that one completes, before the descriptor closes.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); `WouldBlock` when nothing more is taken.
+    fn send_last(
+        &mut self,
+        conn: usize,
+        stream: &Self::Stream,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
+        self.send_vectored(conn, stream, bufs)
+    }
+
     /// Closes connection `conn`, which was watched for `watched`: stops reporting it,
     /// cancels what is in flight and releases the stream.
     fn close(&mut self, conn: usize, stream: Self::Stream, watched: Watch);
@@ -332,6 +349,25 @@ pub(crate) struct ConnIo<'a, T: Transport> {
     pub(crate) transport: &'a mut T,
     pub(crate) conn: usize,
     pub(crate) stream: &'a T::Stream,
+}
+
+/// A connection's last bytes before its close, as an [`io::Write`] (see
+/// [`Transport::send_last`]).
+pub(crate) struct LastIo<'a, T: Transport>(pub(crate) ConnIo<'a, T>);
+
+impl<T: Transport> io::Write for LastIo<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let io = &mut self.0;
+        io.transport.send_last(io.conn, io.stream, bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: Transport> io::Write for ConnIo<'_, T> {

@@ -8,6 +8,8 @@
 //! - [`Client`] (`blocking`): a blocking client over `std::net::TcpStream`; heartbeats are
 //!   kept up inside [`recv`](Client::recv); it reconnects on the [`Backoff`] schedule,
 //!   re-authenticates and re-joins its rooms.
+//! - [`Sources`] (`source`): source addresses to bind connections to, and a connect from
+//!   one ([`connect_from`], [`connect_nonblocking`]), for load clients.
 //! - [`Backoff`] (`backoff`): jittered exponential delays, deterministic for a seed.
 //! - [`ClientError`] (`error`), [`Event`] (`event`).
 //!
@@ -30,6 +32,7 @@ mod dedupe;
 mod error;
 mod event;
 mod session;
+mod source;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use blocking::{Client, ClientOptions, SleepFn};
@@ -37,3 +40,4 @@ pub use dedupe::{Dedupe, Seen};
 pub use error::ClientError;
 pub use event::Event;
 pub use session::{ClientSession, HEARTBEAT_PING, SessionOptions, SessionState};
+pub use source::{MAX_RANGE, SourceError, Sources, connect_from, connect_nonblocking};

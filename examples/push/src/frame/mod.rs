@@ -56,6 +56,8 @@ pub mod kick {
     pub const REPLACED: u16 = 1;
     /// The backend ended the session (`POST /v1/kick`); the reason is the backend's.
     pub const BY_BACKEND: u16 = 2;
+    /// The gateway is shutting down: reconnect (through the dispatcher, to another node).
+    pub const SHUTDOWN: u16 = 3;
 }
 
 /// ERROR codes that end a session for its timing, not for what it sent: a client may

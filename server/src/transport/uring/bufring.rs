@@ -92,10 +92,23 @@ impl BufRing {
     }
 }
 
+impl BufRing {
+    /// Gives up the memory without freeing it: the kernel may still write into it (a receive
+    /// that outlived the transport's drop, see `quiesce`).
+    pub(super) fn leak(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.data));
+        self.ring = std::ptr::null_mut();
+    }
+}
+
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout; the ring is dropped with (after) the
-        // io_uring instance it was registered with (field order in the transport).
+        if self.ring.is_null() {
+            return;
+        }
+        // SAFETY: allocated in `new` with this layout (and not leaked); the ring is dropped
+        // with (after) the io_uring instance it was registered with (field order in the
+        // transport), after its operations finished (`quiesce`).
         unsafe { dealloc(self.ring.cast(), self.layout) };
     }
 }

@@ -25,6 +25,7 @@
 //! call; this module turns what it asks for into submission queue entries.
 
 mod bufring;
+mod quiesce;
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -78,6 +79,10 @@ pub(crate) struct UringTransport {
     events: Vec<Event>,
     next: usize,
     options: StreamOptions,
+    /// Operations submitted whose last completion has not been taken (see `quiesce`).
+    in_flight: usize,
+    /// The transport is being dropped: orphans' last sends do not wait for room.
+    draining: bool,
 }
 
 impl std::fmt::Debug for UringTransport {
@@ -138,6 +143,8 @@ impl UringTransport {
             events: Vec::new(),
             next: 0,
             options,
+            in_flight: 0,
+            draining: false,
         };
         // Queued only: the loop's thread submits it with its first poll (whichever thread
         // submits a request is the one its completion's task work runs on).
@@ -153,6 +160,7 @@ impl UringTransport {
             // by the book (for the connection or its orphan) until the send's completion,
             // descriptors are closed only after their operations are cancelled or complete.
             if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                self.in_flight += 1;
                 return Ok(());
             }
             self.ring.submit()?;
@@ -172,7 +180,13 @@ impl UringTransport {
                 ptr,
                 len,
             } => opcode::Send::new(types::Fd(fd), ptr, len)
-                .flags(libc::MSG_NOSIGNAL)
+                // While the transport is dropped, a send the socket cannot take at once
+                // fails with EAGAIN instead of waiting (io_uring honours MSG_DONTWAIT).
+                .flags(if self.draining {
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT
+                } else {
+                    libc::MSG_NOSIGNAL
+                })
                 .build()
                 .user_data(user_data),
             Sqe::PollOut { fd, user_data } => {
@@ -382,6 +396,9 @@ impl Transport for UringTransport {
             let Some(cqe) = self.ring.completion().next() else {
                 break;
             };
+            if !cqueue::more(cqe.flags()) {
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
             self.complete(cqe.user_data(), cqe.result(), cqe.flags());
         }
         Ok(())
@@ -491,6 +508,19 @@ impl Transport for UringTransport {
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize> {
         let (n, sqe) = self.book.send(conn, bufs)?;
+        if let Some(sqe) = sqe {
+            self.submit_book(sqe)?;
+        }
+        Ok(n)
+    }
+
+    fn send_last(
+        &mut self,
+        conn: usize,
+        _stream: &Stream,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
+        let (n, sqe) = self.book.send_last(conn, bufs)?;
         if let Some(sqe) = sqe {
             self.submit_book(sqe)?;
         }

@@ -16,6 +16,9 @@
 //! for each size `s`, room `s<s>-<i / s>`; pushes go to `all`, to `s<s>-0` of each size, and
 //! to user `u0`. Output, one line per phase, `key=value` pairs:
 //!
+//! `--source 127.0.0.2-127.0.0.11` binds the connections to those addresses in turn (each
+//! has its own ~28 000 ephemeral ports: more connections than one address allows).
+//!
 //! - `phase=connected conns= secs= welcomed=`
 //! - `phase=idle_start` and `phase=idle_end closed=`: heartbeats only, for `--idle-secs` (the
 //!   scale run samples the gateway in between);
@@ -36,7 +39,7 @@ mod http;
 mod measure;
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream as StdStream};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -47,7 +50,9 @@ use clap::Parser;
 use loopwire_examples::cli::{BoxError, Context, Failed, at_least, positive_secs, secs};
 use loopwire_push::api::DEVELOPMENT_TOKEN;
 use loopwire_push::auth::{Claims, Secret, Signer};
-use loopwire_push::client::{ClientSession, Event, SessionOptions};
+use loopwire_push::client::{
+    ClientSession, Event, SessionOptions, SourceError, Sources, connect_from,
+};
 use loopwire_push::config::unix_now_secs;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -75,6 +80,11 @@ struct Args {
     /// Long connections to open.
     #[arg(long, default_value_t = 1000)]
     conns: usize,
+    /// Source address to bind connections to before connecting (repeatable, or a range
+    /// `127.0.0.2-127.0.0.11`; connection i uses the i-th in turn): each address has its
+    /// own ephemeral ports (about 28 000). None: the kernel picks.
+    #[arg(long = "source", value_parser = parse_source)]
+    sources: Vec<Sources>,
     /// Client threads (each polls its share of the connections).
     #[arg(long, default_value_t = 2, value_parser = at_least(1))]
     threads: usize,
@@ -210,10 +220,14 @@ fn run_thread(
     let mut report = Report::new(classes)?;
     let mut poll = Poll::new().context(|| "cannot create a poller")?;
     let mut clients = Vec::with_capacity(count);
+    let sources = args.source_list();
     for k in 0..count {
         let i = first + k;
-        let mut sock = connect(args.addr)
-            .context(|| format!("cannot open connection {i} to {}", args.addr))?;
+        let source = (!sources.is_empty()).then(|| sources[i % sources.len()]);
+        let mut sock = connect(args.addr, source).context(|| match source {
+            Some(ip) => format!("cannot open connection {i} to {} from {ip}", args.addr),
+            None => format!("cannot open connection {i} to {}", args.addr),
+        })?;
         poll.registry()
             .register(&mut sock, Token(k), Interest::READABLE | Interest::WRITABLE)
             .context(|| "cannot register a connection with the poller")?;
@@ -314,12 +328,26 @@ fn run_thread(
     Ok(report)
 }
 
-/// A non-blocking connection to `addr`, without Nagle's delay.
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let s = StdStream::connect(addr)?;
-    s.set_nodelay(true)?;
+/// A non-blocking connection to `addr` (bound to `source` first when given), without
+/// Nagle's delay; connected before it returns, so a refused connect stops the run at once.
+fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let s = connect_from(addr, source)?;
     s.set_nonblocking(true)?;
     Ok(TcpStream::from_std(s))
+}
+
+fn parse_source(s: &str) -> Result<Sources, SourceError> {
+    s.parse()
+}
+
+impl Args {
+    /// Every `--source` address, in order.
+    fn source_list(&self) -> Vec<IpAddr> {
+        self.sources
+            .iter()
+            .flat_map(|s| s.addrs().iter().copied())
+            .collect()
+    }
 }
 
 /// The token secret and the API token, from files, the environment or `--dev`.
