@@ -89,7 +89,8 @@ pub mod loom_api {
     }
 }
 
-/// The engine's socket-free inbound and outbound bookkeeping, exposed behind the `internals`
+/// The engine's socket-free inbound and outbound bookkeeping (and the io_uring transport's
+/// completion bookkeeping), exposed behind the `internals`
 /// feature (not a stable API) so the property suites in `loopwire-verify` run the real code.
 #[cfg(feature = "internals")]
 #[doc(hidden)]
@@ -97,6 +98,9 @@ pub mod internals {
     pub use crate::reactor::inbound::{Overflow, deliver, redeliver};
     pub use crate::reactor::outbound::{SendError, drain, send};
     pub use crate::reactor::spill::Spill;
+    pub use crate::transport::completion::{
+        Book, IN_FLIGHT_MAX, Op, Provided, Recv, SendDone, Sqe, ud, ud_parts,
+    };
     pub use loopwire_ringbuf::BufferPool;
 }
 

@@ -46,6 +46,8 @@
 //! Other threads wake a loop's `poll` through its [`Waker`]; the reactor runs its task queue
 //! after every `poll`, so a wake needs no event of its own.
 
+#[cfg(any(all(feature = "io-uring", target_os = "linux"), feature = "internals"))]
+pub(crate) mod completion;
 pub mod mem;
 mod poller;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

@@ -31,7 +31,7 @@ enum Load {
     Http,
     /// redis-benchmark SET/GET: loopwire 1 and 2 loops, redis-server; -P 1 and 16.
     Resp,
-    /// RSS per idle connection: loopwire, tokio, mio.
+    /// RSS per idle connection: loopwire per backend, tokio, mio.
     Idle,
 }
 

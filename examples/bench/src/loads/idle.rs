@@ -1,7 +1,8 @@
 //! Idle memory: a second process (`loadgen --idle N`) opens N connections that send nothing;
 //! the server's RSS growth (`VmRSS`, which excludes the kernel's socket buffers) divided by N,
-//! for loopwire's echo, tokio's and the hand-written mio loop. One measurement per server
-//! (memory does not drift as throughput does).
+//! for loopwire's echo on every backend this build offers (as the echo load), tokio's and the
+//! hand-written mio loop. `--rounds` measurements per server, interleaved (the order reversed
+//! every other round), and their median.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,31 +13,36 @@ use crate::loads::Settings;
 use crate::procfs;
 use crate::server::{Server, Spec};
 
-/// The servers whose idle memory is measured.
-pub fn servers(s: &Settings) -> Vec<Spec> {
+/// The servers whose idle memory is measured: the echo load's loopwire servers (one per
+/// backend), tokio and the hand-written mio loop, then the peers.
+///
+/// # Errors
+/// When `echo --list-backends` cannot be run or names none.
+pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
     let t = s.threads.to_string();
-    let mut v = vec![
-        Spec::new(
-            "loopwire",
-            &[&s.bin("echo"), "--addr", "tcp://127.0.0.1:0", "--loops", &t],
-        ),
-        Spec::new(
-            "tokio",
-            &[
-                &s.bin("tokio_echo"),
-                "--addr",
-                "127.0.0.1:0",
-                "--threads",
-                &t,
-            ],
-        ),
-        Spec::new(
-            "mio (hand-written)",
-            &[&s.bin("mio_echo"), "--addr", "127.0.0.1:0", "--threads", &t],
-        ),
-    ];
+    let mut v: Vec<Spec> = crate::loads::echo::servers(&Settings {
+        peers: Vec::new(),
+        ..s.clone()
+    })?
+    .into_iter()
+    .filter(|spec| spec.name.starts_with("loopwire"))
+    .collect();
+    v.push(Spec::new(
+        "tokio",
+        &[
+            &s.bin("tokio_echo"),
+            "--addr",
+            "127.0.0.1:0",
+            "--threads",
+            &t,
+        ],
+    ));
+    v.push(Spec::new(
+        "mio (hand-written)",
+        &[&s.bin("mio_echo"), "--addr", "127.0.0.1:0", "--threads", &t],
+    ));
     v.extend(s.peers.iter().cloned());
-    v
+    Ok(v)
 }
 
 /// Bytes of server RSS per idle connection for `spec`.
@@ -77,16 +83,32 @@ fn measure(s: &Settings, spec: &Spec) -> Result<f64, Error> {
     Ok(after.saturating_sub(before) as f64 * 1024.0 / s.idle_conns.max(1) as f64)
 }
 
-/// Measures every server: `(name, bytes per idle connection)`, with a progress line each.
+/// Measures every server `--rounds` times, interleaved: `(name, median bytes per idle
+/// connection)`, with a progress line per measurement.
 ///
 /// # Errors
 /// A server that does not start, loadgen failing.
 pub fn bench(s: &Settings) -> Result<Vec<(String, f64)>, Error> {
-    let mut out = Vec::new();
-    for spec in servers(s) {
-        let b = measure(s, &spec)?;
-        eprintln!("[idle] {}: {b:.0} bytes per idle connection", spec.name);
-        out.push((spec.name.clone(), b));
+    let specs = servers(s)?;
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); specs.len()];
+    for round in 0..s.rounds.max(1) {
+        let mut order: Vec<usize> = (0..specs.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let b = measure(s, &specs[i])?;
+            eprintln!(
+                "[idle] round {}: {}: {b:.0} bytes per idle connection",
+                round + 1,
+                specs[i].name
+            );
+            samples[i].push(b);
+        }
     }
-    Ok(out)
+    Ok(specs
+        .iter()
+        .zip(samples)
+        .map(|(spec, v)| (spec.name.clone(), crate::report::median(v).unwrap_or(0.0)))
+        .collect())
 }

@@ -5,7 +5,7 @@
 //! | [`echo`] | `loadgen` (512 B ping-pong) | loopwire on each backend, tokio, mio | pipeline 1, 16 |
 //! | [`http`] | `wrk` on `GET /plaintext` | loopwire, tokio_http, may_minihttp | pipeline 1, 16 |
 //! | [`resp`] | `redis-benchmark` SET, GET | loopwire 1 and 2 loops, redis-server | `-P` 1, 16 |
-//! | [`idle`] | `loadgen --idle` | loopwire, tokio, mio | RSS growth per connection |
+//! | [`idle`] | `loadgen --idle` | loopwire per backend, tokio, mio | RSS growth per connection (median of the rounds) |
 //!
 //! `--peer` servers join a load's servers after the built-in ones.
 

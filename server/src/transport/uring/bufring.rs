@@ -112,3 +112,10 @@ impl Drop for BufRing {
         unsafe { dealloc(self.ring.cast(), self.layout) };
     }
 }
+
+impl super::super::completion::Provided for BufRing {
+    #[inline]
+    fn give_back(&mut self, bid: u16) {
+        BufRing::give_back(self, bid);
+    }
+}

@@ -19,6 +19,10 @@
 //!   bytes before a close are not lost.
 //! - A dial still connecting, and datagram sockets, wait with a one-shot `POLL_ADD`;
 //!   datagrams themselves use `recvfrom` / `sendto`.
+//!
+//! The per-connection bookkeeping (what is in flight, what completed, which buffers are out,
+//! what to submit) is [`completion::Book`](super::completion::Book), which makes no system
+//! call; this module turns what it asks for into submission queue entries.
 
 mod bufring;
 mod quiesce;
@@ -33,6 +37,7 @@ use std::time::Duration;
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
+use super::completion::{Book, Op, Recv, Sqe, ud, ud_parts};
 use super::{Accepted, Event, OsStream, Transport, Waker, Watch};
 use crate::sys::{Datagram, Listener, Stream, StreamOptions};
 use bufring::BufRing;
@@ -47,83 +52,6 @@ const BGID: u16 = 0;
 const BUFFERS: u16 = 128;
 /// Bytes per buffer.
 const BUF_SIZE: usize = 16 * 1024;
-/// Most bytes one connection has in flight: a send takes no more, so the rest stays in the
-/// connection's outbound ring, where the write watermarks and the write-stall timeout see it.
-const IN_FLIGHT_MAX: usize = 64 * 1024;
-/// Send buffers the loop keeps for reuse (a connection owns one only while a send is in
-/// flight, so an idle connection owns none).
-const SEND_POOL: usize = 64;
-
-/// What a submission was for, in the top byte of its user data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Op {
-    Wake = 1,
-    Accept = 2,
-    Recv = 3,
-    Send = 4,
-    Connect = 5,
-    Datagram = 6,
-    /// A cancel's own completion (nothing to do).
-    Cancel = 7,
-    /// The send of a connection closed while it was in flight.
-    Orphan = 8,
-}
-
-/// User data: the op, a generation (24 bits) and an index (32 bits).
-fn ud(op: Op, generation: u32, idx: usize) -> u64 {
-    (op as u64) << 56 | u64::from(generation & 0xff_ffff) << 32 | (idx as u64 & 0xffff_ffff)
-}
-
-fn ud_parts(u: u64) -> (u8, u32, usize) {
-    (
-        (u >> 56) as u8,
-        ((u >> 32) & 0xff_ffff) as u32,
-        (u & 0xffff_ffff) as usize,
-    )
-}
-
-/// What a completed receive left for [`Transport::recv`].
-#[derive(Debug)]
-enum Got {
-    Data { bid: u16, len: usize },
-    Eof,
-    Err(i32),
-}
-
-/// A connection as the transport knows it.
-#[derive(Debug)]
-struct ConnState {
-    fd: RawFd,
-    generation: u32,
-    watch: Watch,
-    /// A multishot receive is armed.
-    recv_armed: bool,
-    /// The receive ended for good (end of stream or error): do not arm again.
-    recv_done: bool,
-    /// Still connecting (a dial): waits with a poll for writability.
-    connecting: bool,
-    /// Completed receives not yet taken.
-    got: VecDeque<Got>,
-    /// The in-flight send's bytes (owned until its completion) and how far it got.
-    send_buf: Vec<u8>,
-    send_off: usize,
-    sending: bool,
-    /// A send failed: the error the next send reports.
-    send_err: Option<i32>,
-}
-
-/// A connection closed with a send in flight: kept until that send completes.
-#[derive(Debug)]
-struct Orphan {
-    stream: Stream,
-    buf: Vec<u8>,
-    off: usize,
-    /// The user data of its send in flight.
-    pending: u64,
-    /// Last bytes taken while that send was in flight (`send_last`), sent after it.
-    then: Vec<u8>,
-}
 
 /// A listener's multishot accept and what it accepted.
 #[derive(Debug, Default)]
@@ -141,24 +69,15 @@ pub(crate) struct UringTransport {
     eventfd: Arc<OwnedFd>,
     /// The pending eventfd read's target.
     wake_buf: Box<[u8; 8]>,
-    conns: Vec<Option<ConnState>>,
+    /// The connections' bookkeeping (and the streams whose last send is in flight).
+    book: Book<Stream>,
     listeners: Vec<ListenState>,
     /// Datagram sockets watched, by id (-1: not watched).
     datagrams: Vec<RawFd>,
-    /// Connections whose receive ended for want of buffers, to arm again.
-    starved: Vec<usize>,
-    orphans: Vec<Orphan>,
-    /// Last bytes of connections about to close, taken while a send was in flight.
-    last: Vec<(usize, Vec<u8>)>,
-    /// Drained send buffers, for the next sends.
-    send_pool: Vec<Vec<u8>>,
-    generation: u32,
-    /// The buffer shown by the last `recv`, given back at the next call.
-    lent: Option<u16>,
+    /// Submissions the book asked for several at a time (re-arms, a close's cancels).
+    sqes: Vec<Sqe>,
     events: Vec<Event>,
     next: usize,
-    /// Events owed without a completion (a receive queued while paused, room to send).
-    owed: Vec<Event>,
     options: StreamOptions,
     /// Operations submitted whose last completion has not been taken (see `quiesce`).
     in_flight: usize,
@@ -169,7 +88,7 @@ pub(crate) struct UringTransport {
 impl std::fmt::Debug for UringTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UringTransport")
-            .field("conns", &self.conns.iter().flatten().count())
+            .field("conns", &self.book.len())
             .finish_non_exhaustive()
     }
 }
@@ -217,18 +136,12 @@ impl UringTransport {
             bufs,
             eventfd,
             wake_buf: Box::new([0; 8]),
-            conns: Vec::new(),
+            book: Book::new(),
             listeners: Vec::new(),
             datagrams: Vec::new(),
-            starved: Vec::new(),
-            orphans: Vec::new(),
-            last: Vec::new(),
-            send_pool: Vec::new(),
-            generation: 0,
-            lent: None,
+            sqes: Vec::new(),
             events: Vec::new(),
             next: 0,
-            owed: Vec::new(),
             options,
             in_flight: 0,
             draining: false,
@@ -244,14 +157,63 @@ impl UringTransport {
         loop {
             // SAFETY: every buffer or descriptor an entry names outlives its operation: the
             // wake buffer and the ring live as long as the transport, send buffers are owned
-            // by the connection (or its orphan) until the send's completion, descriptors are
-            // closed only after their operations are cancelled or complete.
+            // by the book (for the connection or its orphan) until the send's completion,
+            // descriptors are closed only after their operations are cancelled or complete.
             if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
                 self.in_flight += 1;
                 return Ok(());
             }
             self.ring.submit()?;
         }
+    }
+
+    /// Queues what the book asked for.
+    #[inline]
+    fn submit_book(&mut self, sqe: Sqe) -> io::Result<()> {
+        let entry = match sqe {
+            Sqe::Recv { fd, user_data } => opcode::RecvMulti::new(types::Fd(fd), BGID)
+                .build()
+                .user_data(user_data),
+            Sqe::Send {
+                fd,
+                user_data,
+                ptr,
+                len,
+            } => opcode::Send::new(types::Fd(fd), ptr, len)
+                // While the transport is dropped, a send the socket cannot take at once
+                // fails with EAGAIN instead of waiting (io_uring honours MSG_DONTWAIT).
+                .flags(if self.draining {
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT
+                } else {
+                    libc::MSG_NOSIGNAL
+                })
+                .build()
+                .user_data(user_data),
+            Sqe::PollOut { fd, user_data } => {
+                opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32)
+                    .build()
+                    .user_data(user_data)
+            }
+            Sqe::Cancel(target) => {
+                opcode::AsyncCancel::new(target)
+                    .build()
+                    .user_data(ud(Op::Cancel, 0, 0))
+            }
+        };
+        self.push(entry)
+    }
+
+    /// Queues the book's submissions gathered in `self.sqes`.
+    fn submit_gathered(&mut self) -> io::Result<()> {
+        let mut sqes = std::mem::take(&mut self.sqes);
+        let mut res = Ok(());
+        for sqe in sqes.drain(..) {
+            if res.is_ok() {
+                res = self.submit_book(sqe);
+            }
+        }
+        self.sqes = sqes;
+        res
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
@@ -265,97 +227,8 @@ impl UringTransport {
         self.push(sqe)
     }
 
-    fn next_generation(&mut self) -> u32 {
-        self.generation = (self.generation + 1) & 0xff_ffff;
-        self.generation
-    }
-
-    fn give_back_lent(&mut self) {
-        if let Some(bid) = self.lent.take() {
-            self.bufs.give_back(bid);
-        }
-    }
-
-    fn arm_recv(&mut self, conn: usize) -> io::Result<()> {
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Ok(());
-        };
-        if c.recv_armed || c.recv_done {
-            return Ok(());
-        }
-        c.recv_armed = true;
-        let sqe = opcode::RecvMulti::new(types::Fd(c.fd), BGID)
-            .build()
-            .user_data(ud(Op::Recv, c.generation, conn));
-        self.push(sqe)
-    }
-
     fn cancel(&mut self, target: u64) -> io::Result<()> {
-        let sqe = opcode::AsyncCancel::new(target)
-            .build()
-            .user_data(ud(Op::Cancel, 0, 0));
-        self.push(sqe)
-    }
-
-    fn submit_send(&mut self, conn: usize) -> io::Result<()> {
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Ok(());
-        };
-        let rest = &c.send_buf[c.send_off..];
-        let sqe = opcode::Send::new(types::Fd(c.fd), rest.as_ptr(), rest.len() as u32)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(ud(Op::Send, c.generation, conn));
-        self.push(sqe)
-    }
-
-    /// Sends the rest of orphan `i` (its user data names its index).
-    fn submit_orphan(&mut self, i: usize) -> io::Result<()> {
-        let generation = self.next_generation();
-        let Some(o) = self.orphans.get_mut(i) else {
-            return Ok(());
-        };
-        o.pending = ud(Op::Orphan, generation, i);
-        // While the transport is dropped, a send the socket cannot take at once fails with
-        // EAGAIN instead of waiting (io_uring honours MSG_DONTWAIT).
-        let flags = if self.draining {
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT
-        } else {
-            libc::MSG_NOSIGNAL
-        };
-        let rest = &o.buf[o.off..];
-        let sqe = opcode::Send::new(
-            types::Fd(o.stream.as_fd().as_raw_fd()),
-            rest.as_ptr(),
-            rest.len() as u32,
-        )
-        .flags(flags)
-        .build()
-        .user_data(o.pending);
-        self.push(sqe)
-    }
-
-    /// A send completed for a connection that was closed meanwhile: finish it or let the
-    /// descriptor go.
-    fn orphan_sent(&mut self, user_data: u64, res: i32) {
-        let Some(i) = self.orphans.iter().position(|o| o.pending == user_data) else {
-            return;
-        };
-        let o = &mut self.orphans[i];
-        if res > 0 {
-            o.off += res as usize;
-            if o.off >= o.buf.len() && !o.then.is_empty() {
-                // The in-flight bytes are out: the last ones follow.
-                o.buf = std::mem::take(&mut o.then);
-                o.off = 0;
-            }
-            if o.off < o.buf.len() && self.submit_orphan(i).is_ok() {
-                return;
-            }
-        }
-        // Done or failed: the descriptor closes now.
-        self.orphans.swap_remove(i);
-        // The one moved into `i` keeps its own user data: it is found by that, not by index.
+        self.submit_book(Sqe::Cancel(target))
     }
 
     fn poll_add(&mut self, fd: RawFd, flags: i16, data: u64) -> io::Result<()> {
@@ -366,7 +239,7 @@ impl UringTransport {
     }
 
     fn arm_accept(&mut self, id: usize, fd: RawFd) -> io::Result<()> {
-        let generation = self.next_generation();
+        let generation = self.book.next_generation();
         if self.listeners.len() <= id {
             self.listeners.resize_with(id + 1, ListenState::default);
         }
@@ -383,106 +256,40 @@ impl UringTransport {
     /// Takes one completion into the transport's state and the turn's events.
     fn complete(&mut self, user_data: u64, res: i32, flags: u32) {
         let (op, generation, idx) = ud_parts(user_data);
-        let more = cqueue::more(flags);
-        let stale_conn =
-            |t: &Self| !matches!(t.conns.get(idx), Some(Some(c)) if c.generation == generation);
-        match op {
+        // A receive's user data carries its arm in the op byte's high nibble.
+        match op & 0xf {
+            x if x == Op::Recv as u8 => {
+                let bid = cqueue::buffer_select(flags);
+                let more = cqueue::more(flags);
+                if let Some(ev) = self
+                    .book
+                    .recv_done(user_data, res, bid, more, &mut self.bufs)
+                {
+                    self.events.push(ev);
+                }
+            }
+            x if x == Op::Send as u8 || x == Op::Orphan as u8 => {
+                let done = self.book.send_done(user_data, res);
+                if let Some(sqe) = done.sqe
+                    && let Err(e) = self.submit_book(sqe)
+                {
+                    tracing::warn!(error = %e, "resubmitting a send failed");
+                }
+                if let Some(ev) = done.event {
+                    self.events.push(ev);
+                }
+                // A closed connection's last send is over: its descriptor closes here.
+                drop(done.release);
+            }
             x if x == Op::Wake as u8 => {
                 if let Err(e) = self.arm_wake() {
                     tracing::error!(error = %e, "re-arming the loop's wake-up failed");
                 }
             }
-            x if x == Op::Recv as u8 => {
-                let bid = cqueue::buffer_select(flags);
-                if stale_conn(self) {
-                    if let Some(bid) = bid {
-                        self.bufs.give_back(bid);
-                    }
-                    return;
-                }
-                let Some(Some(c)) = self.conns.get_mut(idx) else {
-                    return;
-                };
-                if !more {
-                    c.recv_armed = false;
-                }
-                let got = match (res, bid) {
-                    (n, Some(bid)) if n > 0 => Got::Data {
-                        bid,
-                        len: n as usize,
-                    },
-                    (0, _) => {
-                        c.recv_done = true;
-                        Got::Eof
-                    }
-                    (e, _) if -e == libc::ENOBUFS => {
-                        // Out of buffers: they come back as receives are taken; armed again
-                        // at the next poll.
-                        self.starved.push(idx);
-                        return;
-                    }
-                    (e, _) if -e == libc::ECANCELED => return,
-                    (e, _) => {
-                        c.recv_done = true;
-                        Got::Err(-e)
-                    }
-                };
-                c.got.push_back(got);
-                if c.watch.recv {
-                    self.events.push(Event::Conn {
-                        conn: idx,
-                        recv: true,
-                        send: false,
-                    });
-                }
-            }
-            x if x == Op::Send as u8 => {
-                if stale_conn(self) {
-                    self.orphan_sent(user_data, res);
-                    return;
-                }
-                let Some(Some(c)) = self.conns.get_mut(idx) else {
-                    return;
-                };
-                if res < 0 {
-                    c.sending = false;
-                    c.send_err = Some(-res);
-                } else {
-                    c.send_off += res as usize;
-                    if c.send_off < c.send_buf.len() && res > 0 {
-                        if let Err(e) = self.submit_send(idx) {
-                            tracing::warn!(error = %e, "resubmitting a send failed");
-                        }
-                        return;
-                    }
-                    c.sending = false;
-                    c.send_off = 0;
-                    let mut buf = std::mem::take(&mut c.send_buf);
-                    if self.send_pool.len() < SEND_POOL {
-                        buf.clear();
-                        self.send_pool.push(buf);
-                    }
-                }
-                if let Some(Some(c)) = self.conns.get(idx)
-                    && c.watch.send
-                {
-                    self.events.push(Event::Conn {
-                        conn: idx,
-                        recv: false,
-                        send: true,
-                    });
-                }
-            }
-            x if x == Op::Orphan as u8 => self.orphan_sent(user_data, res),
             x if x == Op::Connect as u8 => {
-                if stale_conn(self) {
-                    return;
+                if let Some(ev) = self.book.connect_done(user_data) {
+                    self.events.push(ev);
                 }
-                self.events.push(Event::Conn {
-                    conn: idx,
-                    recv: false,
-                    send: true,
-                });
             }
             x if x == Op::Datagram as u8 => {
                 let Some(&fd) = self.datagrams.get(idx) else {
@@ -498,6 +305,7 @@ impl UringTransport {
                 }
             }
             x if x == Op::Accept as u8 => {
+                let more = cqueue::more(flags);
                 let Some(l) = self.listeners.get_mut(idx) else {
                     if res >= 0 {
                         // SAFETY: a descriptor the kernel just accepted for us.
@@ -555,19 +363,13 @@ impl Transport for UringTransport {
     }
 
     fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.give_back_lent();
+        self.book.give_back_lent(&mut self.bufs);
         self.events.clear();
         self.next = 0;
-        // Receives that ended for want of buffers start again now that some came back.
-        for conn in std::mem::take(&mut self.starved) {
-            if let Some(Some(c)) = self.conns.get(conn)
-                && c.watch.recv
-                && !c.connecting
-            {
-                self.arm_recv(conn)?;
-            }
-        }
-        let owed = !self.owed.is_empty();
+        // Receives the kernel ended (out of buffers, say) start again now.
+        self.book.rearm(&mut self.sqes);
+        self.submit_gathered()?;
+        let owed = self.book.has_owed();
         let res = match timeout {
             _ if owed => self.ring.submit(),
             Some(t) if t.is_zero() => self.ring.submit(),
@@ -589,7 +391,7 @@ impl Transport for UringTransport {
                 ) => {}
             Err(e) => return Err(e),
         }
-        self.events.append(&mut self.owed);
+        self.book.take_owed(&mut self.events);
         loop {
             let Some(cqe) = self.ring.completion().next() else {
                 break;
@@ -664,65 +466,16 @@ impl Transport for UringTransport {
 
     fn open(&mut self, conn: usize, stream: &Stream, watch: Watch) -> io::Result<()> {
         self.options.apply(stream);
-        let generation = self.next_generation();
-        if self.conns.len() <= conn {
-            self.conns.resize_with(conn + 1, || None);
-        }
-        let fd = stream.as_fd().as_raw_fd();
-        // Only a dial still connecting is opened watching for room to send alone.
-        let connecting = watch == Watch::SEND;
-        self.conns[conn] = Some(ConnState {
-            fd,
-            generation,
-            watch,
-            recv_armed: false,
-            recv_done: false,
-            connecting,
-            got: VecDeque::new(),
-            send_buf: Vec::new(),
-            send_off: 0,
-            sending: false,
-            send_err: None,
-        });
-        if connecting {
-            self.poll_add(fd, libc::POLLOUT, ud(Op::Connect, generation, conn))
-        } else if watch.recv {
-            self.arm_recv(conn)
-        } else {
-            Ok(())
+        match self.book.open(conn, stream.as_fd().as_raw_fd(), watch) {
+            Some(sqe) => self.submit_book(sqe),
+            None => Ok(()),
         }
     }
 
     fn watch(&mut self, conn: usize, _stream: &Stream, want: Watch, _was: Watch) -> io::Result<()> {
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Err(io::ErrorKind::NotFound.into());
-        };
-        c.watch = want;
-        c.connecting = false;
-        if want.send && !c.sending {
-            // Room now: say so at the next poll.
-            self.owed.push(Event::Conn {
-                conn,
-                recv: false,
-                send: true,
-            });
-        }
-        if want.recv {
-            // Received while paused: shown once the loop polls again, one event each.
-            for _ in 0..c.got.len() {
-                self.owed.push(Event::Conn {
-                    conn,
-                    recv: true,
-                    send: false,
-                });
-            }
-            self.arm_recv(conn)
-        } else if c.recv_armed {
-            c.recv_armed = false;
-            let target = ud(Op::Recv, c.generation, conn);
-            self.cancel(target)
-        } else {
-            Ok(())
+        match self.book.watch(conn, want)? {
+            Some(sqe) => self.submit_book(sqe),
+            None => Ok(()),
         }
     }
 
@@ -737,18 +490,9 @@ impl Transport for UringTransport {
         _stream: &Stream,
         _buf: &'a mut [u8],
     ) -> io::Result<&'a [u8]> {
-        self.give_back_lent();
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        match c.got.pop_front() {
-            None => Err(io::ErrorKind::WouldBlock.into()),
-            Some(Got::Eof) => Ok(&[]),
-            Some(Got::Err(e)) => Err(errno(e)),
-            Some(Got::Data { bid, len }) => {
-                self.lent = Some(bid);
-                Ok(self.bufs.bytes(bid, len))
-            }
+        match self.book.recv(conn, &mut self.bufs)? {
+            Recv::Eof => Ok(&[]),
+            Recv::Data { bid, len } => Ok(self.bufs.bytes(bid, len)),
         }
     }
 
@@ -763,98 +507,41 @@ impl Transport for UringTransport {
         _stream: &Stream,
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize> {
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        if let Some(e) = c.send_err {
-            return Err(errno(e));
+        let (n, sqe) = self.book.send(conn, bufs)?;
+        if let Some(sqe) = sqe {
+            self.submit_book(sqe)?;
         }
-        if c.sending {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if total == 0 {
-            return Ok(0);
-        }
-        let mut buf = self.send_pool.pop().unwrap_or_default();
-        for b in bufs {
-            let take = b.len().min(IN_FLIGHT_MAX - buf.len());
-            buf.extend_from_slice(&b[..take]);
-            if buf.len() == IN_FLIGHT_MAX {
-                break;
-            }
-        }
-        let n = buf.len();
-        c.send_buf = buf;
-        c.send_off = 0;
-        c.sending = true;
-        self.submit_send(conn)?;
         Ok(n)
     }
 
     fn send_last(
         &mut self,
         conn: usize,
-        stream: &Stream,
+        _stream: &Stream,
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize> {
-        let Some(Some(c)) = self.conns.get(conn) else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        if !c.sending {
-            return self.send_vectored(conn, stream, bufs);
+        let (n, sqe) = self.book.send_last(conn, bufs)?;
+        if let Some(sqe) = sqe {
+            self.submit_book(sqe)?;
         }
-        let i = match self.last.iter().position(|(k, _)| *k == conn) {
-            Some(i) => i,
-            None => {
-                self.last.push((conn, Vec::new()));
-                self.last.len() - 1
-            }
-        };
-        let then = &mut self.last[i].1;
-        let before = then.len();
-        for b in bufs {
-            let take = b.len().min(IN_FLIGHT_MAX - then.len());
-            then.extend_from_slice(&b[..take]);
-        }
-        match then.len() - before {
-            0 => Err(io::ErrorKind::WouldBlock.into()),
-            n => Ok(n),
-        }
+        Ok(n)
     }
 
     fn close(&mut self, conn: usize, stream: Stream, _watched: Watch) {
-        let then = match self.last.iter().position(|(k, _)| *k == conn) {
-            Some(i) => self.last.swap_remove(i).1,
-            None => Vec::new(),
-        };
-        let Some(c) = self.conns.get_mut(conn).and_then(Option::take) else {
-            return;
-        };
-        for g in &c.got {
-            if let Got::Data { bid, .. } = g {
-                self.bufs.give_back(*bid);
+        // Dropped here unless its send in flight keeps it until the completion.
+        let now = self
+            .book
+            .close(conn, stream, &mut self.bufs, &mut self.sqes);
+        let _ = self.submit_gathered();
+        if now.is_some() && !self.ring.submission().is_empty() {
+            // Entries still queued may name this descriptor (a receive armed this turn):
+            // the kernel takes them (and its own reference to the socket) before the
+            // descriptor closes, or they would name whatever reuses its number.
+            if let Err(e) = self.ring.submit() {
+                tracing::warn!(error = %e, "submitting before a close failed");
             }
         }
-        if c.recv_armed {
-            let _ = self.cancel(ud(Op::Recv, c.generation, conn));
-        }
-        if c.connecting {
-            let _ = self.cancel(ud(Op::Connect, c.generation, conn));
-        }
-        if c.sending {
-            // The send in flight finishes before the descriptor closes: its completion (told
-            // apart from the slot's next occupant by the generation) finds the orphan.
-            self.orphans.push(Orphan {
-                stream,
-                buf: c.send_buf,
-                off: c.send_off,
-                pending: ud(Op::Send, c.generation, conn),
-                then,
-            });
-            return;
-        }
-        drop(stream);
+        drop(now);
     }
 
     fn watch_datagram(&mut self, id: usize, socket: &Datagram) -> io::Result<()> {

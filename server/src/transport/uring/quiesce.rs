@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, types};
 
-use super::{Op, UringTransport, ud, ud_parts};
+use super::UringTransport;
+use crate::transport::completion::{Op, ud, ud_parts};
 
 /// How long a dropped transport waits for the kernel to finish or cancel its operations.
 const QUIESCE_WAIT: Duration = Duration::from_secs(2);
@@ -65,7 +66,11 @@ impl UringTransport {
                 let (op, _, _) = ud_parts(cqe.user_data());
                 if op == Op::Send as u8 || op == Op::Orphan as u8 {
                     // A closed connection's send: its last bytes may follow (nonblocking).
-                    self.orphan_sent(cqe.user_data(), cqe.result());
+                    let done = self.book.send_done(cqe.user_data(), cqe.result());
+                    if let Some(sqe) = done.sqe {
+                        let _ = self.submit_book(sqe);
+                    }
+                    drop(done.release);
                 }
             }
         }
@@ -85,12 +90,7 @@ impl Drop for UringTransport {
         // Every buffer an operation may still name is never freed: the provided buffers, the
         // sends' buffers and the wake-up read's target.
         self.bufs.leak();
-        for c in self.conns.drain(..).flatten() {
-            std::mem::forget(c.send_buf);
-        }
-        for o in self.orphans.drain(..) {
-            std::mem::forget(o.buf);
-        }
+        self.book.leak_sends();
         std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new([0; 8])));
     }
 }
