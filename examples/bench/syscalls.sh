@@ -174,19 +174,17 @@ measure() {
     calls=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$st")
     top=$(awk -F, '$3 ~ /^syscalls:sys_enter_/ && $1 ~ /^[0-9]+$/ && $1 > 0 {
             sub("syscalls:sys_enter_", "", $3); print $1, $3 }' "$st" |
-        sort -rn | head -n4 | awk -v r="$reqs" '{ printf "%s %.3g, ", $2, $1 / r }' |
+        sort -rn | awk -v r="$reqs" 'NR <= 4 { printf "%s %.3g, ", $2, $1 / r }' |
         sed 's/, $//')
     echo "$reqs $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') ${calls:-0} $((u1 + s1 - u0 - s0)) $top"
 }
-
-tests_for() { [ "$LOAD" = http ] && echo GET || echo "${TESTS[@]}"; }
 
 echo "perf stat -e raw_syscalls:sys_enter: $LOAD, $CONNS connections, $SECS s per run, $LOOPS server threads (redis-server: 1), $ROUNDS round(s), $(nproc) cores shared by servers and load tools" >&2
 echo
 echo "| case | server | requests/s | ÷ loopwire-epoll | system calls per request | ÷ loopwire-epoll | server CPU µs per request | ÷ loopwire-epoll | most frequent calls per request |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
 for p in $PIPELINES; do
-    for t in $(tests_for); do
+    for t in "${TESTS[@]}"; do
         declare -A RPS=() SC=() CPU=() TOP=()
         for r in $(seq 1 "$ROUNDS"); do
             order=("${SERVERS[@]}")
