@@ -43,11 +43,15 @@ pub struct EngineArgs {
     #[arg(long, default_value_t = 0)]
     pub busy_poll_us: u64,
     /// What the loops run on, by the engine's name for it: epoll, polling or io-uring
-    /// (`echo --list-backends` prints the ones this build offers, the default first; the
+    /// (`--list-backends` prints the ones this build offers, the default first; the
     /// default honours LOOPWIRE_BACKEND). io-uring falls back to epoll, with a log line,
     /// where the kernel refuses it.
     #[arg(long, default_value_t = loopwire::Backend::default())]
     pub backend: loopwire::Backend,
+    /// Print the backends this build offers, one a line, the default first, and exit (the
+    /// bench harness runs a load once per line).
+    #[arg(long)]
+    pub list_backends: bool,
 }
 
 impl EngineArgs {
@@ -59,6 +63,17 @@ impl EngineArgs {
             .reuse_port(self.reuse_port)
             .busy_poll(std::time::Duration::from_micros(self.busy_poll_us))
             .backend(self.backend)
+    }
+
+    /// With `--list-backends`: the backends this build offers, one a line, the default first
+    /// (what the program should print before exiting); without it, `None`.
+    pub fn backend_list(&self) -> Option<String> {
+        self.list_backends.then(|| {
+            loopwire::Backend::available()
+                .into_iter()
+                .map(|b| format!("{b}\n"))
+                .collect()
+        })
     }
 }
 
@@ -100,5 +115,27 @@ mod tests {
         }
         let e = Args::try_parse_from(["x", "--backend", "nope"]).expect_err("unknown");
         assert!(e.to_string().contains("unknown backend"), "{e}");
+    }
+
+    #[test]
+    fn list_backends_names_every_available_one_default_first() {
+        let a = Args::try_parse_from(["x"]).expect("defaults");
+        assert_eq!(a.engine.backend_list(), None);
+        let a = Args::try_parse_from(["x", "--list-backends"]).expect("the flag");
+        let list = a.engine.backend_list().expect("a list");
+        let names: Vec<&str> = list.lines().collect();
+        let want: Vec<&str> = loopwire::Backend::available()
+            .into_iter()
+            .map(|b| b.name())
+            .collect();
+        assert_eq!(names, want);
+        assert_eq!(
+            names.first().copied(),
+            Some(loopwire::Backend::default().name())
+        );
+        for n in names {
+            let a = Args::try_parse_from(["x", "--backend", n]).expect("a listed backend parses");
+            assert_eq!(a.engine.backend.name(), n);
+        }
     }
 }

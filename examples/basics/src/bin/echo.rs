@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use loopwire::{Action, Backend, Conn, Engine, EventHandler};
+use loopwire::{Action, Conn, Engine, EventHandler};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -24,9 +24,6 @@ struct Args {
     addrs: Vec<String>,
     #[command(flatten)]
     engine: loopwire_examples::EngineArgs,
-    /// Print the readiness backends this build offers (the default first) and exit.
-    #[arg(long)]
-    list_backends: bool,
 }
 
 /// Writes back what arrives. A peer that does not read its echoes is not buffered for: once
@@ -62,10 +59,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
-    if args.list_backends {
-        for b in Backend::available() {
-            println!("{b}");
-        }
+    if let Some(list) = args.engine.backend_list() {
+        print!("{list}");
         return Ok(());
     }
     loopwire_examples::init_tracing();

@@ -66,6 +66,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
+    if let Some(list) = args.engine.backend_list() {
+        print!("{list}");
+        return Ok(());
+    }
     loopwire_examples::init_tracing();
     let (config, pem) = self_signed()?;
     std::fs::write(&args.cert_out, pem).context(|| {

@@ -27,9 +27,9 @@ enum Load {
     All,
     /// loadgen echo: loopwire per backend, tokio, mio; pipeline 1 and 16.
     Echo,
-    /// wrk GET /plaintext: loopwire, tokio, may_minihttp; pipeline 1 and 16.
+    /// wrk GET /plaintext: loopwire per backend, tokio, may_minihttp; pipeline 1 and 16.
     Http,
-    /// redis-benchmark SET/GET: loopwire 1 and 2 loops, redis-server; -P 1 and 16.
+    /// redis-benchmark SET/GET: loopwire per backend, 1 and 2 loops, redis-server; -P 1 and 16.
     Resp,
     /// RSS per idle connection: loopwire per backend, tokio, mio.
     Idle,

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::Error;
-use crate::loads::Settings;
+use crate::loads::{Settings, per_backend};
 use crate::parse::{self, ToolReport};
 use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
@@ -16,25 +16,13 @@ use crate::server::{Server, Spec};
 /// # Errors
 /// When `echo --list-backends` cannot be run or names none.
 pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
-    let out = Command::new(s.bin("echo"))
-        .arg("--list-backends")
-        .output()
-        .map_err(|e| Error::io("cannot run echo --list-backends", e))?;
     let t = s.threads.to_string();
-    let mut v: Vec<Spec> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|b| {
-            let bin = s.bin("echo");
-            let addr = "tcp://127.0.0.1:0";
-            Spec::new(
-                &format!("loopwire ({b})"),
-                &[&bin, "--addr", addr, "--loops", &t, "--backend", b],
-            )
-        })
-        .collect();
-    if v.is_empty() {
-        return Err(Error::msg("echo --list-backends named no backend"));
-    }
+    let mut v = per_backend(
+        s,
+        "echo",
+        "",
+        &["--addr", "tcp://127.0.0.1:0", "--loops", &t],
+    )?;
     v.push(Spec::new(
         "tokio",
         &[

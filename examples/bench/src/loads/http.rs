@@ -1,25 +1,25 @@
-//! HTTP plaintext: `wrk -t1 -c100 --latency` on `GET /plaintext` against loopwire's `http`,
-//! the tokio peer `tokio_http` and `may_minihttp` (`may_http`), without pipelining and 16
+//! HTTP plaintext: `wrk -t1 -c100 --latency` on `GET /plaintext` against loopwire's `http`
+//! on every backend it offers (`http --list-backends`), the tokio peer `tokio_http` and `may_minihttp` (`may_http`), without pipelining and 16
 //! requests per write (TechEmpower's `pipeline.lua`, written to a temporary file).
 
 use std::path::Path;
 use std::process::Command;
 
 use crate::Error;
-use crate::loads::Settings;
+use crate::loads::{Settings, per_backend};
 use crate::parse::{self, ToolReport};
 use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 use crate::tools;
 
-/// The HTTP servers.
-pub fn servers(s: &Settings) -> Vec<Spec> {
+/// The HTTP servers: loopwire per backend, then tokio and may_minihttp.
+///
+/// # Errors
+/// When `http --list-backends` cannot be run or names none.
+pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
     let t = s.threads.to_string();
-    let mut v = vec![
-        Spec::new(
-            "loopwire",
-            &[&s.bin("http"), "--addr", "127.0.0.1:0", "--loops", &t],
-        ),
+    let mut v = per_backend(s, "http", "", &["--addr", "127.0.0.1:0", "--loops", &t])?;
+    v.extend([
         Spec::new(
             "tokio",
             &[
@@ -34,9 +34,9 @@ pub fn servers(s: &Settings) -> Vec<Spec> {
             "may_minihttp",
             &[&s.bin("may_http"), "--port", "{port}", "--threads", &t],
         ),
-    ];
+    ]);
     v.extend(s.peers.iter().cloned());
-    v
+    Ok(v)
 }
 
 /// One wrk run of `secs` seconds, `pipeline` requests per write.
@@ -75,7 +75,7 @@ pub fn bench(s: &Settings, samples: &mut Samples) -> Result<(), Error> {
     let lua = tools::write_pipeline_lua()?;
     let plan = Plan {
         load: "http",
-        servers: servers(s),
+        servers: servers(s)?,
         cases: [1u32, 16]
             .into_iter()
             .map(|p| (format!("http -P {p}"), p))

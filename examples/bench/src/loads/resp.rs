@@ -1,46 +1,47 @@
 //! RESP: `redis-benchmark -c 50 --csv`, tests SET and GET one at a time, at `-P 1` and
-//! `-P 16`, against loopwire's `resp` with 1 and 2 loops and `redis-server` (one main thread,
+//! `-P 16`, against loopwire's `resp` on every backend it offers (`resp --list-backends`), with
+//! 1 and 2 loops each, and `redis-server` (one main thread,
 //! no persistence). redis-benchmark counts requests, not seconds: each run is sized to last
 //! about `--secs` (20 000 requests a second at `-P 1`, 200 000 at `-P 16`).
 
 use std::process::Command;
 
 use crate::Error;
-use crate::loads::Settings;
+use crate::loads::{Settings, per_backend};
 use crate::parse::{self, ToolReport};
 use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 use crate::tools;
 
-/// The RESP servers.
-pub fn servers(s: &Settings) -> Vec<Spec> {
-    let resp = s.bin("resp");
-    let mut v = vec![
-        Spec::new(
-            "loopwire (1 loop)",
-            &[&resp, "--addr", "127.0.0.1:0", "--loops", "1"],
-        ),
-        Spec::new(
-            "loopwire (2 loops)",
-            &[&resp, "--addr", "127.0.0.1:0", "--loops", "2"],
-        ),
-        Spec::new(
+/// The RESP servers: loopwire per backend with 1 loop, then with 2, then redis-server.
+///
+/// # Errors
+/// When `resp --list-backends` cannot be run or names none.
+pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
+    let addr = ["--addr", "127.0.0.1:0"];
+    let mut v = per_backend(s, "resp", ", 1 loop", &[addr[0], addr[1], "--loops", "1"])?;
+    v.extend(per_backend(
+        s,
+        "resp",
+        ", 2 loops",
+        &[addr[0], addr[1], "--loops", "2"],
+    )?);
+    v.push(Spec::new(
+        "redis-server",
+        &[
             "redis-server",
-            &[
-                "redis-server",
-                "--port",
-                "{port}",
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-        ),
-    ];
+            "--port",
+            "{port}",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+    ));
     v.extend(s.peers.iter().cloned());
-    v
+    Ok(v)
 }
 
 /// One case: a redis-benchmark test and its pipeline depth.
@@ -86,7 +87,7 @@ pub fn bench(s: &Settings, samples: &mut Samples) -> Result<(), Error> {
     let requests = |c: &Case| s.secs.max(1) * if c.pipeline > 1 { 200_000 } else { 20_000 };
     let plan = Plan {
         load: "resp",
-        servers: servers(s),
+        servers: servers(s)?,
         cases,
         warm_up: &|server| {
             let _ = redis_benchmark(

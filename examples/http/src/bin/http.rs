@@ -6,7 +6,8 @@
 //! cargo run --release -p loopwire-http --bin http -- --addr 127.0.0.1:8080 --loops 2
 //! wrk -t1 -c100 -d10s http://127.0.0.1:8080/plaintext
 //! ```
-//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
+//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully. `--backend NAME`
+//! picks the engine's backend; `--list-backends` prints the ones this build offers and exits.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,6 +38,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
+    if let Some(list) = args.engine.backend_list() {
+        print!("{list}");
+        return Ok(());
+    }
     loopwire_examples::init_tracing();
     let url = loopwire_examples::tcp_url(&args.addr);
     let server = Http::new(Limits {

@@ -210,6 +210,10 @@ fn secrets(args: &Args) -> Result<(Secret, String), BoxError> {
 }
 
 fn run(args: Args) -> Result<(), BoxError> {
+    if let Some(list) = args.engine.backend_list() {
+        print!("{list}");
+        return Ok(());
+    }
     loopwire_examples::init_tracing();
     let (secret, api_token) = secrets(&args)?;
     let mut config = Config::with_heartbeat(args.heartbeat_secs);

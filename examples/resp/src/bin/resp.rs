@@ -7,7 +7,8 @@
 //! cargo run --release -p loopwire-resp --bin resp -- --addr 127.0.0.1:6380 --loops 2
 //! redis-benchmark -p 6380 -q -t ping,set,get -n 100000 -c 50 -P 16
 //! ```
-//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully.
+//! Prints `listening on <url>` once ready; SIGINT/SIGTERM stop it gracefully. `--backend NAME`
+//! picks the engine's backend; `--list-backends` prints the ones this build offers and exits.
 
 use std::process::ExitCode;
 
@@ -34,6 +35,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), loopwire_examples::cli::BoxError> {
+    if let Some(list) = args.engine.backend_list() {
+        print!("{list}");
+        return Ok(());
+    }
     loopwire_examples::init_tracing();
     let url = loopwire_examples::tcp_url(&args.addr);
     let server = Resp::new(Limits {
