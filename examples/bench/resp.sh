@@ -10,7 +10,8 @@
 #        redis-benchmark runs without -t, one test per run so each gets its own CPU figure;
 #        an LRANGE_* run also does its LPUSH fill, only the LRANGE row is kept),
 #        BENCH_TIMEOUT (seconds per redis-benchmark run, 300),
-#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off).
+#        BUSY_POLL_US (loopwire's EngineBuilder::busy_poll, default 0: off),
+#        BACKEND (loopwire's --backend: epoll, the default, or io-uring, polling).
 # Besides requests per second and latency it reports each server process's CPU time per
 # request (from /proc/PID/stat, user + system, 10 ms ticks: use more REQUESTS for finer
 # figures). Installs redis-server and redis-tools with apt-get when they are missing.
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${1:-3}
 REQUESTS=${2:-100000}
 LOOPS=${LOOPS:-2}
+BACKEND=${BACKEND:-epoll}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-"1 16"}
 TESTS=${TESTS:-"ping_inline ping_mbulk set get incr lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_300 lrange_500 lrange_600 mset"}
@@ -34,7 +36,7 @@ build_release -p loopwire-resp --bin resp
 start_loopwire() { # -> LW_PID, LW_PORT
     local out
     out=$(mktemp)
-    "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" --busy-poll-us "${BUSY_POLL_US:-0}" >"$out" 2>/dev/null &
+    "$BIN/resp" --addr 127.0.0.1:0 --loops "$LOOPS" --backend "$BACKEND" --busy-poll-us "${BUSY_POLL_US:-0}" >"$out" 2>/dev/null &
     LW_PID=$!
     PIDS+=("$LW_PID")
     LW_PORT=$(announced_port "$out")
@@ -110,7 +112,7 @@ us() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1000 }'; }
 
 REDIS_VERSION=$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')
 echo
-echo "resp: loopwire \`resp\` ($LOOPS loops) vs redis-server $REDIS_VERSION (defaults: one main thread," \
+echo "resp: loopwire \`resp\` ($LOOPS loops, $BACKEND) vs redis-server $REDIS_VERSION (defaults: one main thread," \
     "io-threads 1; --save '' --appendonly no), redis-benchmark -c $CLIENTS -n $REQUESTS," \
     "$ROUNDS rounds interleaved, medians; $(nproc) cores shared by both servers and the load generator"
 echo
