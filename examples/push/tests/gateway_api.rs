@@ -168,3 +168,27 @@ fn the_api_pushes_kicks_and_reports_through_the_real_gateway() {
         assert!(text.contains(line), "no {line:?} in\n{text}");
     }
 }
+
+#[test]
+fn the_library_api_client_keeps_one_connection_for_many_requests() {
+    use loopwire_push::client::ApiClient;
+    let server = Server::build(test_config(), 1, StoreConfig::default(), true);
+    let mut c = server.login("ann", &[]);
+    let mut api = ApiClient::connect(server.api_addr(), API_TOKEN.to_owned()).expect("connect");
+    for i in 0..3 {
+        let (status, body) = api
+            .post(
+                "/v1/push/user",
+                &format!(r#"{{"user":"ann","payload":"m{i}"}}"#),
+            )
+            .expect("push");
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = api.get("/health").expect("health");
+    assert_eq!((status, json(&body)["ok"].as_bool()), (200, Some(true)));
+    let got = c.sync(b"sync");
+    assert_eq!(got.len(), 3);
+    let mut wrong = ApiClient::connect(server.api_addr(), "nope".into()).expect("connect");
+    let (status, _) = wrong.get("/v1/stats").expect("an answer");
+    assert_eq!(status, 401);
+}

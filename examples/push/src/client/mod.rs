@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+mod api;
 mod backoff;
 mod blocking;
 mod dedupe;
@@ -34,6 +35,7 @@ mod event;
 mod session;
 mod source;
 
+pub use api::ApiClient;
 pub use backoff::{Backoff, BackoffConfig};
 pub use blocking::{Client, ClientOptions, SleepFn};
 pub use dedupe::{Dedupe, Seen};

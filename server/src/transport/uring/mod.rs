@@ -93,6 +93,22 @@ impl std::fmt::Debug for UringTransport {
     }
 }
 
+/// The outcome of a submit-and-wait: the timeout passing (`ETIME`), a signal (`EINTR`) and a
+/// full completion queue (`EBUSY`, its entries are taken next) are no failure.
+fn waited(res: io::Result<usize>) -> io::Result<()> {
+    match res {
+        Err(e)
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+            ) =>
+        {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn errno(e: i32) -> io::Error {
     io::Error::from_raw_os_error(e)
 }
@@ -382,15 +398,7 @@ impl Transport for UringTransport {
                 self.ring.submitter().submit_with_args(1, &args)
             }
         };
-        match res {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) => {}
-            Err(e) => return Err(e),
-        }
+        waited(res)?;
         self.book.take_owed(&mut self.events);
         loop {
             let Some(cqe) = self.ring.completion().next() else {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, types};
 
-use super::UringTransport;
+use super::{UringTransport, waited};
 use crate::transport::completion::{Op, ud, ud_parts};
 
 /// How long a dropped transport waits for the kernel to finish or cancel its operations.
@@ -44,17 +44,9 @@ impl UringTransport {
             }
             let ts = types::Timespec::from(left.min(Duration::from_millis(100)));
             let args = types::SubmitArgs::new().timespec(&ts);
-            match self.ring.submitter().submit_with_args(1, &args) {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                    ) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "draining the io_uring ring failed");
-                    return false;
-                }
+            if let Err(e) = waited(self.ring.submitter().submit_with_args(1, &args)) {
+                tracing::warn!(error = %e, "draining the io_uring ring failed");
+                return false;
             }
             loop {
                 let Some(cqe) = self.ring.completion().next() else {

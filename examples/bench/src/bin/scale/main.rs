@@ -27,7 +27,6 @@
 //! Every phase has a time limit; SIGINT / SIGTERM end the run; the children die with it
 //! (`PR_SET_PDEATHSIG`) and the temporary directory is removed.
 
-mod api;
 mod plan;
 mod procs;
 mod worker;
@@ -44,7 +43,7 @@ use loopwire_bench::server::free_port;
 use loopwire_bench::{Error, procfs, tools};
 use loopwire_push::api::DEVELOPMENT_TOKEN;
 
-use api::Api;
+use loopwire_push::client::ApiClient;
 use plan::Plan;
 use procs::{Proc, TempDir, Worker, ask_all, field, text_field};
 
@@ -527,8 +526,8 @@ impl Run {
         Ok((h, last.into_values().collect()))
     }
 
-    fn api(&self) -> Result<Api, Error> {
-        Api::connect(self.apis[0], DEVELOPMENT_TOKEN.to_owned())
+    fn api(&self) -> Result<ApiClient, Error> {
+        ApiClient::connect(self.apis[0], DEVELOPMENT_TOKEN.to_owned())
             .map_err(|e| Error::io("cannot connect to node 1's API", e))
     }
 
@@ -767,7 +766,7 @@ impl Run {
                 .map(|part| {
                     let (sent, refused, addr) = (&sent, &refused, self.apis[0]);
                     s.spawn(move || -> Result<(), String> {
-                        let mut api = Api::connect(addr, DEVELOPMENT_TOKEN.to_owned())
+                        let mut api = ApiClient::connect(addr, DEVELOPMENT_TOKEN.to_owned())
                             .map_err(|e| e.to_string())?;
                         for &u in part {
                             procs::check().map_err(|e| e.to_string())?;
@@ -810,7 +809,7 @@ fn publish_paced(
     for (i, &u) in users.iter().enumerate() {
         procs::check()?;
         if api.is_none() {
-            api = Api::connect(addr, DEVELOPMENT_TOKEN.to_owned()).ok();
+            api = ApiClient::connect(addr, DEVELOPMENT_TOKEN.to_owned()).ok();
         }
         let body = format!(
             "{{\"user\":\"u{u}\",\"payload\":\"{}\",\"qos\":1}}",

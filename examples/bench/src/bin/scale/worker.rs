@@ -35,7 +35,7 @@ use loopwire_push::config::unix_now_secs;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::api::Api;
+use loopwire_push::client::ApiClient;
 
 /// Options of one load process.
 #[derive(Debug, Clone, Args)]
@@ -107,7 +107,7 @@ struct Worker {
     tags: HashMap<String, Tag>,
     errors: u64,
     dispatched: u64,
-    api: Vec<Option<Api>>,
+    api: Vec<Option<ApiClient>>,
     buf: Vec<u8>,
 }
 
@@ -280,7 +280,7 @@ impl Worker {
         let uid = format!("u{}", self.args.first + k);
         for i in 0..self.api.len() {
             if self.api[i].is_none() {
-                self.api[i] = Api::connect(self.args.dispatch[i], String::new()).ok();
+                self.api[i] = ApiClient::connect(self.args.dispatch[i], String::new()).ok();
             }
             let Some(api) = self.api[i].as_mut() else {
                 continue;

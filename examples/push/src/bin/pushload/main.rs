@@ -451,7 +451,7 @@ fn run(args: Args) -> Result<(), BoxError> {
     println!("phase=idle_end closed={}", shared.closed.load(Relaxed));
     io::stdout().flush().context(|| "cannot write to stdout")?;
 
-    let mut api = http::Api::connect(args.api_addr, api_token)
+    let mut api = loopwire_push::client::ApiClient::connect(args.api_addr, api_token)
         .context(|| format!("cannot connect to the API at {}", args.api_addr))?;
     let modes: &[bool] = if args.unacked {
         &[false, true]
@@ -475,7 +475,7 @@ fn run(args: Args) -> Result<(), BoxError> {
                     payload(t, class, unacked, args.payload),
                     u8::from(!unacked)
                 );
-                api.push(room, &body)?;
+                http::push(&mut api, room, &body)?;
                 publish_rtt[slot].saturating_record(shared.micros().saturating_sub(t));
                 std::thread::sleep(Duration::from_millis(args.interval_ms));
             }
