@@ -13,34 +13,19 @@ use crate::loads::Settings;
 use crate::procfs;
 use crate::server::{Server, Spec};
 
-/// The servers whose idle memory is measured: the echo load's loopwire servers (one per
-/// backend), tokio and the hand-written mio loop, then the peers.
+/// The servers whose idle memory is measured: the echo load's (loopwire on each backend,
+/// tokio, the hand-written mio loop) but the raw epoll loop, then the peers.
 ///
 /// # Errors
 /// When `echo --list-backends` cannot be run or names none.
 pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
-    let t = s.threads.to_string();
     let mut v: Vec<Spec> = crate::loads::echo::servers(&Settings {
         peers: Vec::new(),
         ..s.clone()
     })?
     .into_iter()
-    .filter(|spec| spec.name.starts_with("loopwire"))
+    .filter(|spec| !spec.name.starts_with("epoll"))
     .collect();
-    v.push(Spec::new(
-        "tokio",
-        &[
-            &s.bin("tokio_echo"),
-            "--addr",
-            "127.0.0.1:0",
-            "--threads",
-            &t,
-        ],
-    ));
-    v.push(Spec::new(
-        "mio (hand-written)",
-        &[&s.bin("mio_echo"), "--addr", "127.0.0.1:0", "--threads", &t],
-    ));
     v.extend(s.peers.iter().cloned());
     Ok(v)
 }
