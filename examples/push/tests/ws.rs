@@ -5,6 +5,8 @@
 //! own frame encoder and written to its socket directly. Assertions are on contents and close
 //! codes, never on timing.
 
+mod util;
+
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,30 +21,13 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode as TOpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 use tungstenite::protocol::{Role, WebSocket};
 use tungstenite::{Bytes, Message as TMessage};
+use util::ReadMessage;
 
 /// Upper bound of any single wait in these tests.
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A client's WebSocket over a blocking socket.
 type Ws = WebSocket<TcpStream>;
-
-/// Reading a WebSocket message again when a receive with a timeout ended in `EINTR` (the test
-/// process was stopped and continued): tungstenite keeps its state, the next read resumes.
-trait ReadMessage {
-    /// The next message, as `WebSocket::read`, without `Interrupted` errors.
-    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message>;
-}
-
-impl<S: Read + Write> ReadMessage for tungstenite::WebSocket<S> {
-    fn next_message(&mut self) -> tungstenite::Result<tungstenite::Message> {
-        loop {
-            match self.read() {
-                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => continue,
-                r => return r,
-            }
-        }
-    }
-}
 
 // ---- the server under test --------------------------------------------------------------
 
