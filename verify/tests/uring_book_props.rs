@@ -528,18 +528,40 @@ impl Sim {
         let fd = c.fd;
         let data: Vec<u8> = (start..start + n).map(|i| byte(fd, i, 0)).collect();
         k.written.extend_from_slice(&data);
+        let res = self.through_book(slot, false, |backlog, pool, io| {
+            send(backlog, pool, io, &data, usize::MAX)
+        })?;
+        self.after_write(slot, fd, res)
+    }
+
+    /// Runs the engine's `op` (`send` or `drain`) on `slot`'s backlog through the
+    /// bookkeeping (its `send_last` when `last`), as the reactor does: what the transport
+    /// took counts as handed to the descriptor, and the entries it queued are taken.
+    fn through_book<E>(
+        &mut self,
+        slot: usize,
+        last: bool,
+        op: impl FnOnce(&mut Spill, &mut BufferPool, &mut BookIo<'_>) -> Result<(), E>,
+    ) -> Result<Result<(), E>, String> {
+        let c = self.slots[slot].as_mut().expect("an open slot");
         let from = self.pending.len();
         let mut io = BookIo {
             book: &mut self.book,
             conn: slot,
             pending: &mut self.pending,
             accepted: 0,
-            last: false,
+            last,
         };
-        let res = send(&mut c.backlog, &mut self.pool, &mut io, &data, usize::MAX);
+        let res = op(&mut c.backlog, &mut self.pool, &mut io);
         let accepted = io.accepted;
-        k.handed += accepted;
+        self.kfds.get_mut(&c.fd).expect("open fd").handed += accepted;
         self.take_pending(from)?;
+        Ok(res)
+    }
+
+    /// After a send or a drain on `slot` (descriptor `fd`): interest follows the backlog,
+    /// or the failed connection closes.
+    fn after_write<E>(&mut self, slot: usize, fd: i32, res: Result<(), E>) -> R {
         match res {
             Ok(()) => self.update_interest(slot),
             Err(_) => {
@@ -552,48 +574,19 @@ impl Sim {
     /// The reactor's `close_sending_last`: one write of the backlog through `send_last`,
     /// then the close.
     fn close_sending_last(&mut self, slot: usize) -> R {
-        let Some(c) = self.slots[slot].as_mut() else {
+        if self.slots[slot].is_none() {
             return Ok(());
-        };
-        let from = self.pending.len();
-        let mut io = BookIo {
-            book: &mut self.book,
-            conn: slot,
-            pending: &mut self.pending,
-            accepted: 0,
-            last: true,
-        };
-        let _ = drain(&mut c.backlog, &mut self.pool, &mut io);
-        let accepted = io.accepted;
-        self.kfds.get_mut(&c.fd).expect("open fd").handed += accepted;
-        self.take_pending(from)?;
+        }
+        let _ = self.through_book(slot, true, |b, p, io| drain(b, p, io))?;
         self.close(slot)
     }
 
     fn on_writable(&mut self, slot: usize) -> R {
-        let Some(c) = self.slots[slot].as_mut() else {
+        let Some(fd) = self.slots[slot].as_ref().map(|c| c.fd) else {
             return Ok(());
         };
-        let from = self.pending.len();
-        let mut io = BookIo {
-            book: &mut self.book,
-            conn: slot,
-            pending: &mut self.pending,
-            accepted: 0,
-            last: false,
-        };
-        let res = drain(&mut c.backlog, &mut self.pool, &mut io);
-        let accepted = io.accepted;
-        let fd = c.fd;
-        self.kfds.get_mut(&fd).expect("open fd").handed += accepted;
-        self.take_pending(from)?;
-        match res {
-            Ok(()) => self.update_interest(slot),
-            Err(_) => {
-                self.kfds.get_mut(&fd).expect("open fd").failed = true;
-                self.close(slot)
-            }
-        }
+        let res = self.through_book(slot, false, |b, p, io| drain(b, p, io))?;
+        self.after_write(slot, fd, res)
     }
 
     fn on_readable(&mut self, slot: usize, t: Take) -> R {
