@@ -33,23 +33,6 @@ build_release -p loopwire-http --bin http -p loopwire-bench --bin tokio_http
 WORK=$(mktemp -d)
 AT_EXIT+=("rm -rf '$WORK'")
 
-# TechEmpower's pipeline.lua: every write carries DEPTH requests (wrk counts each response).
-cat >"$WORK/pipeline.lua" <<'LUA'
--- wrk script: pipeline DEPTH requests per write (usage: wrk ... -s pipeline.lua -- DEPTH).
-init = function(args)
-    local depth = tonumber(args[1]) or 1
-    local r = {}
-    for i = 1, depth do
-        r[i] = wrk.format()
-    end
-    req = table.concat(r)
-end
-
-request = function()
-    return req
-end
-LUA
-
 # Waits (at most 10 s) until the server on port $1 answers GET /plaintext with 200; fails if
 # process $2 died.
 wait_ready() {
@@ -87,7 +70,7 @@ start_server() {
 run_wrk() {
     local args=(-t"$WRK_THREADS" -c"$CONNS" -d"$3"s --latency)
     if [ "$2" -gt 1 ]; then
-        args+=(-s "$WORK/pipeline.lua" "http://127.0.0.1:$1/plaintext" -- "$2")
+        args+=(-s examples/bench/pipeline.lua "http://127.0.0.1:$1/plaintext" -- "$2")
     else
         args+=("http://127.0.0.1:$1/plaintext")
     fi

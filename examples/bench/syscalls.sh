@@ -69,21 +69,6 @@ add_peers
 
 WORK=$(mktemp -d)
 AT_EXIT+=("rm -rf '$WORK'")
-cat >"$WORK/pipeline.lua" <<'LUA'
--- wrk script: pipeline DEPTH requests per write (usage: wrk ... -s pipeline.lua -- DEPTH).
-init = function(args)
-    local depth = tonumber(args[1]) or 1
-    local r = {}
-    for i = 1, depth do
-        r[i] = wrk.format()
-    end
-    req = table.concat(r)
-end
-
-request = function()
-    return req
-end
-LUA
 
 # Waits (at most 10 s) until the server on port $1 answers its protocol; fails if process $2
 # died.
@@ -113,7 +98,7 @@ load() {
     local port=$1 pipe=$2 test=$3 out n
     if [ "$LOAD" = http ]; then
         if [ "$pipe" -gt 1 ]; then
-            out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" -s "$WORK/pipeline.lua" \
+            out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" -s examples/bench/pipeline.lua \
                 "http://127.0.0.1:$port/plaintext" -- "$pipe")
         else
             out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/plaintext")

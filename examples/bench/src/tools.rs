@@ -85,21 +85,9 @@ pub fn need_tools(packages: &[&str], commands: &[&str]) -> Result<(), Error> {
     }
 }
 
-/// TechEmpower's `pipeline.lua`: every write carries DEPTH requests (`-- DEPTH`).
-pub const PIPELINE_LUA: &str = r#"-- wrk script: pipeline DEPTH requests per write (wrk ... -s pipeline.lua -- DEPTH).
-init = function(args)
-    local depth = tonumber(args[1]) or 1
-    local r = {}
-    for i = 1, depth do
-        r[i] = wrk.format()
-    end
-    req = table.concat(r)
-end
-
-request = function()
-    return req
-end
-"#;
+/// TechEmpower's `pipeline.lua`: every write carries DEPTH requests (`-- DEPTH`); the same
+/// file the shell scripts pass to wrk.
+pub const PIPELINE_LUA: &str = include_str!("../pipeline.lua");
 
 /// Writes [`PIPELINE_LUA`] to a file in the temporary directory and returns its path.
 ///
