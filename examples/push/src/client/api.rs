@@ -1,6 +1,12 @@
 //! A small blocking client of the push service's HTTP API, for load tools and operators'
 //! scripts: one keep-alive HTTP/1.1 connection, one request at a time, JSON bodies with a
 //! `Content-Length` (what the API sends), response heads parsed with `httparse`.
+//!
+//! The API closes a keep-alive connection that stays idle past its idle timeout (60 s by
+//! default). A request that finds its reused connection closed before any byte of the answer
+//! arrived (the write fails with a broken pipe or a reset, or the read sees the end at once)
+//! was not processed: the client connects again and sends it once more, as HTTP clients do
+//! for a stale keep-alive connection. A first request on a fresh connection is never resent.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,8 +21,11 @@ const MAX_HEADERS: usize = 32;
 #[derive(Debug)]
 pub struct ApiClient {
     s: TcpStream,
+    addr: SocketAddr,
     token: String,
     buf: Vec<u8>,
+    /// A request went over `s` already (so the server may have closed it as idle).
+    reused: bool,
 }
 
 impl ApiClient {
@@ -26,14 +35,20 @@ impl ApiClient {
     /// # Errors
     /// The connect's or the socket options' error.
     pub fn connect(addr: SocketAddr, token: String) -> io::Result<Self> {
+        Ok(Self {
+            s: Self::open(addr)?,
+            addr,
+            token,
+            buf: Vec::new(),
+            reused: false,
+        })
+    }
+
+    fn open(addr: SocketAddr) -> io::Result<TcpStream> {
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Self {
-            s,
-            token,
-            buf: Vec::new(),
-        })
+        Ok(s)
     }
 
     /// `POST path` with the JSON `body`: the status and the response body.
@@ -58,14 +73,30 @@ impl ApiClient {
         } else {
             format!("Authorization: Bearer {}\r\n", self.token)
         };
-        let head = format!(
+        let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: push\r\n{auth}Content-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n",
             body.len()
-        );
-        self.s.write_all(head.as_bytes())?;
-        self.s.write_all(body.as_bytes())?;
-        self.response()
+        )
+        .into_bytes();
+        request.extend_from_slice(body.as_bytes());
+        let reused = self.reused;
+        match self.exchange(&request) {
+            Err(e) if reused && self.buf.is_empty() && stale(&e) => {
+                self.s = Self::open(self.addr)?;
+                self.reused = false;
+                self.exchange(&request)
+            }
+            r => r,
+        }
+    }
+
+    fn exchange(&mut self, request: &[u8]) -> io::Result<(u16, String)> {
+        self.buf.clear();
+        self.s.write_all(request)?;
+        let answer = self.response();
+        self.reused = true;
+        answer
     }
 
     /// Reads more of the response; a receive cut short by a signal is read again.
@@ -116,6 +147,17 @@ impl ApiClient {
     }
 }
 
+/// Is `e` how a connection the server had already closed fails?
+fn stale(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
 /// The `Content-Length` of a response (0 without one).
 fn content_length(headers: &[httparse::Header<'_>]) -> io::Result<usize> {
     let Some(h) = headers
@@ -128,4 +170,68 @@ fn content_length(headers: &[httparse::Header<'_>]) -> io::Result<usize> {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| io::Error::other("bad Content-Length"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// A server on a free port that serves each connection one request: `answer` tells per
+    /// connection whether it answers (then closes, as an API whose idle timeout passed) or
+    /// closes without answering. Sends each request's path on the channel.
+    fn one_shot_server(answer: Vec<bool>) -> (SocketAddr, mpsc::Receiver<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for reply in answer {
+                let Ok((mut s, _)) = l.accept() else { return };
+                s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                let mut got = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&got)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                let _ = tx.send(line.split(' ').nth(1).unwrap_or("").to_owned());
+                if reply {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        (addr, rx)
+    }
+
+    #[test]
+    fn a_request_on_a_keep_alive_connection_the_server_closed_goes_out_once_on_a_new_one() {
+        let (addr, paths) = one_shot_server(vec![true, true]);
+        let mut c = ApiClient::connect(addr, "t".into()).expect("connect");
+        assert_eq!(c.get("/a").expect("first").0, 200);
+        // The server closed the connection after answering: the next request finds it closed.
+        assert_eq!(c.post("/b", "{}").expect("second").0, 200);
+        let seen: Vec<String> = paths.try_iter().collect();
+        assert_eq!(seen, ["/a", "/b"], "each request reached the server once");
+    }
+
+    #[test]
+    fn a_first_request_that_gets_no_answer_is_not_sent_again() {
+        let (addr, paths) = one_shot_server(vec![false, true]);
+        let mut c = ApiClient::connect(addr, "t".into()).expect("connect");
+        assert!(c.post("/a", "{}").is_err(), "no answer is an error");
+        assert_eq!(
+            paths.recv_timeout(Duration::from_secs(10)).as_deref(),
+            Ok("/a")
+        );
+        assert!(paths.try_recv().is_err(), "not sent again");
+    }
 }

@@ -70,6 +70,11 @@ struct Args {
     /// 143 s for 1 000 000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=300))]
     ping_secs: Option<u64>,
+    /// Milliseconds between two registry refreshes of a gateway (`--cluster-refresh-ms`;
+    /// default: 5 000, or longer so that all gateways together renew at most 20 000 users'
+    /// entries per second: 50 000 for 1 000 000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..))]
+    refresh_ms: Option<u64>,
     /// Users in the unicast latency sample (one message each, per QoS).
     #[arg(long, default_value_t = 1000)]
     sample: usize,
@@ -104,11 +109,25 @@ enum Sub {
 /// 100 000-session run's rate at 15 s: its gateways then used ~14 CPU s per minute).
 const MAX_PINGS_PER_SEC: usize = 7_000;
 
+/// Most registry entries all gateways together renew per second with the default
+/// `--refresh-ms`: each renewal is an `HSET` and a `PEXPIRE` on the one Redis. At the
+/// gateways' default of every 5 s, 1 000 000 users are 400 000 commands per second, all
+/// Redis does on a shared core: the first 1 000 000 run spent its unicast phase with the
+/// API's jobs queued behind refreshes and the links timing out (1 s) and reconnecting,
+/// each reconnect reloading every user's queue. 20 000 per second is the 100 000 run's rate.
+const MAX_RENEWALS_PER_SEC: usize = 20_000;
+
 impl Args {
     /// Seconds between a session's PINGs for `sessions` sessions.
     fn ping(&self, sessions: usize) -> u64 {
         self.ping_secs
             .unwrap_or_else(|| sessions.div_ceil(MAX_PINGS_PER_SEC).max(15) as u64)
+    }
+
+    /// Milliseconds between two registry refreshes for `sessions` sessions.
+    fn refresh_ms(&self, sessions: usize) -> u64 {
+        self.refresh_ms
+            .unwrap_or_else(|| (sessions * 1000).div_ceil(MAX_RENEWALS_PER_SEC).max(5000) as u64)
     }
 }
 
@@ -126,9 +145,10 @@ fn run(args: Args) -> Result<(), BoxError> {
     }
     let plan = Plan::new(args.sessions, args.gateways)?;
     println!(
-        "plan: {}; PING every {} s",
+        "plan: {}; PING every {} s; registry refresh every {} ms",
         plan.describe(),
-        args.ping(plan.sessions)
+        args.ping(plan.sessions),
+        args.refresh_ms(plan.sessions)
     );
     if args.plan {
         return Ok(());
@@ -313,11 +333,16 @@ impl Run {
                 &format!("redis://127.0.0.1:{redis_port}"),
                 "--node-id",
                 &format!("n{i}"),
+                "--cluster-refresh-ms",
+                &args.refresh_ms(plan.sessions).to_string(),
             ]
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-            let mut p = Proc::spawn(&name, procs::logged(&bins.join("push"), &argv, dir, &name)?)?;
+            let mut cmd = procs::logged(&bins.join("push"), &argv, dir, &name)?;
+            // Warnings (a Redis connection lost, a subscription lost) go to gwN.err.
+            cmd.env("RUST_LOG", "warn");
+            let mut p = Proc::spawn(&name, cmd)?;
             let out = dir.join(format!("{name}.out"));
             let line = procs::wait_line(
                 &out,
@@ -647,7 +672,52 @@ impl Run {
         rows.push(self.storm(args)?);
         println!("reconnect storm done");
         rows.push(self.kill(args)?);
+        rows.push(self.counters());
         Ok(rows)
+    }
+
+    /// The gateways' own counters of what went wrong (or was dropped), summed over the live
+    /// gateways from their `/metrics`: what explains a count that falls short.
+    fn counters(&self) -> (String, String) {
+        const WATCH: [&str; 10] = [
+            "delivered",
+            "dropped_mailbox",
+            "gone",
+            "heartbeat_timeouts",
+            "auth_timeouts",
+            "cluster_redis_errors",
+            "cluster_jobs_refused",
+            "cluster_bus_bad",
+            "cluster_acks_lost",
+            "cluster_stale_kicks",
+        ];
+        let mut sums = std::collections::BTreeMap::<String, u64>::new();
+        let mut asked = 0;
+        for api in &self.apis {
+            let Ok(mut c) = ApiClient::connect(*api, DEVELOPMENT_TOKEN.to_owned()) else {
+                continue;
+            };
+            let Ok((200, text)) = c.get("/metrics") else {
+                continue;
+            };
+            asked += 1;
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let Some((name, value)) = line.rsplit_once(' ') else {
+                    continue;
+                };
+                let name = name.split('{').next().unwrap_or(name);
+                if WATCH.iter().any(|w| name.contains(w))
+                    && let Ok(v) = value.trim().parse::<f64>()
+                {
+                    *sums.entry(name.to_owned()).or_default() += v as u64;
+                }
+            }
+        }
+        let list: Vec<String> = sums.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        (
+            format!("gateway counters at the end (summed over {asked} live gateways)"),
+            list.join(", "),
+        )
     }
 
     /// Every `drop_every`-th user offline, one QoS1 message each, all reconnect at once.

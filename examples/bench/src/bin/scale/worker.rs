@@ -3,12 +3,14 @@
 //! `--source` addresses in turn), PINGs each every `--ping-secs`, ACKs every QoS1 message,
 //! and answers the coordinator's commands, one line each on stdin, with one line on stdout:
 //!
-//! - `stats` → `stats live= parked= redialing= errors= dispatched= moved=`: sessions
-//!   welcomed and up, closed on purpose, waiting to connect again; ERROR/KICK frames;
-//!   connects through the dispatcher, and the sessions that made one;
+//! - `stats` → `stats live= parked= redialing= errors= dispatched= moved= waiting=
+//!   handshaking=`: sessions welcomed and up, closed on purpose, waiting to connect again;
+//!   ERROR/KICK frames; connects through the dispatcher, and the sessions that made one;
+//!   sessions waiting for their first dial, and dialled but not yet welcomed;
 //! - `drop EVERY` → `dropped n=`: closes the sessions of users `i % EVERY == 0` and keeps them
 //!   closed (offline users);
-//! - `reconnect` → `reconnecting n=`: connects them all again at once, straight to the port;
+//! - `reconnect` → `reconnecting n=`: connects them all again at once, straight to the port
+//!   (at once as far as `--max-connecting` allows: see below);
 //! - `report TAG` → `report tag= n= distinct= moved= lats=a,b,.. last=seq:us,..`: the
 //!   messages of that tag received so far (a payload is `TAG SEQ SENT_UNIX_US`), their
 //!   distinct sequence numbers (and those received by sessions the dispatcher moved), every publish-to-receipt latency (µs, one clock: the same machine's), and per
@@ -19,6 +21,19 @@
 //! A session the gateway closes (its process was killed) asks the dispatcher
 //! (`GET /dispatch?uid=`, on the `--dispatch` API addresses in turn) where to go, and
 //! connects there from the same source.
+//!
+//! # Ramping
+//!
+//! A process never has more than `--max-connecting` sessions between its connect and the
+//! gateway's WELCOME: the others wait in a queue and are dialled as earlier ones are
+//! welcomed (or fail). Dialling all of them at once is what a load tool must not do at a
+//! million sessions on two cores: 67 processes each starting ~15 000 handshakes leave
+//! sessions waiting longer than the gateway's AUTH timeout for CPU (the first 1 000 000
+//! attempt ended with sessions closed by ERROR 14 and a redial cascade). The cap bounds the
+//! handshakes in flight over the whole run to `processes × max_connecting`, so "time to
+//! connect all" measures the gateways' sustained accept and login rate. The dispatcher's
+//! redials (after a kill) spend at most [`REDIAL_BUDGET`] per loop turn, so PINGs, reads
+//! and the coordinator's commands keep being served while a gateway's users move.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, BufRead, Read, Write};
@@ -58,6 +73,9 @@ pub(crate) struct WorkerArgs {
     /// Seconds between two PINGs of a session (it asks for twice that as its heartbeat).
     #[arg(long, default_value_t = 15)]
     ping_secs: u64,
+    /// Most sessions connecting at once (connected or connecting, not yet welcomed).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connecting: u64,
 }
 
 fn parse_source(s: &str) -> Result<Sources, SourceError> {
@@ -68,6 +86,8 @@ fn parse_source(s: &str) -> Result<Sources, SourceError> {
 const WAKE: Token = Token(usize::MAX);
 /// Most sessions one loop turn connects again (the rest wait a turn: PINGs keep flowing).
 const REDIALS_PER_TURN: usize = 500;
+/// Most time one loop turn spends asking the dispatcher (blocking HTTP calls).
+const REDIAL_BUDGET: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -84,6 +104,8 @@ struct Conn {
     session: ClientSession,
     state: State,
     welcomed: bool,
+    /// Counted in [`Worker::handshaking`]: dialled, not yet welcomed.
+    handshaking: bool,
     /// Was sent elsewhere by the dispatcher at least once.
     moved: bool,
 }
@@ -109,6 +131,10 @@ struct Worker {
     dispatched: u64,
     api: Vec<Option<ApiClient>>,
     buf: Vec<u8>,
+    /// Sessions waiting for their turn to dial the port (see "Ramping").
+    waiting: VecDeque<usize>,
+    /// Sessions dialled and not yet welcomed.
+    handshaking: u64,
 }
 
 fn unix_us() -> u64 {
@@ -158,6 +184,7 @@ pub(crate) fn run(args: WorkerArgs) -> Result<(), crate::BoxError> {
                 session,
                 state: State::Up,
                 welcomed: false,
+                handshaking: false,
                 moved: false,
             })
         })
@@ -173,10 +200,10 @@ pub(crate) fn run(args: WorkerArgs) -> Result<(), crate::BoxError> {
         dispatched: 0,
         api,
         buf: vec![0; 64 * 1024],
+        waiting: VecDeque::new(),
+        handshaking: 0,
     };
-    for k in 0..w.conns.len() {
-        w.dial(k, w.args.addr);
-    }
+    w.waiting.extend(0..w.conns.len());
     w.serve(&rx)
 }
 
@@ -185,8 +212,32 @@ impl Worker {
         (!self.sources.is_empty()).then(|| self.sources[k % self.sources.len()])
     }
 
+    /// Session `k` is no longer between its connect and its WELCOME.
+    fn handshake_over(&mut self, k: usize) {
+        let c = &mut self.conns[k];
+        if c.handshaking {
+            c.handshaking = false;
+            self.handshaking -= 1;
+        }
+    }
+
+    /// Dials waiting sessions while fewer than `--max-connecting` are in their handshake.
+    fn admit(&mut self) {
+        while self.handshaking < self.args.max_connecting {
+            let Some(k) = self.waiting.pop_front() else {
+                return;
+            };
+            // A session parked again (`drop`) while it waited stays parked.
+            if self.conns[k].state == State::Up && self.conns[k].sock.is_none() {
+                self.dial(k, self.args.addr);
+                self.flush(k);
+            }
+        }
+    }
+
     /// Connects session `k` to `to` (a failure to start marks it for a redial).
     fn dial(&mut self, k: usize, to: SocketAddr) {
+        self.handshake_over(k);
         let source = self.source(k);
         let c = &mut self.conns[k];
         c.sock = None;
@@ -206,6 +257,8 @@ impl Worker {
                 c.session.connected();
                 c.sock = Some(s);
                 c.state = State::Up;
+                c.handshaking = true;
+                self.handshaking += 1;
             }
             Err(e) => {
                 eprintln!(
@@ -219,6 +272,7 @@ impl Worker {
 
     /// Session `k`'s connection ended without being asked to.
     fn lost(&mut self, k: usize) {
+        self.handshake_over(k);
         let c = &mut self.conns[k];
         c.sock = None;
         c.welcomed = false;
@@ -252,7 +306,13 @@ impl Worker {
                     let fed = c.session.feed(&self.buf[..n]);
                     while let Some(ev) = c.session.poll_event() {
                         match ev {
-                            Event::Welcome { .. } => c.welcomed = true,
+                            Event::Welcome { .. } => {
+                                c.welcomed = true;
+                                if c.handshaking {
+                                    c.handshaking = false;
+                                    self.handshaking -= 1;
+                                }
+                            }
                             Event::Push { payload, .. } => {
                                 record(&mut self.tags, &payload, c.moved);
                             }
@@ -302,7 +362,7 @@ impl Worker {
         let now = Instant::now();
         let mut done = 0;
         for k in 0..self.conns.len() {
-            if done >= REDIALS_PER_TURN {
+            if done >= REDIALS_PER_TURN || now.elapsed() >= REDIAL_BUDGET {
                 break;
             }
             if let State::Redial(at) = self.conns[k].state
@@ -330,13 +390,16 @@ impl Worker {
             "stats" => {
                 let count = |f: &dyn Fn(&Conn) -> bool| self.conns.iter().filter(|c| f(c)).count();
                 Some(format!(
-                    "stats live={} parked={} redialing={} errors={} dispatched={} moved={}",
+                    "stats live={} parked={} redialing={} errors={} dispatched={} moved={} \
+                     waiting={} handshaking={}",
                     count(&|c| c.state == State::Up && c.welcomed),
                     count(&|c| c.state == State::Parked),
                     count(&|c| matches!(c.state, State::Redial(_))),
                     self.errors,
                     self.dispatched,
-                    count(&|c| c.moved)
+                    count(&|c| c.moved),
+                    self.waiting.len(),
+                    self.handshaking
                 ))
             }
             "drop" => {
@@ -344,6 +407,7 @@ impl Worker {
                 let mut n = 0;
                 for k in 0..self.conns.len() {
                     if (self.args.first + k).is_multiple_of(every.max(1)) {
+                        self.handshake_over(k);
                         let c = &mut self.conns[k];
                         c.sock = None;
                         c.welcomed = false;
@@ -359,9 +423,10 @@ impl Worker {
                     .filter(|&k| self.conns[k].state == State::Parked)
                     .collect();
                 for &k in &parked {
-                    self.dial(k, self.args.addr);
-                    self.flush(k);
+                    self.conns[k].state = State::Up;
+                    self.waiting.push_back(k);
                 }
+                self.admit();
                 Some(format!("reconnecting n={}", parked.len()))
             }
             "report" => {
@@ -426,6 +491,7 @@ impl Worker {
                     out.flush()?;
                 }
             }
+            self.admit();
             self.redial_due();
             let now = Instant::now();
             while let Some(&(t, k)) = due.front() {
