@@ -221,7 +221,12 @@ impl Cluster {
                 source,
             })?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (link, worker) = Link::start(client.clone(), config.queue.max(1), Arc::clone(&stop))?;
+        let (link, worker) = Link::start(
+            client.clone(),
+            config.queue.max(1),
+            link::MAX_BATCH,
+            Arc::clone(&stop),
+        )?;
         let cluster = Arc::new(Cluster {
             config,
             link,

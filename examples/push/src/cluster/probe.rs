@@ -69,7 +69,7 @@ pub fn measure(
     let direct = stats(lat, t0.elapsed());
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (link, worker) = Link::start(client, 65_536, Arc::clone(&stop))?;
+    let (link, worker) = Link::start(client, 65_536, 1, Arc::clone(&stop))?;
     let end = Instant::now() + Duration::from_secs(5);
     while !link.is_up() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(1));
