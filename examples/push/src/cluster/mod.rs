@@ -92,6 +92,11 @@ pub mod probe;
 mod refresh;
 mod routing;
 
+/// The cluster tests' Redis (a `redis-server` on a free port), for the unit tests that need one.
+#[cfg(test)]
+#[path = "../../tests/cluster_util/mod.rs"]
+mod test_redis;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};

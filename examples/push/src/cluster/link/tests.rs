@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-#[path = "../../../tests/cluster_util/mod.rs"]
-mod redis_util;
-
-use redis_util::{Proxy, Redis};
+use crate::cluster::test_redis::{Proxy, Redis};
 
 /// Upper bound of a wait (a hang guard).
 const WAIT: Duration = Duration::from_secs(10);
