@@ -1,6 +1,6 @@
 //! A measurement of the cluster's Redis paths (not used by the gateway), on one Redis with
 //! the same commands: call `i` is the QoS1 put script, a `PUBLISH` or a registry `HSET`
-//! ([`command`], in turn), as the gateway issues them. The paths ([`Path`]):
+//! (`command`, in turn), as the gateway issues them. The paths ([`Path`]):
 //!
 //! - **direct**: the calling thread on its own connection, `in_flight` commands per round
 //!   trip (one pipeline; 1: a call at a time);
@@ -287,6 +287,8 @@ pub struct Row {
     pub in_flight: usize,
     /// Median of each figure over the rounds (each figure's own median).
     pub median: PathStats,
+    /// The lowest and highest calls per second of a round.
+    pub calls_per_sec_range: (f64, f64),
 }
 
 /// `rounds` rounds of every path at every `in_flight` of `levels`, interleaved (round 1 of
@@ -315,6 +317,9 @@ pub fn compare(
         .map(|(path, in_flight, got)| Row {
             path,
             in_flight,
+            calls_per_sec_range: got.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), s| {
+                (lo.min(s.calls_per_sec), hi.max(s.calls_per_sec))
+            }),
             median: PathStats {
                 calls_per_sec: median_by(&got, |s| s.calls_per_sec),
                 p50: Duration::from_secs_f64(median_by(&got, |s| s.p50.as_secs_f64())),
@@ -356,16 +361,18 @@ fn cleanup(url: &str) -> redis::RedisResult<()> {
 pub fn table(rows: &[Row]) -> String {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let mut out = String::from(
-        "| path | in flight | calls/s | p50 µs | p99 µs | CPU µs/call (client) | CPU µs/call (redis) |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| path | in flight | calls/s | (rounds) | p50 µs | p99 µs | CPU µs/call (client) | CPU µs/call (redis) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let m = &r.median;
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |\n",
+            "| {} | {} | {:.0} | {:.0}–{:.0} | {:.0} | {:.0} | {:.2} | {:.2} |\n",
             r.path.name(),
             r.in_flight,
             m.calls_per_sec,
+            r.calls_per_sec_range.0,
+            r.calls_per_sec_range.1,
             us(m.p50),
             us(m.p99),
             us(m.cpu_per_call),
