@@ -9,28 +9,78 @@
 //! event loops and the API only `try_send` jobs there (a full queue is refused: 503 for an
 //! API call, counted for a loop's ACK), and jobs answer through an API
 //! [`Reply`](crate::api::Reply) or by leaving work in a session's mailbox and waking its
-//! loop. A second thread holds the pub/sub subscription (`bus`), a third ticks the
-//! registry refresh (`refresh`). The loops keep their synchronous [`Store`](crate::store::Store)
+//! loop. The worker drains what is queued (up to 256 jobs) and sends the commands of the jobs
+//! that name theirs up front (ACKs, logouts, `multi` logins, broadcast `PUBLISH`es) as one
+//! pipeline, one round trip for a burst; jobs that choose commands from replies (a `single`
+//! login, a unicast push or a kick that reads the registry, the refresh) run alone. On its
+//! one connection every command of the node reaches Redis in the order it was queued. A
+//! second thread holds the pub/sub subscription (`bus`), a third ticks the registry refresh
+//! (`refresh`). The loops keep their synchronous [`Store`](crate::store::Store)
 //! calls: the gateway's store in cluster mode is a [`MemoryStore`] *mirror* of the queues of
 //! the users online on this node, filled from Redis (at login, and by the note the API's
 //! node publishes after storing), while Redis holds the truth: stored before the API
 //! answers, deleted on ACK, read again at every login on any node.
 //!
-//! The alternative, loopwire's own client dial with a RESP codec inside the loops, would
-//! save the thread hop (two queue operations and a wake per call) and let every loop
-//! pipeline its own commands, at the price of making each session's delivery an
-//! asynchronous state machine waiting on Redis replies. What decides it is a measurement
-//! of calls per second and p50/p99 latency of the two paths on the same Redis, and the CPU
-//! per call: the worker is a single connection, so it tops out at one round trip per job
-//! (pipelines within a job help the batch paths); the loops' path scales with loops.
-//! `examples/cluster_redis_path.rs` ([`probe`]) measures the chosen path: on the shared
-//! development box the hop costs about 10 µs per call (p50 31 µs against 20 µs direct) and
-//! one worker does 11 000 to 20 000 jobs per second whatever the number in flight (figures in
-//! the README). That is enough for the tests and the small-scale run, not for a million
-//! sessions' logins and ACKs: the next step is a worker that drains its queue into one
-//! pipeline; only a measurement at that scale can tell whether a RESP client in the loops
-//! is worth its complexity. The worker is the simpler design, and the one where a slow
-//! Redis cannot stall a heartbeat.
+//! ## The worker against a RESP client in the loops: measured
+//!
+//! The alternative, loopwire's own dial with a RESP codec inside the loops, saves the thread
+//! hop (two queue operations and two wakes per call) and pipelines by itself. [`probe`]
+//! measures it against the worker, before pipelining (one job per round trip) and now, and
+//! against a thread calling Redis directly: one local `redis-server`, the gateway's commands
+//! in turn (the QoS1 put script, `PUBLISH`, a registry `HSET`), 1, 16 and 64 calls in flight,
+//! rounds interleaved, CPU time per call of the calling process (every thread) and of Redis.
+//! On the shared 2-core development box, other jobs running (medians of 7 rounds of 30 000
+//! calls; the range is calls/s of the slowest and the quickest round):
+//!
+//! ```sh
+//! cargo run --release -p loopwire-push --example cluster_redis_path -- --calls 30000 --rounds 7
+//! ```
+//!
+//! | path | in flight | calls/s | (rounds) | p50 µs | p99 µs | CPU µs/call (client) | CPU µs/call (redis) |
+//! |---|---:|---:|---:|---:|---:|---:|---:|
+//! | direct (caller's thread) | 1 | 16567 | 8791–30709 | 24 | 292 | 12.25 | 18.48 |
+//! | direct (caller's thread) | 16 | 84259 | 35468–126474 | 95 | 2868 | 1.30 | 5.01 |
+//! | direct (caller's thread) | 64 | 77243 | 55541–159496 | 382 | 5897 | 1.05 | 4.70 |
+//! | worker, one job per round trip (before) | 1 | 7614 | 5550–11632 | 55 | 2557 | 41.91 | 28.95 |
+//! | worker, one job per round trip (before) | 16 | 14989 | 5932–18558 | 577 | 6933 | 31.57 | 18.84 |
+//! | worker, one job per round trip (before) | 64 | 16938 | 9420–20216 | 2495 | 15617 | 26.75 | 17.36 |
+//! | worker, queue drained into a pipeline (now) | 1 | 9523 | 5909–11971 | 59 | 1822 | 53.68 | 22.82 |
+//! | worker, queue drained into a pipeline (now) | 16 | 41537 | 40390–58941 | 169 | 3985 | 5.98 | 7.12 |
+//! | worker, queue drained into a pipeline (now) | 64 | 82796 | 57926–91129 | 569 | 5963 | 3.06 | 6.44 |
+//! | in-loop RESP client (loopwire dial) | 1 | 19015 | 13318–29168 | 25 | 144 | 13.56 | 17.99 |
+//! | in-loop RESP client (loopwire dial) | 16 | 107682 | 55392–169277 | 107 | 341 | 2.02 | 6.21 |
+//! | in-loop RESP client (loopwire dial) | 64 | 94308 | 61849–132611 | 423 | 5360 | 1.22 | 5.55 |
+//!
+//! Three more runs in the same hour (3, 5 and 5 rounds) moved every absolute figure by up to
+//! 2× with the box's load, and agreed on what follows (ranges below are over the four runs).
+//!
+//! - **Pipelining the worker** is what this change buys: with 64 calls in flight 4.9× the
+//!   calls per second of the worker before (82 800 against 16 900), a ninth of the CPU per
+//!   call (3.1 µs against 26.8) and a quarter of the p50 (569 µs against 2.5 ms); 4.3 to 7.7×
+//!   the calls per second across runs; with 16 in flight, 2.8×. With one call in flight
+//!   there is nothing to share: the same within the noise.
+//! - **The in-loop client measures better, by a lot per call**: 1.5 to 4× less client CPU
+//!   per call at every level in every run (1.2 µs against 3.1 at 64 in flight, 2.0 against
+//!   6.0 at 16, 13.6 against 53.7 at 1 in the table), 1.4 to 2.6× the calls per second at 16
+//!   in flight, 1.0 to 2.6× at 1 with p50 25 µs against 59 (as quick as a thread calling
+//!   Redis itself), and about the same at 64 (0.8 to 1.3×), where Redis is the limit: its
+//!   own CPU per call there, 4 to 7 µs, is above either client's.
+//! - **So the in-loop client is the better path, and the gateway stays on the pipelined
+//!   worker for now.** In absolute terms the gap at load is 1 to 2.4 µs of gateway CPU per
+//!   call (0.1 to 0.24 of a core at 100 000 Redis calls per second) and tens of µs of latency
+//!   against the 0.5 to 1 ms of a push across nodes, while the Redis a node talks to is the
+//!   same ceiling for both. Switching would cost: every Redis step of a login, an ACK and an
+//!   API call turned into an asynchronous state on the loop (sessions waiting for their
+//!   registration, replies matched to their sessions and API requests, timeouts), a
+//!   connection per loop with its own reconnect, backoff and 503s, the refresh's pipelines
+//!   of 1 000 users parsed on a loop between heartbeats (or left on a thread), and the
+//!   order: one connection now orders every command of the node (a login before its
+//!   logout, the refresh's `HSET` of a user and that user's logout `HDEL` as they were
+//!   queued); with a connection per loop, the refresh's, the API's and each loop's commands
+//!   travel apart and the code must order them itself.
+//!   The probe's in-loop client has none of that around it, so its figures are the best
+//!   case. Worth doing when a node's gateway CPU per Redis call matters (10^5 calls per
+//!   second and more per node) or Redis stops being the ceiling (sharded).
 //!
 //! # Redis key layout
 //!
@@ -91,6 +141,11 @@ mod link;
 pub mod probe;
 mod refresh;
 mod routing;
+
+/// The cluster tests' Redis (a `redis-server` on a free port), for the unit tests that need one.
+#[cfg(test)]
+#[path = "../../tests/cluster_util/mod.rs"]
+mod test_redis;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -221,7 +276,12 @@ impl Cluster {
                 source,
             })?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (link, worker) = Link::start(client.clone(), config.queue.max(1), Arc::clone(&stop))?;
+        let (link, worker) = Link::start(
+            client.clone(),
+            config.queue.max(1),
+            link::MAX_BATCH,
+            Arc::clone(&stop),
+        )?;
         let cluster = Arc::new(Cluster {
             config,
             link,

@@ -18,9 +18,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use loopwire::Bytes;
+use redis::ConnectionLike;
 
 use super::bus::Bus;
 use super::keys;
+use super::link;
 use super::{Cluster, NodeInfo, wall_ms};
 use crate::Policy;
 use crate::frame::kick;
@@ -195,20 +197,39 @@ impl Cluster {
         }
     }
 
-    /// A session of `user` logged in on this node (called on its loop; queues a job).
+    /// A session of `user` logged in on this node (called on its loop; queues a job: one that
+    /// shares a pipeline with other jobs, except under `single`, whose KICKs depend on what
+    /// the registry holds).
     pub(crate) fn login(self: &Arc<Self>, user: &UserName, single: bool) {
         let (c, u) = (Arc::clone(self), Arc::clone(user));
         *self.registering().entry(Arc::clone(user)).or_insert(0) += 1;
-        self.link.submit(Box::new(move |conn| {
-            let (Some(conn), Some(gw)) = (conn, c.gateway()) else {
-                return Ok(()); // the reconnect's refresh registers and reloads
+        if single {
+            self.link.submit(Box::new(move |conn| {
+                let (Some(conn), Some(gw)) = (conn, c.gateway()) else {
+                    return Ok(()); // the reconnect's refresh registers and reloads
+                };
+                let r = c.login_job(&gw, conn, &u);
+                match &r {
+                    Ok(()) => c.registered(&u),
+                    Err(e) => c.failed("login", e),
+                }
+                r
+            }));
+            return;
+        }
+        self.link.submit_batch(Box::new(move |p| {
+            // Down: the reconnect's refresh registers and reloads.
+            let (Some(p), Some(gw)) = (p, c.gateway()) else {
+                return None;
             };
-            let r = c.login_job(&gw, conn, &u, single);
-            match &r {
-                Ok(()) => c.registered(&u),
-                Err(e) => c.failed("login", e),
-            }
-            r
+            c.register(&gw, p, &u);
+            Some(Box::new(move |r| {
+                let r = link::all_ok(r).and_then(|v| c.registered_replies(&gw, &u, v));
+                match &r {
+                    Ok(()) => c.registered(&u),
+                    Err(e) => c.failed("login", e),
+                }
+            }))
         }));
     }
 
@@ -234,53 +255,76 @@ impl Cluster {
         }
     }
 
+    /// A login under `single`: KICKs the user's sessions on the other nodes the registry
+    /// lists, then registers.
     fn login_job(
         &self,
         gw: &Gateway,
         conn: &mut redis::Connection,
         user: &str,
-        single: bool,
     ) -> redis::RedisResult<()> {
         let me = &self.config.node;
         let key = keys::user(user.as_bytes());
-        if single {
-            let others: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(&key).query(conn)?;
-            let now = wall_ms();
-            let msg = Bus::Kick {
-                user: Bytes::copy_from_slice(user.as_bytes()),
-                code: kick::REPLACED,
-                reason: Bytes::from_static(REPLACED_REASON.as_bytes()),
-            }
-            .encode(me);
-            for (node, v) in &others {
-                if node != me && keys::live_sessions(v, now).is_some() {
-                    redis::cmd("PUBLISH")
-                        .arg(keys::channel(node))
-                        .arg(&msg)
-                        .query::<()>(conn)?;
-                    redis::cmd("HDEL").arg(&key).arg(node).query::<()>(conn)?;
-                }
+        let others: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(&key).query(conn)?;
+        let now = wall_ms();
+        let msg = Bus::Kick {
+            user: Bytes::copy_from_slice(user.as_bytes()),
+            code: kick::REPLACED,
+            reason: Bytes::from_static(REPLACED_REASON.as_bytes()),
+        }
+        .encode(me);
+        for (node, v) in &others {
+            if node != me && keys::live_sessions(v, now).is_some() {
+                redis::cmd("PUBLISH")
+                    .arg(keys::channel(node))
+                    .arg(&msg)
+                    .query::<()>(conn)?;
+                redis::cmd("HDEL").arg(&key).arg(node).query::<()>(conn)?;
             }
         }
+        let mut p = redis::pipe();
+        self.register(gw, &mut p, user);
+        let values = conn.req_packed_commands(&p.get_packed_pipeline(), 0, p.len())?;
+        self.registered_replies(gw, user, link::all_ok(Ok(values))?)
+    }
+
+    /// A login's registration: the entry, its TTL, and reads of the user's queue and rooms
+    /// (four commands; their replies go to [`registered_replies`](Self::registered_replies)).
+    fn register(&self, gw: &Gateway, p: &mut redis::Pipeline, user: &str) {
+        let key = keys::user(user.as_bytes());
         let n = gw.users.count(user);
         let ttl = millis(self.config.ttl());
-        let (queue, rooms): (Vec<Vec<u8>>, Vec<Vec<u8>>) = redis::pipe()
-            .cmd("HSET")
+        p.cmd("HSET")
             .arg(&key)
-            .arg(me)
+            .arg(&self.config.node)
             .arg(format!("{n} {}", wall_ms() + ttl))
-            .ignore()
             .cmd("PEXPIRE")
             .arg(&key)
             .arg(ttl)
-            .ignore()
             .cmd("ZRANGE")
             .arg(keys::queue(user.as_bytes()))
             .arg(0)
             .arg(-1)
             .cmd("SMEMBERS")
-            .arg(keys::rooms(user.as_bytes()))
-            .query(conn)?;
+            .arg(keys::rooms(user.as_bytes()));
+    }
+
+    /// Mirrors the queue and joins the rooms a registration read.
+    fn registered_replies(
+        &self,
+        gw: &Gateway,
+        user: &str,
+        values: Vec<redis::Value>,
+    ) -> redis::RedisResult<()> {
+        let mut values = values.into_iter().skip(2);
+        let (Some(queue), Some(rooms)) = (values.next(), values.next()) else {
+            return Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a registration without its replies",
+            )));
+        };
+        let queue: Vec<Vec<u8>> = link::reply(queue)?;
+        let rooms: Vec<Vec<u8>> = link::reply(rooms)?;
         self.mirror_members(gw, user.as_bytes(), &queue);
         for room in rooms {
             gw.assign_local(user, &room, true);
@@ -292,55 +336,49 @@ impl Cluster {
     /// registry entry and the mirrored queue go (a job, in order after the login's).
     pub(crate) fn logout(self: &Arc<Self>, user: &UserName) {
         let (c, u) = (Arc::clone(self), Arc::clone(user));
-        self.link.submit(Box::new(move |conn| {
-            let Some(gw) = c.gateway() else { return Ok(()) };
+        self.link.submit_batch(Box::new(move |p| {
+            let gw = c.gateway()?;
             let n = gw.users.count(&u);
             if n == 0 {
                 c.registering().remove(&u);
                 let (now, _) = Cluster::engine_unix_ms(&gw);
                 let _ = crate::store::Store::remove_user(&*c.mirror, u.as_bytes(), now);
             }
-            let Some(conn) = conn else { return Ok(()) };
+            let p = p?;
             let key = keys::user(u.as_bytes());
             let me = &c.config.node;
-            let r = if n == 0 {
-                redis::cmd("HDEL").arg(&key).arg(me).query::<()>(conn)
+            if n == 0 {
+                p.cmd("HDEL").arg(&key).arg(me);
             } else {
                 let exp = wall_ms() + millis(c.config.ttl());
-                redis::cmd("HSET")
-                    .arg(&key)
-                    .arg(me)
-                    .arg(format!("{n} {exp}"))
-                    .query::<()>(conn)
-            };
-            if let Err(e) = &r {
-                c.failed("logout", e);
+                p.cmd("HSET").arg(&key).arg(me).arg(format!("{n} {exp}"));
             }
-            r
+            Some(Box::new(move |r| {
+                if let Err(e) = link::all_ok(r) {
+                    c.failed("logout", &e);
+                }
+            }))
         }));
     }
 
-    /// `user` acknowledged `id` on this node: delete it in Redis (a job). If Redis is down
-    /// or the queue full the ACK is lost and counted: the message comes again at the next
-    /// login (at least once).
+    /// `user` acknowledged `id` on this node: delete it in Redis (a job sharing a pipeline).
+    /// If Redis is down or the queue full the ACK is lost and counted: the message comes
+    /// again at the next login (at least once).
     pub(crate) fn ack(self: &Arc<Self>, user: &str, id: u64) {
         let c = Arc::clone(self);
         let key = keys::queue(user.as_bytes());
-        self.link.submit(Box::new(move |conn| {
-            let Some(conn) = conn else {
+        self.link.submit_batch(Box::new(move |p| {
+            let Some(p) = p else {
                 c.stats.acks_lost.fetch_add(1, Relaxed);
-                return Ok(());
+                return None;
             };
-            let r = redis::cmd("ZREMRANGEBYSCORE")
-                .arg(&key)
-                .arg(id)
-                .arg(id)
-                .query::<()>(conn);
-            if let Err(e) = &r {
-                c.stats.acks_lost.fetch_add(1, Relaxed);
-                c.failed("ack", e);
-            }
-            r
+            p.cmd("ZREMRANGEBYSCORE").arg(&key).arg(id).arg(id);
+            Some(Box::new(move |r| {
+                if let Err(e) = link::all_ok(r) {
+                    c.stats.acks_lost.fetch_add(1, Relaxed);
+                    c.failed("ack", &e);
+                }
+            }))
         }));
     }
 }

@@ -11,6 +11,7 @@ use loopwire::Bytes;
 
 use super::bus::Bus;
 use super::keys;
+use super::link;
 use super::{Cluster, wall_ms};
 use crate::api::{
     AssignRoom, Assigned, BackendError, Kicked, Name, Pushed, Qos, Reply, UserOnline,
@@ -347,20 +348,7 @@ impl Cluster {
                     None => Bus::AllFrame { frame },
                 }
                 .encode(&self.config.node);
-                let c = Arc::clone(self);
-                self.link.submit(Box::new(move |conn| {
-                    if let Some(conn) = conn {
-                        let r = redis::cmd("PUBLISH")
-                            .arg(keys::ALL)
-                            .arg(&bus)
-                            .query::<()>(conn);
-                        if let Err(e) = &r {
-                            c.failed("publish", e);
-                        }
-                        return r;
-                    }
-                    Ok(())
-                }));
+                self.publish_all(bus);
                 reply.ok(Pushed { sessions: n as u64 });
             }
             Qos::AtLeastOnce => {
@@ -384,23 +372,23 @@ impl Cluster {
                     },
                 }
                 .encode(&self.config.node);
-                let c = Arc::clone(self);
-                self.link.submit(Box::new(move |conn| match conn {
-                    Some(conn) => {
-                        let r = redis::cmd("PUBLISH")
-                            .arg(keys::ALL)
-                            .arg(&bus)
-                            .query::<()>(conn);
-                        if let Err(e) = &r {
-                            c.failed("publish", e);
-                        }
-                        r
-                    }
-                    None => Ok(()),
-                }));
+                self.publish_all(bus);
                 self.store_local(gw, &target, envelope, ttl_ms, Some(reply));
             }
         }
+    }
+
+    /// Publishes `bus` on [`keys::ALL`] (a job sharing a pipeline; nothing while Redis is down).
+    fn publish_all(self: &Arc<Self>, bus: Vec<u8>) {
+        let c = Arc::clone(self);
+        self.link.submit_batch(Box::new(move |p| {
+            p?.cmd("PUBLISH").arg(keys::ALL).arg(&bus);
+            Some(Box::new(move |r| {
+                if let Err(e) = link::all_ok(r) {
+                    c.failed("publish", &e);
+                }
+            }))
+        }));
     }
 
     /// `/v1/kick`: this node's sessions, and a KICK to the other nodes the user is on.
