@@ -400,6 +400,16 @@ fn with_redis_down_sessions_keep_local_qos0_the_api_says_503_and_the_registry_co
     );
     assert_eq!((s, v["sessions"].as_u64()), (200, Some(1)));
     assert_eq!(pushes(&mut c, 1), [to_user(0, "local")]);
+    // A QoS0 push to everyone reaches this node's sessions; that the other nodes were not
+    // told is counted.
+    let (s, v) = a.post("/v1/push/all", r#"{"payload":"everyone","qos":0}"#);
+    assert_eq!((s, v["sessions"].as_u64()), (200, Some(1)));
+    assert_eq!(pushes(&mut c, 1).len(), 1);
+    a.wait("the lost broadcast is counted", || {
+        a.http("GET", "/v1/stats", "").1["gateway"]["push_cluster_broadcasts_unpublished_total"]
+            .as_u64()
+            == Some(1)
+    });
     let (s, v) = a.post("/v1/push/user", r#"{"user":"u4","payload":"stored"}"#);
     assert_eq!((s, v["error"]["code"].as_str()), (503, Some("unavailable")));
     let (s, _) = b.post("/v1/online", r#"{"users":["u4"]}"#);

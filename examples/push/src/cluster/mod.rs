@@ -232,6 +232,7 @@ pub(crate) struct ClusterStats {
     pub(crate) bus_bad: AtomicU64,
     pub(crate) redis_errors: AtomicU64,
     pub(crate) acks_lost: AtomicU64,
+    pub(crate) broadcasts_unpublished: AtomicU64,
     pub(crate) mirrored: AtomicU64,
     pub(crate) stale_kicks: AtomicU64,
 }
@@ -405,6 +406,13 @@ impl Cluster {
                 "cluster_acks_lost",
                 "ACKs not passed to Redis (down or queue full): redelivered later.",
                 s.acks_lost.load(Relaxed),
+                false,
+            ),
+            (
+                "cluster_broadcasts_unpublished",
+                "QoS0 room or everyone pushes this node's sessions got but the other nodes \
+                 did not: Redis was down or the PUBLISH failed.",
+                s.broadcasts_unpublished.load(Relaxed),
                 false,
             ),
             (

@@ -70,9 +70,9 @@ impl Cluster {
                 room,
                 envelope,
                 ttl_ms,
-            } => self.store_local(&gw, &Target::Room(&room), envelope, ttl_ms, None),
+            } => self.store_local(&gw, &Target::Room(&room), envelope, ttl_ms, None, None),
             Bus::AllStored { envelope, ttl_ms } => {
-                self.store_local(&gw, &Target::All, envelope, ttl_ms, None)
+                self.store_local(&gw, &Target::All, envelope, ttl_ms, None, None)
             }
             Bus::Assign { user, room, join } => {
                 if let Some(u) = text(&user) {
@@ -91,6 +91,7 @@ impl Cluster {
         envelope: Bytes,
         ttl_ms: u64,
         reply: Option<Reply<Pushed>>,
+        publish: Option<Vec<u8>>,
     ) {
         let users = match gw.local_users(target) {
             Ok(u) => u,
@@ -109,6 +110,21 @@ impl Cluster {
                 }
                 return Ok(());
             };
+            // The other nodes' note first, in the same job: the API answers 200 only when
+            // every node was told (a PUBLISH in a job of its own could fail while this one,
+            // after a reconnect, succeeds: stored here, never on the others).
+            if let Some(bus) = &publish
+                && let Err(e) = redis::cmd("PUBLISH")
+                    .arg(keys::ALL)
+                    .arg(bus)
+                    .query::<()>(conn)
+            {
+                c.failed("publish", &e);
+                if let Some(r) = reply {
+                    r.err(redis_err(&e));
+                }
+                return Err(e);
+            }
             let mut sessions = 0;
             for chunk in users.chunks(crate::publish::BATCH) {
                 let names: Vec<&str> = chunk.iter().map(|u| &**u).collect();
@@ -372,23 +388,39 @@ impl Cluster {
                     },
                 }
                 .encode(&self.config.node);
-                self.publish_all(bus);
-                self.store_local(gw, &target, envelope, ttl_ms, Some(reply));
+                self.store_local(gw, &target, envelope, ttl_ms, Some(reply), Some(bus));
             }
         }
     }
 
-    /// Publishes `bus` on [`keys::ALL`] (a job sharing a pipeline; nothing while Redis is down).
+    /// Publishes a QoS0 room or everyone push's `bus` on [`keys::ALL`] (a job sharing a
+    /// pipeline). One that cannot be published (Redis down, the worker reconnecting, the
+    /// PUBLISH failed) reached this node's sessions only: at most once allows that, but it is
+    /// logged and counted (`cluster_broadcasts_unpublished`), never silent.
     fn publish_all(self: &Arc<Self>, bus: Vec<u8>) {
         let c = Arc::clone(self);
         self.link.submit_batch(Box::new(move |p| {
-            p?.cmd("PUBLISH").arg(keys::ALL).arg(&bus);
+            let Some(p) = p else {
+                c.unpublished(None);
+                return None;
+            };
+            p.cmd("PUBLISH").arg(keys::ALL).arg(&bus);
             Some(Box::new(move |r| {
                 if let Err(e) = link::all_ok(r) {
                     c.failed("publish", &e);
+                    c.unpublished(Some(&e));
                 }
             }))
         }));
+    }
+
+    /// A QoS0 broadcast did not reach the other nodes.
+    fn unpublished(&self, e: Option<&redis::RedisError>) {
+        self.stats.broadcasts_unpublished.fetch_add(1, Relaxed);
+        match e {
+            Some(e) => tracing::warn!(error = %e, "a QoS0 broadcast reached this node only"),
+            None => tracing::warn!("a QoS0 broadcast reached this node only: Redis is down"),
+        }
     }
 
     /// `/v1/kick`: this node's sessions, and a KICK to the other nodes the user is on.
