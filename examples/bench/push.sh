@@ -57,7 +57,8 @@ cleanup() {
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # wait_line FILE PATTERN SECONDS: waits until FILE has a line matching PATTERN.
 wait_line() {
@@ -105,7 +106,17 @@ T1=$(date +%s.%N)
 C1=$(cpu_total_ticks "$GW_PID")
 RSS1=$(rss_kib "$GW_PID")
 wait_line "$TMP/pl.out" 'phase=idle_end' 60
-wait_line "$TMP/pl.out" '^summary' 900
+# Until pushload's summary, or pushload gave up (it exits when deliveries time out).
+end=$((SECONDS + 900))
+until grep -q '^summary' "$TMP/pl.out" || ! kill -0 "$PL_PID" 2>/dev/null || [ "$SECONDS" -ge "$end" ]; do
+    sleep 0.2
+done
+if ! grep -q '^summary' "$TMP/pl.out"; then
+    echo "pushload ended without a summary:" >&2
+    tail -n 3 "$TMP/pl.err" >&2
+    grep '^stats' "$TMP/gw.out" | tail -n 1 >&2
+    exit 1
+fi
 wait "$PL_PID" || true
 PL_PID=""
 sleep 1.5 # one more stats line after the last ACKs
