@@ -47,7 +47,7 @@ use super::admission::Refusal;
 use super::delivery::reply;
 use super::frame::{self, ClientFrame, ProtocolError, kick, server};
 use super::gateway::{Gateway, millis};
-use super::session::Session;
+use super::session::{Live, Session};
 use super::transport::{self, Transport};
 use super::upstream::EventKind;
 use super::ws;
@@ -196,7 +196,7 @@ impl Gateway {
 
     /// Re-arms a live session's read deadline to its idle timeout from now.
     fn heard(&self, c: &mut Conn<'_, Session>) {
-        if let Some(idle) = c.state().live.as_deref().map(|l| l.idle) {
+        if let Some(idle) = c.state().live.as_deref().map(Live::idle) {
             c.set_read_deadline(Some(idle));
         }
     }
@@ -303,7 +303,7 @@ impl EventHandler for Gateway {
             return Action::Close;
         }
         let e = match s.live.as_deref() {
-            Some(live) => ProtocolError::HeartbeatTimeout(live.idle),
+            Some(live) => ProtocolError::HeartbeatTimeout(live.idle()),
             None => ProtocolError::AuthTimeout(self.config.auth_timeout),
         };
         tracing::debug!(peer = ?c.peer_addr(), error = %e, "timed out");

@@ -42,7 +42,7 @@ impl Gateway {
             }
         };
         let heartbeat = self.config.negotiate(heartbeat_ms);
-        let idle = heartbeat + heartbeat / 2;
+        let idle = Live::idle_for(heartbeat);
         let user: UserName = identity.user.into();
         let mailbox = Arc::new(Mailbox::new(Arc::clone(&user)));
         let me = SessionRef {
@@ -76,7 +76,6 @@ impl Gateway {
             mailbox,
             grants: identity.rooms,
             heartbeat,
-            idle,
             retransmit_after: self.config.retransmit_after.unwrap_or(heartbeat),
             cursor: None,
             store_dirty: true,

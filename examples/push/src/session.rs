@@ -45,8 +45,6 @@ pub struct Live {
     pub grants: RoomGrants,
     /// The negotiated heartbeat interval.
     pub heartbeat: Duration,
-    /// Silence after which it is closed: 1.5 × `heartbeat`.
-    pub idle: Duration,
     /// How long an unacknowledged message waits before it is resent.
     pub retransmit_after: Duration,
     /// The highest store id this session pulled and handled (its QoS1 cursor).
@@ -75,6 +73,19 @@ pub struct Session {
     pub admitted: bool,
     /// TCP or WebSocket (with its decoder).
     pub transport: Transport,
+}
+
+impl Live {
+    /// Silence after which a session with heartbeat `heartbeat` is closed: 1.5 × `heartbeat`.
+    pub fn idle_for(heartbeat: Duration) -> Duration {
+        heartbeat + heartbeat / 2
+    }
+
+    /// Silence after which this session is closed: 1.5 × its heartbeat (computed, not
+    /// stored: every session has a `Live`).
+    pub fn idle(&self) -> Duration {
+        Self::idle_for(self.heartbeat)
+    }
 }
 
 impl Session {
@@ -155,5 +166,16 @@ mod tests {
         assert_eq!(s.ack(1), None);
         s.forget(2);
         assert!(s.window.is_empty() && s.window.capacity() == 0);
+    }
+
+    #[test]
+    fn live_state_fits_a_128_byte_allocation() {
+        // Every session has one: the idle timeout is computed from the heartbeat, not stored.
+        assert!(
+            std::mem::size_of::<Live>() <= 128,
+            "{}",
+            std::mem::size_of::<Live>()
+        );
+        assert_eq!(Live::idle_for(ms(10_000)), ms(15_000));
     }
 }
