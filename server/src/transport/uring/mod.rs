@@ -50,7 +50,8 @@ const SQ_ENTRIES: u32 = 1024;
 const CQ_ENTRIES: u32 = 8192;
 /// The buffer group of the loop's provided-buffer ring.
 const BGID: u16 = 0;
-/// Buffers in the ring.
+/// Provided buffers per loop (at most [`bufring::WINDOW_MIN`] to all of them in the ring at a
+/// time, the rest a reserve).
 const BUFFERS: u16 = 128;
 /// Bytes per buffer.
 const BUF_SIZE: usize = 16 * 1024;
@@ -157,7 +158,7 @@ impl UringTransport {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (build_ring(false)?, false),
             Err(e) => return Err(e),
         };
-        let bufs = BufRing::new(BUFFERS, BUF_SIZE)?;
+        let bufs = BufRing::new(BUFFERS, BUF_SIZE, bufring::WINDOW_MIN)?;
         let (addr, entries) = bufs.addr();
         // SAFETY: the ring memory stays valid (owned by `bufs`) until the io_uring instance is
         // dropped, which happens first (field order).
@@ -323,6 +324,11 @@ impl UringTransport {
             x if x == Op::Recv as u8 => {
                 let bid = cqueue::buffer_select(flags);
                 let more = cqueue::more(flags);
+                if bid.is_some() {
+                    self.bufs.taken();
+                } else if res == -libc::ENOBUFS {
+                    self.bufs.starved();
+                }
                 if let Some(ev) = self
                     .book
                     .recv_done(user_data, res, bid, more, &mut self.bufs)
@@ -431,6 +437,7 @@ impl Transport for UringTransport {
             self.enabled = true;
         }
         self.book.give_back_lent(&mut self.bufs);
+        self.bufs.refill();
         self.events.clear();
         self.next = 0;
         // Receives the kernel ended (out of buffers, say) start again now.
