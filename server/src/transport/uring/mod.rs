@@ -8,9 +8,11 @@
 //!   call. Pausing a connection cancels its receive; resuming arms a new one.
 //! - A send copies what it is given into the connection's own in-flight buffer (the
 //!   transport owns it until the completion: the reactor's buffers are never lent to the
-//!   kernel) and submits one `IORING_OP_SEND`; while it is in flight further sends return
-//!   `WouldBlock`, so the reactor keeps the rest in the connection's ring and sends it when
-//!   the completion reports room. A short send is resubmitted for the rest.
+//!   kernel), or, for the loop's write buffer after a callback (`send_owned`), takes that
+//!   vector itself and gives the loop a recycled empty one, and submits one
+//!   `IORING_OP_SEND`; while it is in flight further sends return `WouldBlock`, so the
+//!   reactor keeps the rest in the connection's ring and sends it when the completion
+//!   reports room. A short send is resubmitted for the rest.
 //! - Everything queued in a turn is submitted with the wait in one `io_uring_enter`; the
 //!   timer wheel's timeout rides along as that call's timeout argument (`EXT_ARG`). The ring
 //!   has one submitter, the loop's thread, and defers the completions' task work to that
@@ -574,6 +576,19 @@ impl Transport for UringTransport {
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize> {
         let (n, sqe) = self.book.send(conn, bufs)?;
+        if let Some(sqe) = sqe {
+            self.submit_book(sqe)?;
+        }
+        Ok(n)
+    }
+
+    fn send_owned(
+        &mut self,
+        conn: usize,
+        _stream: &Stream,
+        data: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        let (n, sqe) = self.book.send_owned(conn, data)?;
         if let Some(sqe) = sqe {
             self.submit_book(sqe)?;
         }
