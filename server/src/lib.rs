@@ -96,7 +96,7 @@ pub mod loom_api {
 #[doc(hidden)]
 pub mod internals {
     pub use crate::reactor::inbound::{Overflow, deliver, redeliver};
-    pub use crate::reactor::outbound::{SendError, drain, send};
+    pub use crate::reactor::outbound::{SendError, WriteOwned, drain, send, send_owned};
     pub use crate::reactor::spill::Spill;
     pub use crate::transport::completion::{
         Book, IN_FLIGHT_MAX, Op, Provided, Recv, SendDone, Sqe, ud, ud_parts,

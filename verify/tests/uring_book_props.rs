@@ -5,7 +5,10 @@
 //! sending bytes that the kernel puts into a few small provided buffers in random chunks
 //! (running out of them, or ending a multishot receive, at random) and ending its side (end of
 //! stream or reset) at random; handlers writing up to several hundred KiB at once and
-//! consuming random prefixes of what they are shown; sends completing short, failing, or
+//! consuming random prefixes of what they are shown, their writes sent by copy or, as the
+//! reactor sends its write buffer, by moving the vector itself into flight (`send_owned`,
+//! the vector that comes back then reused and scribbled over as the reactor reuses it);
+//! sends completing short, failing, or
 //! completing after their connection closed; closes that first try the backlog once more
 //! through `send_last` (taken behind a send in flight, sent after it), as when the engine stops.
 //!
@@ -13,7 +16,7 @@
 //! what the kernel received (nothing lost, duplicated or reordered inbound); what reached the
 //! wire is always a prefix of what the handler wrote (outbound); a send is submitted only when
 //! the connection has none in flight, and takes at most 64 KiB, from memory that does not move
-//! until its completion; one multishot receive at most per connection; every provided buffer
+//! until its completion and that the writer never gets back before it; one multishot receive at most per connection; every provided buffer
 //! goes back exactly once, never while it is shown; a closed connection's stream is released
 //! exactly once, only when no send of it is in flight, and then with every byte handed to a
 //! send on the wire (unless a send failed); a peer's end reaches the reactor after every byte
@@ -27,7 +30,8 @@ use std::io::{self, IoSlice, Write};
 
 use engine_support::pool;
 use loopwire::internals::{
-    Book, BufferPool, IN_FLIGHT_MAX, Provided, Recv, Spill, Sqe, deliver, drain, redeliver, send,
+    Book, BufferPool, IN_FLIGHT_MAX, Provided, Recv, Spill, Sqe, WriteOwned, deliver, drain,
+    redeliver, send, send_owned,
 };
 use loopwire::transport::{Event, Watch};
 use proptest::prelude::*;
@@ -114,6 +118,8 @@ struct Sim {
     pending: Vec<Sqe>,
     slots: Vec<Option<Conn>>,
     next_fd: i32,
+    /// The reactor's write buffer: what `send_owned` hands back is reused for the next write.
+    wbuf: Vec<u8>,
 }
 
 /// How much of what it is shown a handler consumes.
@@ -150,8 +156,9 @@ enum Step {
     /// The peer's side ends once the kernel has received all it sent: end of stream (the
     /// flag false) or a reset.
     KEnd(usize, bool),
-    /// The handler writes this many bytes.
-    Write(usize, usize),
+    /// The handler writes this many bytes, sent by copy or (the flag) as the reactor sends
+    /// its write buffer, by moving the vector.
+    Write(usize, usize, bool),
     /// The connection closes after one last attempt to send its backlog
     /// (`Book::send_last`, taken behind a send in flight), as when the engine stops.
     CloseSendingLast(usize),
@@ -182,8 +189,12 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
             5 => (slot.clone(), prop_oneof![1 => Just(0usize), 30 => 1usize..80_000])
                 .prop_map(|(s, n)| Step::KSend(s, n)),
             1 => (slot.clone(), any::<bool>()).prop_map(|(s, reset)| Step::KEnd(s, reset)),
-            3 => (slot.clone(), prop_oneof![6 => 1usize..2000, 1 => 60_000usize..400_000])
-                .prop_map(|(s, n)| Step::Write(s, n)),
+            3 => (
+                slot.clone(),
+                prop_oneof![6 => 1usize..2000, 1 => 60_000usize..400_000],
+                any::<bool>()
+            )
+                .prop_map(|(s, n, owned)| Step::Write(s, n, owned)),
             5 => take().prop_map(Step::Poll),
         ],
         1..80,
@@ -231,6 +242,18 @@ impl Write for BookIo<'_> {
     }
 }
 
+impl WriteOwned for BookIo<'_> {
+    fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
+        if self.last {
+            return self.write(data);
+        }
+        let (n, sqe) = self.book.send_owned(self.conn, data)?;
+        self.pending.extend(sqe);
+        self.accepted += n;
+        Ok(n)
+    }
+}
+
 type R = Result<(), String>;
 
 fn check(cond: bool, what: impl FnOnce() -> String) -> R {
@@ -253,6 +276,7 @@ impl Sim {
             pending: Vec::new(),
             slots: (0..SLOTS).map(|_| None).collect(),
             next_fd: 3,
+            wbuf: Vec::new(),
         }
     }
 
@@ -519,7 +543,7 @@ impl Sim {
         Ok(())
     }
 
-    fn write(&mut self, slot: usize, n: usize) -> R {
+    fn write(&mut self, slot: usize, n: usize, owned: bool) -> R {
         let Some(c) = self.slots[slot].as_mut() else {
             return Ok(());
         };
@@ -528,9 +552,34 @@ impl Sim {
         let fd = c.fd;
         let data: Vec<u8> = (start..start + n).map(|i| byte(fd, i, 0)).collect();
         k.written.extend_from_slice(&data);
+        if !owned {
+            let res = self.through_book(slot, false, |backlog, pool, io| {
+                send(backlog, pool, io, &data, usize::MAX)
+            })?;
+            return self.after_write(slot, fd, res);
+        }
+        let mut wbuf = std::mem::take(&mut self.wbuf);
+        wbuf.clear();
+        wbuf.extend_from_slice(&data);
         let res = self.through_book(slot, false, |backlog, pool, io| {
-            send(backlog, pool, io, &data, usize::MAX)
+            send_owned(backlog, pool, io, &mut wbuf, usize::MAX)
         })?;
+        // The vector the reactor keeps as its write buffer names no memory of a send in
+        // flight: it is about to be cleared and written over.
+        let (lo, hi) = (
+            wbuf.as_ptr() as usize,
+            wbuf.as_ptr() as usize + wbuf.capacity(),
+        );
+        for (kfd, k) in &self.kfds {
+            if let Some((_, ptr, len)) = k.send {
+                check(hi <= ptr || ptr + len as usize <= lo, || {
+                    format!("fd {kfd}: the write buffer given back holds a send in flight")
+                })?;
+            }
+        }
+        wbuf.clear();
+        wbuf.resize(wbuf.capacity(), 0xEE);
+        self.wbuf = wbuf;
         self.after_write(slot, fd, res)
     }
 
@@ -758,7 +807,7 @@ impl Sim {
                 }
                 Ok(())
             }
-            Step::Write(slot, n) => self.write(slot, n),
+            Step::Write(slot, n, owned) => self.write(slot, n, owned),
             Step::Poll(t) => self.poll(t),
         }
     }

@@ -63,7 +63,9 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
             return self.conns.contains(key);
         }
         let mut buf = std::mem::take(&mut self.write_buf);
-        let alive = self.send(key, &buf);
+        // The bytes are not read again: a completion transport may send the vector itself
+        // and give back another.
+        let alive = self.send_owned(key, &mut buf);
         buf.clear();
         if buf.capacity() > 4 * self.cfg.read_buffer {
             buf.shrink_to(self.cfg.read_buffer);
@@ -83,6 +85,33 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
         self.send_raw(key, data)
     }
 
+    /// [`send`](Self::send) of a vector the loop gives up (see [`Transport::send_owned`]):
+    /// `data` may come back as another (empty) vector.
+    fn send_owned(&mut self, key: usize, data: &mut Vec<u8>) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.has(key) {
+            return self.tls_send(key, data);
+        }
+        let len = data.len();
+        let Some(slot) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let mut io = ConnIo {
+            transport: &mut self.transport,
+            conn: key,
+            stream: &slot.stream,
+        };
+        let before = slot.outbound.len();
+        let res = outbound::send_owned(
+            &mut slot.outbound,
+            &mut self.pool,
+            &mut io,
+            data,
+            self.cfg.max_outbound,
+        );
+        self.sent(key, before, len, res)
+    }
+
     /// [`send`](Self::send) of bytes as they go on the wire.
     pub(super) fn send_raw(&mut self, key: usize, data: &[u8]) -> bool {
         let Some(slot) = self.conns.get_mut(key) else {
@@ -94,13 +123,24 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
             stream: &slot.stream,
         };
         let before = slot.outbound.len();
-        match outbound::send(
+        let res = outbound::send(
             &mut slot.outbound,
             &mut self.pool,
             &mut io,
             data,
             self.cfg.max_outbound,
-        ) {
+        );
+        self.sent(key, before, data.len(), res)
+    }
+
+    /// After a send of `len` bytes on connection `key`, whose backlog held `before`: the
+    /// writability, the write-stall deadline and the interest follow the backlog, or the
+    /// connection closes. Returns false when it was closed.
+    fn sent(&mut self, key: usize, before: usize, len: usize, res: Result<(), SendError>) -> bool {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return false;
+        };
+        match res {
             Ok(()) => {
                 let backlog = slot.outbound.len();
                 if slot.writability.update(backlog, self.cfg.marks) {
@@ -108,7 +148,7 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
                         .push((slot.handle(self.id, key), Deferred::Announce));
                 }
                 let now = self.now;
-                let progressed = backlog < before + data.len();
+                let progressed = backlog < before + len;
                 if slot.deadlines.wrote(now, backlog, progressed) && self.timeouts.write.is_some() {
                     self.arm(key);
                 }

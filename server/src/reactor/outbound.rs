@@ -24,6 +24,19 @@ pub enum SendError {
     Overflow,
 }
 
+/// A writer that can also take a vector the caller gives up (see
+/// [`Transport::send_owned`](crate::transport::Transport::send_owned)).
+pub trait WriteOwned: io::Write {
+    /// Writes `data`: how many bytes were taken. Only when every byte was taken may `*data`
+    /// have been swapped for another (empty) vector; otherwise it is untouched.
+    ///
+    /// # Errors
+    /// As [`io::Write::write`].
+    fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
+        self.write(data)
+    }
+}
+
 /// Sends `data` on `io` after whatever `backlog` holds: straight to the socket when nothing is
 /// queued, and only the part the socket does not take is copied into the backlog. Nothing is
 /// queued on error.
@@ -42,7 +55,38 @@ pub fn send(
             Err(e) => return Err(SendError::Io(e)),
         }
     }
-    let rest = &data[sent..];
+    queue_rest(backlog, pool, &data[sent..], max)
+}
+
+/// [`send`] of a vector the caller gives up ([`WriteOwned::write_owned`]): when the writer
+/// takes all of it, `data` may come back as another (empty) vector.
+pub fn send_owned(
+    backlog: &mut Spill,
+    pool: &mut BufferPool,
+    io: &mut impl WriteOwned,
+    data: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), SendError> {
+    let len = data.len();
+    let mut sent = 0;
+    if backlog.is_empty() {
+        match io.write_owned(data) {
+            Ok(n) if n >= len => return Ok(()),
+            Ok(n) => sent = n,
+            Err(e) if is_transient(&e) => {}
+            Err(e) => return Err(SendError::Io(e)),
+        }
+    }
+    queue_rest(backlog, pool, &data[sent..], max)
+}
+
+/// Queues what the socket did not take behind the backlog, within `max`.
+fn queue_rest(
+    backlog: &mut Spill,
+    pool: &mut BufferPool,
+    rest: &[u8],
+    max: usize,
+) -> Result<(), SendError> {
     if rest.is_empty() || (backlog.len() + rest.len() <= max && backlog.push(pool, rest)) {
         Ok(())
     } else {
@@ -123,6 +167,52 @@ mod tests {
         drain(&mut backlog, &mut pool, &mut io).unwrap();
         assert_eq!(io.out, b"hello!");
         assert!(backlog.is_empty());
+    }
+
+    impl WriteOwned for Trickle {}
+
+    /// Takes the whole vector when it may, giving back an empty one.
+    struct Taker(Vec<Vec<u8>>);
+
+    impl io::Write for Taker {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl WriteOwned for Taker {
+        fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
+            let n = data.len();
+            self.0.push(std::mem::take(data));
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_owned_send_is_taken_whole_or_its_rest_queued_in_order() {
+        let (mut pool, mut backlog) = (pool(), Spill::default());
+        let mut taker = Taker(Vec::new());
+        let mut data = b"whole".to_vec();
+        send_owned(&mut backlog, &mut pool, &mut taker, &mut data, 64).unwrap();
+        assert_eq!((taker.0.concat(), data.len()), (b"whole".to_vec(), 0));
+        assert!(backlog.is_empty());
+        let mut io = Trickle {
+            out: Vec::new(),
+            take: 2,
+        };
+        let mut data = b"hello".to_vec();
+        send_owned(&mut backlog, &mut pool, &mut io, &mut data, 64).unwrap();
+        assert_eq!((io.out.as_slice(), backlog.len()), (&b"he"[..], 3));
+        // Behind a backlog the writer is not asked: the bytes queue after it.
+        let mut more = b"!".to_vec();
+        send_owned(&mut backlog, &mut pool, &mut taker, &mut more, 64).unwrap();
+        assert_eq!((taker.0.len(), backlog.len()), (1, 4));
+        io.take = 100;
+        drain(&mut backlog, &mut pool, &mut io).unwrap();
+        assert_eq!(io.out, b"hello!");
     }
 
     #[test]

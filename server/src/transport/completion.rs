@@ -10,10 +10,13 @@
 //!   A multishot the kernel ends while the connection still reads (out of buffers, or any
 //!   completion without `IORING_CQE_F_MORE`) is armed again at the next poll
 //!   ([`Book::rearm`]); pausing cancels it, resuming arms a new one.
-//! - Sends: at most one send in flight per connection, its bytes copied into a buffer the
-//!   book owns until the completion (at most [`IN_FLIGHT_MAX`]); while it is in flight
-//!   [`Book::send`] says `WouldBlock`, so the rest stays in the connection's outbound ring.
-//!   A short completion is submitted again for the rest.
+//! - Sends: at most one send in flight per connection, its bytes in a buffer the book owns
+//!   until the completion (at most [`IN_FLIGHT_MAX`]): copied there by [`Book::send`], or,
+//!   with [`Book::send_owned`], the caller's vector itself moved there (the reactor's write
+//!   buffer, which gets a recycled empty one in exchange: no copy, and no memory a send in
+//!   flight names ever goes back to the caller); while it is in flight both say `WouldBlock`,
+//!   so the rest stays in the connection's outbound ring. A short completion is submitted
+//!   again for the rest.
 //! - Close: queued receive buffers go back, the receive is cancelled; a send in flight keeps
 //!   the stream (an orphan) until its completion, so the last bytes are not lost. The
 //!   transport submits what it has queued before it drops a stream the book releases, so no
@@ -553,6 +556,42 @@ impl<S> Book<S> {
         Ok((n, Some(sqe)))
     }
 
+    /// [`send`](Self::send) of bytes the caller gives up: when a send can start and takes all
+    /// of them (at most [`IN_FLIGHT_MAX`]), the vector itself goes in flight, no byte copied,
+    /// and `data` is left holding a recycled empty one (no memory any send in flight names).
+    /// Otherwise as [`send`](Self::send), `data` untouched.
+    pub fn send_owned(
+        &mut self,
+        conn: usize,
+        data: &mut Vec<u8>,
+    ) -> io::Result<(usize, Option<Sqe>)> {
+        let n = data.len();
+        if n == 0 || n > IN_FLIGHT_MAX {
+            return self.send(conn, &[IoSlice::new(data)]);
+        }
+        let Some(Some(c)) = self.conns.get_mut(conn) else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        if let Some(e) = c.send_err {
+            return Err(io::Error::from_raw_os_error(e.get()));
+        }
+        if c.send.is_some() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut f = self.pool.pop().unwrap_or_default();
+        // The pooled vector is empty (its bytes were sent); the caller's goes in flight.
+        std::mem::swap(&mut f.buf, data);
+        f.off = 0;
+        let sqe = Sqe::Send {
+            fd: c.fd,
+            user_data: ud(Op::Send, c.generation, conn),
+            ptr: f.buf.as_ptr(),
+            len: n as u32,
+        };
+        c.send = Some(f);
+        Ok((n, Some(sqe)))
+    }
+
     /// [`send`](Self::send) of a connection's last bytes, just before its
     /// [`close`](Self::close): with a send in flight they are taken (up to [`IN_FLIGHT_MAX`]
     /// in all) and sent after it, before the stream is released. `WouldBlock` when nothing
@@ -613,6 +652,8 @@ impl<S> Book<S> {
     fn recycle(&mut self, mut f: Box<InFlight>) {
         if self.pool.len() < SEND_POOL {
             f.buf.clear();
+            // A vector that came from the caller (`send_owned`) may be larger than any send.
+            f.buf.shrink_to(IN_FLIGHT_MAX);
             f.off = 0;
             self.pool.push(f);
         }

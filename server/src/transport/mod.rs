@@ -30,13 +30,15 @@
 //!
 //! # Sends and buffer ownership
 //!
-//! [`send`](Transport::send) and [`send_vectored`](Transport::send_vectored) return how many
+//! [`send`](Transport::send), [`send_vectored`](Transport::send_vectored) and
+//! [`send_owned`](Transport::send_owned) return how many
 //! bytes the transport *took*; the reactor keeps the rest in the connection's outbound ring
 //! and sends it after the next [`Event`] with `send: true`. Once taken, bytes belong to the
 //! transport: the caller's slices are only borrowed for the call. A readiness transport takes
 //! what the socket took synchronously; a completion transport copies what it takes into a
 //! buffer it owns for as long as the kernel may read it (tokio-uring and monoio move buffer
-//! ownership into the operation for the same reason), reports `send: true` when that send
+//! ownership into the operation for the same reason), or, through `send_owned`, takes the
+//! caller's vector itself and gives back another that no operation names, reports `send: true` when that send
 //! completes, and keeps the buffer past [`close`](Transport::close) until the kernel has
 //! released it (the close cancels what is in flight). The reactor never hands the transport
 //! memory it will reuse while an operation is pending.
@@ -292,6 +294,23 @@ pub trait Transport: Send + 'static {
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize>;
 
+    /// [`send`](Self::send) of bytes the caller gives up (the loop's write buffer after a
+    /// callback): a transport that keeps the bytes of a send in flight may take the vector
+    /// itself instead of copying from it, leaving in `*data` another one (empty, of any
+    /// capacity) that no operation of its names. It does so only when it takes every byte;
+    /// when it returns fewer than `data.len()`, `data` is untouched.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    fn send_owned(
+        &mut self,
+        conn: usize,
+        stream: &Self::Stream,
+        data: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        self.send(conn, stream, data)
+    }
+
     /// [`send_vectored`](Self::send_vectored) of a connection's last bytes, just before
     /// [`close`](Self::close) (the engine stops; a goodbye after a timeout): they go after any
     /// send in flight, as far as the socket takes them without waiting. A completion
@@ -367,6 +386,13 @@ impl<T: Transport> io::Write for LastIo<'_, T> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl<T: Transport> crate::reactor::outbound::WriteOwned for ConnIo<'_, T> {
+    #[inline]
+    fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
+        self.transport.send_owned(self.conn, self.stream, data)
     }
 }
 

@@ -8,11 +8,15 @@
 //!   call. Pausing a connection cancels its receive; resuming arms a new one.
 //! - A send copies what it is given into the connection's own in-flight buffer (the
 //!   transport owns it until the completion: the reactor's buffers are never lent to the
-//!   kernel) and submits one `IORING_OP_SEND`; while it is in flight further sends return
-//!   `WouldBlock`, so the reactor keeps the rest in the connection's ring and sends it when
-//!   the completion reports room. A short send is resubmitted for the rest.
+//!   kernel), or, for the loop's write buffer after a callback (`send_owned`), takes that
+//!   vector itself and gives the loop a recycled empty one, and submits one
+//!   `IORING_OP_SEND`; while it is in flight further sends return `WouldBlock`, so the
+//!   reactor keeps the rest in the connection's ring and sends it when the completion
+//!   reports room. A short send is resubmitted for the rest.
 //! - Everything queued in a turn is submitted with the wait in one `io_uring_enter`; the
-//!   timer wheel's timeout rides along as that call's timeout argument (`EXT_ARG`).
+//!   timer wheel's timeout rides along as that call's timeout argument (`EXT_ARG`). The ring
+//!   has one submitter, the loop's thread, and defers the completions' task work to that
+//!   call (`SINGLE_ISSUER` + `DEFER_TASKRUN`, where the kernel has them: see `build_ring`).
 //! - Other threads wake the loop through an `eventfd` with a read always pending on it.
 //! - Closing cancels the receive (and the accept of a listener); a connection closed with a
 //!   send in flight keeps its descriptor and buffer until that send completes, so the last
@@ -35,7 +39,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use io_uring::{EnterFlags, IoUring, cqueue, opcode, squeue, types};
 
 use super::completion::{Book, Op, Recv, Sqe, ud, ud_parts};
 use super::{Accepted, Event, OsStream, Transport, Waker, Watch};
@@ -48,7 +52,8 @@ const SQ_ENTRIES: u32 = 1024;
 const CQ_ENTRIES: u32 = 8192;
 /// The buffer group of the loop's provided-buffer ring.
 const BGID: u16 = 0;
-/// Buffers in the ring.
+/// Provided buffers per loop (at most [`bufring::WINDOW_MIN`] to all of them in the ring at a
+/// time, the rest a reserve).
 const BUFFERS: u16 = 128;
 /// Bytes per buffer.
 const BUF_SIZE: usize = 16 * 1024;
@@ -83,6 +88,11 @@ pub(crate) struct UringTransport {
     in_flight: usize,
     /// The transport is being dropped: orphans' last sends do not wait for room.
     draining: bool,
+    /// The ring was made with `DEFER_TASKRUN`: completions' task work runs only when the loop
+    /// enters with `GETEVENTS`.
+    deferred: bool,
+    /// The ring is enabled (a deferred ring starts disabled: see [`build_ring`]).
+    enabled: bool,
 }
 
 impl std::fmt::Debug for UringTransport {
@@ -109,6 +119,24 @@ fn waited(res: io::Result<usize>) -> io::Result<()> {
     }
 }
 
+/// The loop's ring. With `deferred`, `SINGLE_ISSUER` + `DEFER_TASKRUN` (Linux 6.1): the
+/// completions' task work (a multishot receive copying what arrived, say) runs when the loop
+/// enters to take completions, in one batch, instead of interrupting it whenever data arrives;
+/// one thread submits everything. The ring starts disabled (`R_DISABLED`): the thread that
+/// enables it, the loop's at its first poll, becomes its only submitter, while the engine
+/// makes the transport on the thread that starts it. Either way cooperative task running:
+/// completions never interrupt the loop (or any other thread) with a signal-like notification.
+fn build_ring(deferred: bool) -> io::Result<IoUring> {
+    let mut b = IoUring::builder();
+    b.setup_cqsize(CQ_ENTRIES).setup_coop_taskrun();
+    if deferred {
+        b.setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_r_disabled();
+    }
+    b.build(SQ_ENTRIES)
+}
+
 fn errno(e: i32) -> io::Error {
     io::Error::from_raw_os_error(e)
 }
@@ -126,13 +154,13 @@ impl UringTransport {
                 format!("io_uring refused ({REFUSE_ENV} is set)"),
             ));
         }
-        // Cooperative task running: completions never interrupt the loop (or any other
-        // thread) with a signal-like notification; the loop collects them as it enters.
-        let ring = IoUring::builder()
-            .setup_cqsize(CQ_ENTRIES)
-            .setup_coop_taskrun()
-            .build(SQ_ENTRIES)?;
-        let bufs = BufRing::new(BUFFERS, BUF_SIZE)?;
+        let (ring, deferred) = match build_ring(true) {
+            Ok(ring) => (ring, true),
+            // Before Linux 6.1 the kernel refuses the flags: the ring runs without them.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (build_ring(false)?, false),
+            Err(e) => return Err(e),
+        };
+        let bufs = BufRing::new(BUFFERS, BUF_SIZE, bufring::WINDOW_MIN)?;
         let (addr, entries) = bufs.addr();
         // SAFETY: the ring memory stays valid (owned by `bufs`) until the io_uring instance is
         // dropped, which happens first (field order).
@@ -161,6 +189,8 @@ impl UringTransport {
             options,
             in_flight: 0,
             draining: false,
+            deferred,
+            enabled: !deferred,
         };
         // Queued only: the loop's thread submits it with its first poll (whichever thread
         // submits a request is the one its completion's task work runs on).
@@ -232,6 +262,25 @@ impl UringTransport {
         res
     }
 
+    /// Submits what is queued and takes what completed without waiting: on a deferred ring,
+    /// an enter with `GETEVENTS` (and nothing to wait for) runs the completions' task work.
+    fn submit_nowait(&mut self) -> io::Result<usize> {
+        if !self.deferred {
+            return self.ring.submit();
+        }
+        let queued = self.ring.submission().len() as u32;
+        // SAFETY: no argument pointer (the size passed is that of a `sigset_t` nobody reads);
+        // `GETEVENTS` with no completion to wait for returns once the task work ran.
+        unsafe {
+            self.ring.submitter().enter::<libc::sigset_t>(
+                queued,
+                0,
+                EnterFlags::GETEVENTS.bits(),
+                None,
+            )
+        }
+    }
+
     fn arm_wake(&mut self) -> io::Result<()> {
         let sqe = opcode::Read::new(
             types::Fd(self.eventfd.as_raw_fd()),
@@ -277,6 +326,11 @@ impl UringTransport {
             x if x == Op::Recv as u8 => {
                 let bid = cqueue::buffer_select(flags);
                 let more = cqueue::more(flags);
+                if bid.is_some() {
+                    self.bufs.taken();
+                } else if res == -libc::ENOBUFS {
+                    self.bufs.starved();
+                }
                 if let Some(ev) = self
                     .book
                     .recv_done(user_data, res, bid, more, &mut self.bufs)
@@ -379,7 +433,13 @@ impl Transport for UringTransport {
     }
 
     fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if !self.enabled {
+            // The loop's thread becomes the ring's only submitter (see `build_ring`).
+            self.ring.submitter().register_enable_rings()?;
+            self.enabled = true;
+        }
         self.book.give_back_lent(&mut self.bufs);
+        self.bufs.refill();
         self.events.clear();
         self.next = 0;
         // Receives the kernel ended (out of buffers, say) start again now.
@@ -387,8 +447,8 @@ impl Transport for UringTransport {
         self.submit_gathered()?;
         let owed = self.book.has_owed();
         let res = match timeout {
-            _ if owed => self.ring.submit(),
-            Some(t) if t.is_zero() => self.ring.submit(),
+            _ if owed => self.submit_nowait(),
+            Some(t) if t.is_zero() => self.submit_nowait(),
             None => self.ring.submit_and_wait(1),
             Some(t) => {
                 let ts = types::Timespec::new()
@@ -516,6 +576,19 @@ impl Transport for UringTransport {
         bufs: &[IoSlice<'_>],
     ) -> io::Result<usize> {
         let (n, sqe) = self.book.send(conn, bufs)?;
+        if let Some(sqe) = sqe {
+            self.submit_book(sqe)?;
+        }
+        Ok(n)
+    }
+
+    fn send_owned(
+        &mut self,
+        conn: usize,
+        _stream: &Stream,
+        data: &mut Vec<u8>,
+    ) -> io::Result<usize> {
+        let (n, sqe) = self.book.send_owned(conn, data)?;
         if let Some(sqe) = sqe {
             self.submit_book(sqe)?;
         }

@@ -26,7 +26,8 @@ impl UringTransport {
     /// Cancels every operation in flight and takes completions until none is outstanding;
     /// `false` if that did not happen within [`QUIESCE_WAIT`] (or the ring failed).
     fn quiesce(&mut self) -> bool {
-        if self.in_flight == 0 {
+        if self.in_flight == 0 || !self.enabled {
+            // Nothing reached the kernel yet: a disabled ring never took its entries.
             return true;
         }
         self.draining = true;
