@@ -228,3 +228,11 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
         }
     }
 }
+
+// Here, not in `transport`: the transport knows nothing of the reactor's outbound path.
+impl<T: Transport> outbound::WriteOwned for ConnIo<'_, T> {
+    #[inline]
+    fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
+        self.transport.send_owned(self.conn, self.stream, data)
+    }
+}

@@ -389,13 +389,6 @@ impl<T: Transport> io::Write for LastIo<'_, T> {
     }
 }
 
-impl<T: Transport> crate::reactor::outbound::WriteOwned for ConnIo<'_, T> {
-    #[inline]
-    fn write_owned(&mut self, data: &mut Vec<u8>) -> io::Result<usize> {
-        self.transport.send_owned(self.conn, self.stream, data)
-    }
-}
-
 impl<T: Transport> io::Write for ConnIo<'_, T> {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
