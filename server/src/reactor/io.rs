@@ -8,8 +8,10 @@ use std::io;
 use super::{Call, Deferred, EventLoop};
 use crate::handler::{CloseReason, EventHandler};
 use crate::reactor::outbound::{self, SendError};
+use crate::reactor::spill::Spill;
 use crate::sys::is_transient;
 use crate::transport::{ConnIo, Transport, Watch};
+use loopwire_ringbuf::BufferPool;
 
 impl<H: EventHandler, T: Transport> EventLoop<H, T> {
     pub(super) fn on_readable(&mut self, key: usize) {
@@ -93,27 +95,31 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
             return self.tls_send(key, data);
         }
         let len = data.len();
-        let Some(slot) = self.conns.get_mut(key) else {
-            return false;
-        };
-        let mut io = ConnIo {
-            transport: &mut self.transport,
-            conn: key,
-            stream: &slot.stream,
-        };
-        let before = slot.outbound.len();
-        let res = outbound::send_owned(
-            &mut slot.outbound,
-            &mut self.pool,
-            &mut io,
-            data,
-            self.cfg.max_outbound,
-        );
-        self.sent(key, before, len, res)
+        self.send_with(key, len, |backlog, pool, io, max| {
+            outbound::send_owned(backlog, pool, io, data, max)
+        })
     }
 
     /// [`send`](Self::send) of bytes as they go on the wire.
     pub(super) fn send_raw(&mut self, key: usize, data: &[u8]) -> bool {
+        self.send_with(key, data.len(), |backlog, pool, io, max| {
+            outbound::send(backlog, pool, io, data, max)
+        })
+    }
+
+    /// Runs `send` (one of the [`outbound`] sends of `len` bytes) on connection `key`'s
+    /// backlog and transport, then [`sent`](Self::sent).
+    fn send_with(
+        &mut self,
+        key: usize,
+        len: usize,
+        send: impl FnOnce(
+            &mut Spill,
+            &mut BufferPool,
+            &mut ConnIo<'_, T>,
+            usize,
+        ) -> Result<(), SendError>,
+    ) -> bool {
         let Some(slot) = self.conns.get_mut(key) else {
             return false;
         };
@@ -123,14 +129,13 @@ impl<H: EventHandler, T: Transport> EventLoop<H, T> {
             stream: &slot.stream,
         };
         let before = slot.outbound.len();
-        let res = outbound::send(
+        let res = send(
             &mut slot.outbound,
             &mut self.pool,
             &mut io,
-            data,
             self.cfg.max_outbound,
         );
-        self.sent(key, before, data.len(), res)
+        self.sent(key, before, len, res)
     }
 
     /// After a send of `len` bytes on connection `key`, whose backlog held `before`: the

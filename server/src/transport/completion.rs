@@ -544,16 +544,7 @@ impl<S> Book<S> {
                 break;
             }
         }
-        f.off = 0;
-        let n = f.buf.len();
-        let sqe = Sqe::Send {
-            fd: c.fd,
-            user_data: ud(Op::Send, c.generation, conn),
-            ptr: f.buf.as_ptr(),
-            len: n as u32,
-        };
-        c.send = Some(f);
-        Ok((n, Some(sqe)))
+        Ok(start_send(c, conn, f))
     }
 
     /// [`send`](Self::send) of bytes the caller gives up: when a send can start and takes all
@@ -581,15 +572,7 @@ impl<S> Book<S> {
         let mut f = self.pool.pop().unwrap_or_default();
         // The pooled vector is empty (its bytes were sent); the caller's goes in flight.
         std::mem::swap(&mut f.buf, data);
-        f.off = 0;
-        let sqe = Sqe::Send {
-            fd: c.fd,
-            user_data: ud(Op::Send, c.generation, conn),
-            ptr: f.buf.as_ptr(),
-            len: n as u32,
-        };
-        c.send = Some(f);
-        Ok((n, Some(sqe)))
+        Ok(start_send(c, conn, f))
     }
 
     /// [`send`](Self::send) of a connection's last bytes, just before its
@@ -836,6 +819,21 @@ impl<S> Book<S> {
 
     /// Bytes of one connection's record in the book (what an idle connection costs here).
     pub const CONN_BYTES: usize = std::mem::size_of::<Option<ConnBook>>();
+}
+
+/// Puts `f` (its bytes from the start) in flight as connection `conn`'s one send: how many
+/// bytes, and the send to submit.
+fn start_send(c: &mut ConnBook, conn: usize, mut f: Box<InFlight>) -> (usize, Option<Sqe>) {
+    f.off = 0;
+    let n = f.buf.len();
+    let sqe = Sqe::Send {
+        fd: c.fd,
+        user_data: ud(Op::Send, c.generation, conn),
+        ptr: f.buf.as_ptr(),
+        len: n as u32,
+    };
+    c.send = Some(f);
+    (n, Some(sqe))
 }
 
 #[cfg(test)]
