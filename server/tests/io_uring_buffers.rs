@@ -10,8 +10,7 @@ mod util;
 
 use std::io::Write;
 
-use loopwire::{Backend, Engine};
-use util::{Echo, Rng, connect, read_n, tcp_addr};
+use util::{Rng, connect, io_uring_echo, read_n, tcp_addr};
 
 /// More connections than buffers in all, each sending more than one buffer (16 KiB) at once.
 const CONNS: usize = 200;
@@ -20,17 +19,7 @@ const ROUNDS: usize = 3;
 
 #[test]
 fn a_burst_on_more_connections_than_buffers_is_delivered_whole() {
-    let engine = Engine::builder()
-        .addr("tcp://127.0.0.1:0")
-        .loops(1)
-        .backend(Backend::IoUring)
-        .start(Echo)
-        .expect("start on io_uring");
-    assert_eq!(
-        engine.backend(),
-        Some(Backend::IoUring),
-        "this kernel allows io_uring"
-    );
+    let engine = io_uring_echo(1);
     let addr = tcp_addr(&engine);
     let mut conns: Vec<_> = (0..CONNS).map(|_| connect(addr)).collect();
     let mut rng = Rng::new(0xb0f5);

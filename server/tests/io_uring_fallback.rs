@@ -10,21 +10,11 @@ mod util;
 use std::io::Write;
 
 use loopwire::{Backend, Engine};
-use util::{Echo, connect, read_n, tcp_addr};
+use util::{Echo, connect, io_uring_echo, read_n, tcp_addr};
 
 #[test]
 fn a_refused_io_uring_falls_back_to_epoll_and_still_serves() {
-    let engine = Engine::builder()
-        .addr("tcp://127.0.0.1:0")
-        .loops(2)
-        .backend(Backend::IoUring)
-        .start(Echo)
-        .expect("start on io_uring");
-    assert_eq!(
-        engine.backend(),
-        Some(Backend::IoUring),
-        "this kernel allows it"
-    );
+    let engine = io_uring_echo(2);
     engine.stop();
 
     // SAFETY: the only test of this binary, and no engine thread is running: nothing reads

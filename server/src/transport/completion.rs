@@ -523,15 +523,7 @@ impl<S> Book<S> {
     /// how many, and the send to submit. `WouldBlock` while a send is in flight, the error of
     /// a failed one, `NotConnected` for an unknown connection.
     pub fn send(&mut self, conn: usize, bufs: &[IoSlice<'_>]) -> io::Result<(usize, Option<Sqe>)> {
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        if let Some(e) = c.send_err {
-            return Err(io::Error::from_raw_os_error(e.get()));
-        }
-        if c.send.is_some() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
+        let c = idle_sender(&mut self.conns, conn)?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
             return Ok((0, None));
@@ -560,15 +552,7 @@ impl<S> Book<S> {
         if n == 0 || n > IN_FLIGHT_MAX {
             return self.send(conn, &[IoSlice::new(data)]);
         }
-        let Some(Some(c)) = self.conns.get_mut(conn) else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        if let Some(e) = c.send_err {
-            return Err(io::Error::from_raw_os_error(e.get()));
-        }
-        if c.send.is_some() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
+        let c = idle_sender(&mut self.conns, conn)?;
         let mut f = self.pool.pop().unwrap_or_default();
         // The pooled vector is empty (its bytes were sent); the caller's goes in flight.
         std::mem::swap(&mut f.buf, data);
@@ -819,6 +803,21 @@ impl<S> Book<S> {
 
     /// Bytes of one connection's record in the book (what an idle connection costs here).
     pub const CONN_BYTES: usize = std::mem::size_of::<Option<ConnBook>>();
+}
+
+/// Connection `conn` of `conns`, if a send may start on it now: `NotConnected` for an unknown
+/// one, the error of a failed send, `WouldBlock` while one is in flight.
+fn idle_sender(conns: &mut [Option<ConnBook>], conn: usize) -> io::Result<&mut ConnBook> {
+    let Some(Some(c)) = conns.get_mut(conn) else {
+        return Err(io::ErrorKind::NotConnected.into());
+    };
+    if let Some(e) = c.send_err {
+        return Err(io::Error::from_raw_os_error(e.get()));
+    }
+    if c.send.is_some() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    Ok(c)
 }
 
 /// Puts `f` (its bytes from the start) in flight as connection `conn`'s one send: how many

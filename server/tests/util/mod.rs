@@ -140,3 +140,20 @@ impl EventHandler for Echo {
         Action::None
     }
 }
+
+/// An [`Echo`] engine of `loops` loops on io_uring, asserting the kernel allowed it.
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub fn io_uring_echo(loops: usize) -> EngineHandle {
+    let engine = loopwire::Engine::builder()
+        .addr("tcp://127.0.0.1:0")
+        .loops(loops)
+        .backend(loopwire::Backend::IoUring)
+        .start(Echo)
+        .expect("start on io_uring");
+    assert_eq!(
+        engine.backend(),
+        Some(loopwire::Backend::IoUring),
+        "this kernel allows io_uring"
+    );
+    engine
+}

@@ -29,11 +29,7 @@ impl Worker {
         let stop = Arc::new(AtomicBool::new(false));
         let (link, handle) =
             Link::start(client, 1024, MAX_BATCH, Arc::clone(&stop)).expect("start");
-        let end = Instant::now() + WAIT;
-        while !link.is_up() {
-            assert!(Instant::now() < end, "the worker did not connect");
-            thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("the worker connected", || link.is_up());
         Self {
             link,
             stop,
@@ -114,16 +110,18 @@ fn list(r: &Redis) -> Vec<i64> {
         .expect("LRANGE")
 }
 
-fn wait_for(l: &Log, n: usize) -> Vec<String> {
+/// Polls `done` until it holds; a hang guard of [`WAIT`], not a verdict on speed.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
     let end = Instant::now() + WAIT;
-    loop {
-        let got = l.lock().expect("log").clone();
-        if got.len() >= n {
-            return got;
-        }
-        assert!(Instant::now() < end, "only {got:?}");
+    while !done() {
+        assert!(Instant::now() < end, "timed out waiting until {what}");
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+fn wait_for(l: &Log, n: usize) -> Vec<String> {
+    wait_until("the jobs answered", || l.lock().expect("log").len() >= n);
+    l.lock().expect("log").clone()
 }
 
 #[test]
@@ -200,11 +198,7 @@ fn a_broken_connection_fails_every_job_of_its_pipeline_and_the_worker_comes_back
     ];
     assert_eq!(got, expect);
     // Down: a job is answered at once, without a connection.
-    let end = Instant::now() + WAIT;
-    while w.link.is_up() {
-        assert!(Instant::now() < end, "the worker did not notice");
-        thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the worker noticed", || !w.link.is_up());
     proxy.restore();
     // Back: a later job goes through on a new connection (jobs taken before the reconnect
     // are answered "down"; retried until one is built).
