@@ -14,7 +14,12 @@
 #        BACKEND (loopwire's --backend: epoll, the default, or io-uring, polling).
 # Besides requests per second and latency it reports each server process's CPU time per
 # request (from /proc/PID/stat, user + system, 10 ms ticks: use more REQUESTS for finer
-# figures). Installs redis-server and redis-tools with apt-get when they are missing.
+# figures), and redis-benchmark's own CPU time per request against each server (user + system,
+# GNU time's 10 ms resolution). Where both processes share the machine's cores, the rate at
+# one request in flight can only rise as far as their summed CPU per request falls: the
+# "CPU-bound ceiling" column is (client + server CPU/req with redis) ÷ (the same with
+# loopwire), the ratio loopwire would reach if CPU alone set the rate. Installs
+# redis-server, redis-tools and time with apt-get when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,7 +35,7 @@ HZ=$(getconf CLK_TCK)
 
 # shellcheck source=examples/bench/lib.sh
 . examples/bench/lib.sh
-need_tools "redis-server redis-tools" redis-server redis-benchmark redis-cli
+need_tools "redis-server redis-tools time" redis-server redis-benchmark redis-cli /usr/bin/time
 build_release -p loopwire-resp --bin resp
 
 start_loopwire() { # -> LW_PID, LW_PORT
@@ -63,19 +68,26 @@ start_redis() { # -> RD_PID, RD_PORT
 
 # One redis-benchmark run: server pid, port, test, pipeline -> one result line.
 measure() {
-    local pid=$1 port=$2 test=$3 pipe=$4 u0 s0 u1 s1 csv
+    local pid=$1 port=$2 test=$3 pipe=$4 u0 s0 u1 s1 csv tf cu cs
+    tf=$(mktemp)
     read -r u0 s0 < <(cpu_ticks "$pid")
-    csv=$(timeout "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -q -t "$test" \
+    csv=$(timeout "$BENCH_TIMEOUT" /usr/bin/time -f "%U %S" -o "$tf" \
+        redis-benchmark -h 127.0.0.1 -p "$port" -q -t "$test" \
         -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv)
     read -r u1 s1 < <(cpu_ticks "$pid")
+    read -r cu cs <"$tf"
+    rm -f "$tf"
     # The last data row (an LRANGE test's fill comes first): "TEST","rps","avg","min","p50",
     # "p95","p99","max". The CPU figure then includes the fill.
-    echo "$csv" | awk -F'","' -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v n="$REQUESTS" '
+    echo "$csv" | awk -F'","' -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v n="$REQUESTS" \
+        -v client="$cu $cs" '
         NR > 1 && NF >= 7 { rps = $2; p50 = $5; p99 = $7 }
         END {
             if (rps != "")
-                printf "rps=%s p50_ms=%s p99_ms=%s cpu_user_ns=%.0f cpu_sys_ns=%.0f cpu_ns=%.0f\n",
-                    rps, p50, p99, u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n
+                split(client, c, " ")
+                printf "rps=%s p50_ms=%s p99_ms=%s cpu_user_ns=%.0f cpu_sys_ns=%.0f cpu_ns=%.0f client_ns=%.0f\n",
+                    rps, p50, p99, u / hz * 1e9 / n, s / hz * 1e9 / n, (u + s) / hz * 1e9 / n,
+                    (c[1] + c[2]) * 1e9 / n
         }'
 }
 
@@ -116,8 +128,8 @@ echo "resp: loopwire \`resp\` ($LOOPS loops, $BACKEND) vs redis-server $REDIS_VE
     "io-threads 1; --save '' --appendonly no), redis-benchmark -c $CLIENTS -n $REQUESTS," \
     "$ROUNDS rounds interleaved, medians; $(nproc) cores shared by both servers and the load generator"
 echo
-echo "| test | -P | loopwire req/s | redis req/s | loopwire ÷ redis (req/s) | p50 ms loopwire / redis | p99 ms loopwire / redis | server CPU µs/req loopwire (user + sys) | redis (user + sys) | loopwire ÷ redis (CPU/req) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| test | -P | loopwire req/s | redis req/s | loopwire ÷ redis (req/s) | p50 ms loopwire / redis | p99 ms loopwire / redis | server CPU µs/req loopwire (user + sys) | redis (user + sys) | loopwire ÷ redis (CPU/req) | client CPU µs/req loopwire / redis | CPU-bound ceiling |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for pipe in $PIPELINES; do
     for t in $TESTS; do
         lw="loopwire,$t,$pipe"
@@ -126,11 +138,15 @@ for pipe in $PIPELINES; do
         rrps=$(med "$rd" rps)
         lc=$(med "$lw" cpu_ns)
         rc=$(med "$rd" cpu_ns)
-        printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s (%s + %s) | %s (%s + %s) | %s |\n' \
+        lcl=$(med "$lw" client_ns)
+        rcl=$(med "$rd" client_ns)
+        printf '| %s | %s | %.0f | %.0f | %s | %s / %s | %s / %s | %s (%s + %s) | %s (%s + %s) | %s | %s / %s | %s |\n' \
             "$(echo "$t" | tr a-z A-Z)" "$pipe" "$lrps" "$rrps" "$(ratio "$lrps" "$rrps")" \
             "$(med "$lw" p50_ms)" "$(med "$rd" p50_ms)" "$(med "$lw" p99_ms)" "$(med "$rd" p99_ms)" \
             "$(us "$lc")" "$(us "$(med "$lw" cpu_user_ns)")" "$(us "$(med "$lw" cpu_sys_ns)")" \
             "$(us "$rc")" "$(us "$(med "$rd" cpu_user_ns)")" "$(us "$(med "$rd" cpu_sys_ns)")" \
-            "$(ratio "$lc" "$rc")"
+            "$(ratio "$lc" "$rc")" "$(us "$lcl")" "$(us "$rcl")" \
+            "$(ratio "$(awk -v a="$rc" -v b="$rcl" 'BEGIN { print a + b }')" \
+                "$(awk -v a="$lc" -v b="$lcl" 'BEGIN { print a + b }')")"
     done
 done
