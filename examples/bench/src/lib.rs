@@ -2,7 +2,7 @@
 //! loopwire and its peers under the same loads, in one run, rounds interleaved, reported as a
 //! Markdown table and an SVG chart. The crate's other programs (`src/bin/`) are the load
 //! generator `loadgen` and the peers it runs (`tokio_echo`, `mio_echo`, `epoll_echo`,
-//! `tokio_http`, `may_http`); loopwire's own servers are the example crates' binaries.
+//! `tokio_http`, `hyper_http`, `may_http`); loopwire's own servers are the example crates' binaries.
 //!
 //! - [`parse`]: what wrk, redis-benchmark and loadgen print, turned into numbers.
 //! - [`procfs`]: a server's CPU time and memory, from `/proc`.

@@ -1,5 +1,6 @@
 //! HTTP plaintext: `wrk -t1 -c100 --latency` on `GET /plaintext` against loopwire's `http`
-//! on every backend it offers (`http --list-backends`), the tokio peer `tokio_http` and `may_minihttp` (`may_http`), without pipelining and 16
+//! on every backend it offers (`http --list-backends`), the tokio peer `tokio_http`, hyper on
+//! tokio (`hyper_http`) and `may_minihttp` (`may_http`), without pipelining and 16
 //! requests per write (TechEmpower's `pipeline.lua`, written to a temporary file).
 
 use std::path::Path;
@@ -12,7 +13,7 @@ use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 use crate::tools;
 
-/// The HTTP servers: loopwire per backend, then tokio and may_minihttp.
+/// The HTTP servers: loopwire per backend, then tokio, hyper and may_minihttp.
 ///
 /// # Errors
 /// When `http --list-backends` cannot be run or names none.
@@ -24,6 +25,16 @@ pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
             "tokio",
             &[
                 &s.bin("tokio_http"),
+                "--addr",
+                "127.0.0.1:0",
+                "--threads",
+                &t,
+            ],
+        ),
+        Spec::new(
+            "hyper",
+            &[
+                &s.bin("hyper_http"),
                 "--addr",
                 "127.0.0.1:0",
                 "--threads",
