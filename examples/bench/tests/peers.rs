@@ -12,8 +12,13 @@ use loopwire_bench::server::{Server, Spec};
 const HANG_GUARD: Duration = Duration::from_secs(10);
 
 fn start(bin: &str) -> Server {
-    let spec = Spec::new(bin, &[bin, "--addr", "127.0.0.1:0", "--threads", "2"]);
-    Server::start(&spec).unwrap_or_else(|e| panic!("{bin}: {e}"))
+    start_with(bin, &[])
+}
+
+fn start_with(bin: &str, extra: &[&str]) -> Server {
+    let mut argv = vec![bin, "--addr", "127.0.0.1:0", "--threads", "2"];
+    argv.extend_from_slice(extra);
+    Server::start(&Spec::new(bin, &argv)).unwrap_or_else(|e| panic!("{bin}: {e}"))
 }
 
 fn connect(server: &Server) -> TcpStream {
@@ -70,10 +75,16 @@ fn responses(s: &mut TcpStream, n: usize) -> Vec<Response> {
     got
 }
 
-/// Whether the peer closed the connection (read returns 0 or a reset).
+/// Whether the peer closed the connection (read returns 0 or a reset; not the hang guard).
 fn closed(s: &mut TcpStream) -> bool {
     let mut b = [0u8; 64];
-    matches!(s.read(&mut b), Ok(0) | Err(_))
+    match s.read(&mut b) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }
 
 fn http_peer(bin: &str) {
@@ -111,6 +122,30 @@ fn http_peer(bin: &str) {
     assert!(r.status.starts_with("HTTP/1.1 400"), "{bin}: {}", r.status);
     assert!(closed(&mut s), "{bin}: still open after a bad head");
     server.stop();
+}
+
+/// A request that stops half-way is cut off by the request timeout (1 s here; the hang guard
+/// is 10 s), while an idle keep-alive connection beside it is not.
+fn http_slow_request(bin: &str) {
+    let server = start_with(bin, &["--request-timeout", "1"]);
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(responses(&mut idle, 1)[0].body, b"Hello, World!");
+    let mut slow = connect(&server);
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHo")
+        .expect("send");
+    assert!(closed(&mut slow), "{bin}: a late request was not cut off");
+    idle.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    assert_eq!(responses(&mut idle, 1)[0].body, b"Hello, World!", "{bin}");
+    server.stop();
+}
+
+#[test]
+fn http_peers_cut_off_late_requests() {
+    http_slow_request(env!("CARGO_BIN_EXE_tokio_http"));
+    http_slow_request(env!("CARGO_BIN_EXE_mio_http"));
 }
 
 #[test]
