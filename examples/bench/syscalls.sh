@@ -8,12 +8,12 @@
 # (echo_syscalls.sh does the same for echo, with strace.)
 #
 #   http: wrk -t1 -c CONNS on GET /plaintext, PIPELINE requests per write (pipeline.lua);
-#         loopwire `http` on epoll and io-uring, tokio_http, may_minihttp.
+#         loopwire `http` on epoll and io-uring, tokio_http, mio_http, hyper_http, may_minihttp.
 #   resp: redis-benchmark -c CONNS -P PIPELINE -t TEST (SET then GET, one run each);
-#         loopwire `resp` on epoll and io-uring, redis-server.
+#         loopwire `resp` on epoll and io-uring, tokio_resp, mio_resp, redis-server.
 #
 # Usage: examples/bench/syscalls.sh http|resp [SECONDS]
-# Env:   LOOPS (loopwire loops, tokio/may threads; 2), CONNS (100 for http, 50 for resp),
+# Env:   LOOPS (loopwire loops, tokio/mio/may threads; 2), CONNS (100 for http, 50 for resp),
 #        PIPELINES ("1 16"), PEERS (as in echo.sh: NAME=COMMAND;..., {port} is replaced),
 #        RESP_RATE (requests a second redis-benchmark is sized for, per pipeline depth 1:
 #        20000; 10x at depth 16), ROUNDS (1: every server once per depth; more: rounds in
@@ -38,26 +38,31 @@ case "$LOAD" in
 http)
     CONNS=${CONNS:-100}
     need_tools wrk wrk
-    build_release -p loopwire-http --bin http -p loopwire-bench --bin tokio_http --bin may_http
+    build_release -p loopwire-http --bin http \
+        -p loopwire-bench --bin tokio_http --bin mio_http --bin hyper_http --bin may_http
     CMD=(
         [loopwire-epoll]="$BIN/http --addr 127.0.0.1:{port} --loops $LOOPS --backend epoll"
         [loopwire-io-uring]="$BIN/http --addr 127.0.0.1:{port} --loops $LOOPS --backend io-uring"
         [tokio]="$BIN/tokio_http --addr 127.0.0.1:{port} --threads $LOOPS"
+        [mio]="$BIN/mio_http --addr 127.0.0.1:{port} --threads $LOOPS"
+        [hyper]="$BIN/hyper_http --addr 127.0.0.1:{port} --threads $LOOPS"
         [may_minihttp]="$BIN/may_http --port {port} --threads $LOOPS"
     )
-    SERVERS=(loopwire-epoll loopwire-io-uring tokio may_minihttp)
+    SERVERS=(loopwire-epoll loopwire-io-uring tokio mio hyper may_minihttp)
     TESTS=(GET)
     ;;
 resp)
     CONNS=${CONNS:-50}
     need_tools "redis-server redis-tools" redis-server redis-benchmark
-    build_release -p loopwire-resp --bin resp
+    build_release -p loopwire-resp --bin resp -p loopwire-bench --bin tokio_resp --bin mio_resp
     CMD=(
         [loopwire-epoll]="$BIN/resp --addr 127.0.0.1:{port} --loops $LOOPS --backend epoll"
         [loopwire-io-uring]="$BIN/resp --addr 127.0.0.1:{port} --loops $LOOPS --backend io-uring"
+        [tokio]="$BIN/tokio_resp --addr 127.0.0.1:{port} --threads $LOOPS"
+        [mio]="$BIN/mio_resp --addr 127.0.0.1:{port} --threads $LOOPS"
         [redis-server]="redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no"
     )
-    SERVERS=(loopwire-epoll loopwire-io-uring redis-server)
+    SERVERS=(loopwire-epoll loopwire-io-uring tokio mio redis-server)
     TESTS=(SET GET)
     ;;
 *)

@@ -2,7 +2,8 @@
 //! loopwire and its peers under the same loads, in one run, rounds interleaved, reported as a
 //! Markdown table and an SVG chart. The crate's other programs (`src/bin/`) are the load
 //! generator `loadgen` and the peers it runs (`tokio_echo`, `mio_echo`, `epoll_echo`,
-//! `tokio_http`, `hyper_http`, `may_http`); loopwire's own servers are the example crates' binaries.
+//! `tokio_http`, `hyper_http`, `mio_http`, `may_http`, `tokio_resp`, `mio_resp`); loopwire's
+//! own servers are the example crates' binaries.
 //!
 //! - [`parse`]: what wrk, redis-benchmark and loadgen print, turned into numbers.
 //! - [`procfs`]: a server's CPU time and memory, from `/proc`.
@@ -11,12 +12,15 @@
 //!   redis with apt-get when missing), the wrk pipelining script.
 //! - [`rounds`]: the interleaved rounds and the samples they collect.
 //! - [`loads`]: the loads: echo, HTTP plaintext, RESP, idle memory.
+//! - [`peer`]: the HTTP and RESP peers' protocols (loopwire-http's and loopwire-resp's, without
+//!   their I/O) and the two I/O layers that serve them, tokio and hand-written mio.
 //! - [`report`]: medians, ratios and the Markdown tables.
 //! - [`chart`]: the SVG chart (plotters).
 
 pub mod chart;
 pub mod loads;
 pub mod parse;
+pub mod peer;
 pub mod procfs;
 pub mod report;
 pub mod rounds;

@@ -1,8 +1,8 @@
 //! An HTTP/1.1 server on loopwire (TechEmpower's "plaintext" and "json" tests, and
 //! `POST /echo`; the routes are in [`route`]), driven by `wrk`;
-//! the program is `src/bin/http.rs`, the benchmark `bench http` in `loopwire-bench`, its same-run peer
-//! (tokio) `tokio_http` in `loopwire-bench`, which shares the parser, the routes and the
-//! responses.
+//! the program is `src/bin/http.rs`, the benchmark `bench http` in `loopwire-bench`, its same-run
+//! peers `tokio_http` (tokio) and `mio_http` (hand-written mio) in `loopwire-bench`, which share
+//! the parser, the routes and the responses.
 //!
 //! - [`parse`]: request heads found resumably, parsed in place by `httparse`, with limits and
 //!   typed errors.

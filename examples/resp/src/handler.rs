@@ -1,7 +1,9 @@
 //! [`Resp`]: the RESP server as an [`EventHandler`]: parse what arrived, run each complete
 //! command, stop when the peer falls behind.
 //!
-//! Each `on_traffic` parses as many complete commands as the unread bytes hold (a pipeline),
+//! The parsing, the commands and the expiry sweep are [`serve`](crate::serve)'s, which other
+//! I/O layers drive too; this file is the engine's side. Each `on_traffic` parses as many
+//! complete commands as the unread bytes hold (a pipeline),
 //! replies to each in order and consumes exactly their bytes; a partial command is left
 //! unread, shown again with the bytes that follow, and its parse resumes where it stopped.
 //!
@@ -13,36 +15,18 @@
 //!
 //! Expiry: commands read the time from [`Conn::now`] (the engine's clock, a
 //! [`TestClock`](loopwire::TestClock) in tests); [`Resp::configure`] turns the engine's ticker
-//! on, and each tick ([`EventHandler::on_tick`], on loop 0) sweeps up to [`SWEEP_BUDGET`]
-//! expired keys from the shared store, every [`SWEEP_EVERY`] (Redis: 10 times a second), or
-//! sooner while due keys remain.
+//! on, and each tick ([`EventHandler::on_tick`], on loop 0) sweeps up to
+//! [`SWEEP_BUDGET`](crate::serve::SWEEP_BUDGET) expired keys from the shared store, every
+//! [`SWEEP_EVERY`](crate::serve::SWEEP_EVERY) (Redis: 10 times a second), or sooner while due
+//! keys remain.
 
-use std::io::Write;
 use std::time::Duration;
 
 use loopwire::{Action, Conn, EngineBuilder, EngineHandle, EventHandler};
 
-use crate::command::{Ctx, Next, Session, execute};
-use crate::parse::{Limits, Parsed, Progress, parse};
+use crate::parse::Limits;
+use crate::serve::{ConnState, Stop, max_buffered, serve, sweep};
 use crate::store::Store;
-
-/// Time between two expiry sweeps when the last one finished its work.
-pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
-
-/// Time between two expiry sweeps while due keys remain.
-pub const SWEEP_AGAIN: Duration = Duration::from_millis(1);
-
-/// Most expired keys one sweep removes (bounds the time a tick takes from loop 0's
-/// connections).
-pub const SWEEP_BUDGET: usize = 4096;
-
-/// Per-connection state: how far the parse of a partial command got, and the session
-/// (`CLIENT SETNAME`).
-#[derive(Debug, Default)]
-pub struct ConnState {
-    progress: Progress,
-    session: Session,
-}
 
 /// The RESP key-value server. One value serves every loop; the [`Store`] inside is shared.
 #[derive(Debug, Default)]
@@ -70,46 +54,8 @@ impl Resp {
     /// 1 MiB to spare. A request or a single reply larger than that closes the connection
     /// (`InboundOverflow` / `OutboundOverflow`).
     pub fn configure<'b>(&self, builder: &'b mut EngineBuilder) -> &'b mut EngineBuilder {
-        let cap = self.limits.max_bulk.saturating_add(1 << 20);
+        let cap = max_buffered(&self.limits);
         builder.max_inbound(cap).max_outbound(cap).ticker(true)
-    }
-
-    /// Parses and runs the commands the unread bytes hold, with `session` taken out of the
-    /// connection's state for the time (the replies go to the connection itself).
-    fn serve(&self, c: &mut Conn<'_, ConnState>, session: &mut Session) -> Action {
-        let now = u64::try_from(c.now().as_millis()).unwrap_or(u64::MAX);
-        loop {
-            if !c.is_writable() {
-                // The peer is behind: leave the rest unread until it catches up.
-                c.pause_reading();
-                return Action::None;
-            }
-            let buf = c.inbound();
-            match parse(buf, &mut c.state_mut().progress, &self.limits) {
-                Ok(Parsed::Command(cmd, len)) => {
-                    c.discard(len);
-                    let mut ctx = Ctx {
-                        store: &self.store,
-                        now,
-                        session,
-                    };
-                    if execute(cmd, &mut ctx, c) == Next::Close {
-                        return Action::Close;
-                    }
-                }
-                Ok(Parsed::Empty(len)) => {
-                    c.discard(len);
-                }
-                Ok(Parsed::Incomplete) => return Action::None,
-                Err(e) => {
-                    // Formatted straight into the outbound bytes (`Conn` is `io::Write`, which
-                    // cannot fail); then close, as Redis does.
-                    let _ = write!(c, "-ERR Protocol error: {e}\r\n");
-                    c.discard(usize::MAX);
-                    return Action::Close;
-                }
-            }
-        }
     }
 }
 
@@ -117,17 +63,29 @@ impl EventHandler for Resp {
     type State = ConnState;
 
     fn on_traffic(&self, c: &mut Conn<'_, ConnState>) -> Action {
-        let mut session = std::mem::take(&mut c.state_mut().session);
-        let action = self.serve(c, &mut session);
-        c.state_mut().session = session;
-        action
+        let now = u64::try_from(c.now().as_millis()).unwrap_or(u64::MAX);
+        // The state is taken out for the time: the replies go to the connection itself.
+        let mut state = std::mem::take(c.state_mut());
+        let input = c.inbound();
+        let served = serve(&self.store, &self.limits, now, &mut state, input, c, |c| {
+            c.is_writable()
+        });
+        *c.state_mut() = state;
+        c.discard(served.consumed);
+        match served.stop {
+            Stop::Incomplete => Action::None,
+            Stop::Full => {
+                // The peer is behind: leave the rest unread until it catches up.
+                c.pause_reading();
+                Action::None
+            }
+            Stop::Close => Action::Close,
+        }
     }
 
     fn on_tick(&self, engine: &EngineHandle) -> (Duration, Action) {
         let now = u64::try_from(engine.now().as_millis()).unwrap_or(u64::MAX);
-        let sweep = self.store.sweep(now, SWEEP_BUDGET);
-        let next = if sweep.more { SWEEP_AGAIN } else { SWEEP_EVERY };
-        (next, Action::None)
+        (sweep(&self.store, now), Action::None)
     }
 
     fn on_writability_changed(&self, c: &mut Conn<'_, ConnState>, writable: bool) -> Action {

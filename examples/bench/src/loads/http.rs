@@ -1,7 +1,10 @@
 //! HTTP plaintext: `wrk -t1 -c100 --latency` on `GET /plaintext` against loopwire's `http`
-//! on every backend it offers (`http --list-backends`), the tokio peer `tokio_http`, hyper on
-//! tokio (`hyper_http`) and `may_minihttp` (`may_http`), without pipelining and 16
-//! requests per write (TechEmpower's `pipeline.lua`, written to a temporary file).
+//! on every backend it offers (`http --list-backends`), the tokio peer `tokio_http`, the
+//! hand-written mio peer `mio_http` (both serve loopwire-http's parser, routes and responses:
+//! only the I/O layer differs), hyper on tokio (`hyper_http`, the same routes as a hyper user
+//! writes them) and `may_minihttp` (`may_http`), every one with `--threads` threads, without
+//! pipelining and 16 requests per write (TechEmpower's `pipeline.lua`, written to a temporary
+//! file).
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +16,7 @@ use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 use crate::tools;
 
-/// The HTTP servers: loopwire per backend, then tokio, hyper and may_minihttp.
+/// The HTTP servers: loopwire per backend, then tokio, mio, hyper and may_minihttp.
 ///
 /// # Errors
 /// When `http --list-backends` cannot be run or names none.
@@ -30,6 +33,10 @@ pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
                 "--threads",
                 &t,
             ],
+        ),
+        Spec::new(
+            "mio",
+            &[&s.bin("mio_http"), "--addr", "127.0.0.1:0", "--threads", &t],
         ),
         Spec::new(
             "hyper",

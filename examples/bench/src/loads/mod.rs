@@ -3,8 +3,8 @@
 //! | load | tool | servers | cases |
 //! |---|---|---|---|
 //! | [`echo`] | `loadgen` (512 B ping-pong) | loopwire on each backend, tokio, mio | pipeline 1, 16 |
-//! | [`http`] | `wrk` on `GET /plaintext` | loopwire on each backend, tokio_http, hyper_http, may_minihttp | pipeline 1, 16 |
-//! | [`resp`] | `redis-benchmark` SET, GET | loopwire on each backend, 1 and 2 loops; redis-server | `-P` 1, 16 |
+//! | [`http`] | `wrk` on `GET /plaintext` | loopwire on each backend, tokio_http, hyper_http, mio_http, may_minihttp | pipeline 1, 16 |
+//! | [`resp`] | `redis-benchmark` SET, GET | loopwire on each backend, 1 and 2 loops; tokio_resp, mio_resp, 1 and 2 threads; redis-server | `-P` 1, 16 |
 //! | [`idle`] | `loadgen --idle` | loopwire per backend, tokio, mio | RSS growth per connection (median of the rounds) |
 //!
 //! `--peer` servers join a load's servers after the built-in ones. loopwire runs once per

@@ -1,8 +1,17 @@
 //! RESP: `redis-benchmark -c 50 --csv`, tests SET and GET one at a time, at `-P 1` and
 //! `-P 16`, against loopwire's `resp` on every backend it offers (`resp --list-backends`), with
-//! 1 and 2 loops each, and `redis-server` (one main thread,
-//! no persistence). redis-benchmark counts requests, not seconds: each run is sized to last
-//! about `--secs` (20 000 requests a second at `-P 1`, 200 000 at `-P 16`).
+//! 1 and 2 loops each, the peers `tokio_resp` (tokio's multi-thread runtime) and `mio_resp`
+//! (a hand-written mio loop per thread), and `redis-server` (one main thread, no persistence).
+//! redis-benchmark counts requests, not seconds: each run is sized to last about `--secs`
+//! (20 000 requests a second at `-P 1`, 200 000 at `-P 16`).
+//!
+//! The peers serve loopwire-resp's own parser, commands and store (`loopwire_resp::serve`,
+//! which loopwire's handler drives too), so a row differs from loopwire's only in its I/O
+//! layer. They run with the same thread counts as loopwire's rows, 1 and 2 (loopwire's loops
+//! are fixed at 1 and 2 here, `--threads` does not change them): the 1-thread rows compare
+//! one event loop with one event loop (and with redis-server's one main thread), the 2-thread
+//! rows what a second core buys each. (tokio's runtime with 1 worker accepts on the thread
+//! that started it; accepting is rare in these runs, 50 connections per run.)
 
 use std::process::Command;
 
@@ -13,7 +22,8 @@ use crate::rounds::{Plan, Samples, run};
 use crate::server::{Server, Spec};
 use crate::tools;
 
-/// The RESP servers: loopwire per backend with 1 loop, then with 2, then redis-server.
+/// The RESP servers: loopwire per backend with 1 loop, then with 2, tokio and mio with 1 thread,
+/// then with 2, then redis-server.
 ///
 /// # Errors
 /// When `resp --list-backends` cannot be run or names none.
@@ -26,6 +36,16 @@ pub fn servers(s: &Settings) -> Result<Vec<Spec>, Error> {
         ", 2 loops",
         &[addr[0], addr[1], "--loops", "2"],
     )?);
+    for (threads, label) in [("1", "1 thread"), ("2", "2 threads")] {
+        v.push(Spec::new(
+            &format!("tokio ({label})"),
+            &[&s.bin("tokio_resp"), addr[0], addr[1], "--threads", threads],
+        ));
+        v.push(Spec::new(
+            &format!("mio ({label})"),
+            &[&s.bin("mio_resp"), addr[0], addr[1], "--threads", threads],
+        ));
+    }
     v.push(Spec::new(
         "redis-server",
         &[
