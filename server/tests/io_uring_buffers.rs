@@ -1,5 +1,5 @@
 //! The io_uring transport's provided buffers under a burst: far more connections receive at
-//! once than the loop has buffers in its ring (a window of 16 at first, 128 in all), so
+//! once than the loop has buffers in its ring (a window of 8 at first, 128 in all), so
 //! receives find the ring empty (`ENOBUFS`), end, and must be armed again after the buffers
 //! come back. Every byte must still arrive, in order, on every connection: no connection
 //! starves and the loop does not stall.
