@@ -91,6 +91,12 @@ fn free_fds(limit: usize) -> usize {
 #[test]
 fn accept_survives_fd_exhaustion() {
     for reuse_port in [false, true] {
+        // The limit is lowered before the engine starts: io_uring's multishot accept keeps
+        // the limit in force when it was armed (the kernel reads it as it takes the entry),
+        // so a limit lowered later would not bind the loop's accept until it is armed again.
+        let limit = max_fd() + 1 + 64;
+        let free = || free_fds(limit);
+        let old = set_fd_limit(limit as libc::rlim_t);
         let clock = TestClock::new();
         let handler = Arc::new(CountingEcho::default());
         let e = Engine::builder()
@@ -101,10 +107,9 @@ fn accept_survives_fd_exhaustion() {
             .start(Arc::clone(&handler))
             .unwrap();
         let addr = tcp_addr(&e);
-        // An odd number free: pairs for served connections, then exactly one.
-        let limit = max_fd() + 1 + 25;
-        let free = || free_fds(limit);
-        let old = set_fd_limit(limit as libc::rlim_t);
+        // An odd number free: pairs for served connections, then exactly one. (The engine's
+        // own descriptors decide the parity; one held open evens it out.)
+        let _parity = (free() % 2 == 0).then(|| std::fs::File::open("/dev/null").unwrap());
         // Served connections, one at a time, while two descriptors are free.
         let mut served = Vec::new();
         while free() >= 2 {
@@ -124,7 +129,7 @@ fn accept_survives_fd_exhaustion() {
         assert_eq!(
             handler.opened.load(Ordering::SeqCst),
             served.len(),
-            "nothing accepted while out of descriptors"
+            "nothing accepted while out of descriptors (reuse_port {reuse_port})"
         );
         // ...and once descriptors are freed and the back-off is over, the waiting one is
         // accepted and served, its queued byte first.

@@ -1,7 +1,10 @@
 //! The io_uring transport (feature `io-uring`, Linux): the loop's I/O in completion mode.
 //!
 //! - Each listener has one multishot accept; accepted descriptors wait in a queue that
-//!   [`Transport::accept`] pops (the peer address is read with `getpeername`).
+//!   [`Transport::accept`] pops (the peer address is read with `getpeername`). The kernel
+//!   reads `RLIMIT_NOFILE` once, when it takes the accept: a limit lowered while the engine
+//!   runs binds a listener's accepts only from its next arming (after an accept back-off,
+//!   for one); epoll's `accept4` sees it at once.
 //! - Each connection read has one multishot receive selecting from the loop's provided-buffer
 //!   ring ([`bufring`]): the handler sees the bytes in the kernel's buffer, the reactor copies
 //!   only what it leaves unread, and the buffer goes back to the ring on the transport's next
