@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 
 use clap::Parser;
+use loopwire_bench::peer::reuse_port_listener;
 use loopwire_examples::cli::{BoxError, Context};
 
 /// Command-line options.
@@ -35,20 +36,6 @@ struct Conn {
     pending: Vec<u8>,
     /// Whether `EPOLLOUT` is in its interest set.
     out_armed: bool,
-}
-
-fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    s.listen(1024)?;
-    Ok(s.into())
 }
 
 /// `epoll_ctl(op)` for `fd` with interest `events`, the descriptor as its token.
@@ -217,11 +204,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), BoxError> {
-    let first = listener(args.addr).context(|| format!("cannot listen on {}", args.addr))?;
+    let first =
+        reuse_port_listener(args.addr).context(|| format!("cannot listen on {}", args.addr))?;
     let addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..args.threads {
-        listeners.push(listener(addr).context(|| format!("cannot listen on {addr} again"))?);
+        listeners
+            .push(reuse_port_listener(addr).context(|| format!("cannot listen on {addr} again"))?);
     }
     let mut out = io::stdout().lock();
     writeln!(out, "listening on tcp://{addr}")

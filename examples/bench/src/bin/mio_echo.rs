@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use loopwire_bench::peer::reuse_port_listener;
 use loopwire_examples::cli::{BoxError, Context};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -32,20 +33,6 @@ struct Conn {
     sock: TcpStream,
     pending: VecDeque<u8>,
     writable_armed: bool,
-}
-
-fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    s.listen(1024)?;
-    Ok(s.into())
 }
 
 fn serve(std_listener: std::net::TcpListener) -> io::Result<()> {
@@ -151,11 +138,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), BoxError> {
-    let first = listener(args.addr).context(|| format!("cannot listen on {}", args.addr))?;
+    let first =
+        reuse_port_listener(args.addr).context(|| format!("cannot listen on {}", args.addr))?;
     let addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..args.threads {
-        listeners.push(listener(addr).context(|| format!("cannot listen on {addr} again"))?);
+        listeners
+            .push(reuse_port_listener(addr).context(|| format!("cannot listen on {addr} again"))?);
     }
     let mut out = io::stdout().lock();
     writeln!(out, "listening on tcp://{addr}")

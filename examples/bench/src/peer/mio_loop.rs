@@ -23,7 +23,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::{Protocol, Stop, announce};
+use super::{Protocol, Stop, announce, reuse_port_listener};
 use crate::Error;
 
 const LISTENER: Token = Token(usize::MAX);
@@ -61,14 +61,16 @@ type Deadlines = BinaryHeap<Reverse<(Instant, usize, u64)>>;
 /// # Errors
 /// When a listener cannot be bound, a thread cannot start, or a loop fails.
 pub fn run<P: Protocol>(proto: P, addr: SocketAddr, threads: usize) -> Result<(), Error> {
-    let first = listener(addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
+    let first =
+        reuse_port_listener(addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
     let addr = first
         .local_addr()
         .map_err(|e| Error::io("cannot read the listening address", e))?;
     let mut listeners = vec![first];
     for _ in 1..threads.max(1) {
         listeners.push(
-            listener(addr).map_err(|e| Error::io(format!("cannot listen on {addr} again"), e))?,
+            reuse_port_listener(addr)
+                .map_err(|e| Error::io(format!("cannot listen on {addr} again"), e))?,
         );
     }
     announce(addr).map_err(|e| Error::io("cannot write to stdout", e))?;
@@ -89,21 +91,6 @@ pub fn run<P: Protocol>(proto: P, addr: SocketAddr, threads: usize) -> Result<()
         }
     }
     Ok(())
-}
-
-/// A non-blocking listener on `addr` that shares its port (`SO_REUSEPORT`).
-fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    s.listen(1024)?;
-    Ok(s.into())
 }
 
 /// One event loop: accepts on `std_listener`, serves its connections, runs the protocol's

@@ -23,6 +23,25 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// A non-blocking listener on `addr` that shares its port (`SO_REUSEPORT`), one per thread of
+/// the hand-written peers (`mio_echo`, `epoll_echo`, [`mio_loop`]).
+///
+/// # Errors
+/// The socket calls' errors (the address in use without `SO_REUSEPORT`, for one).
+pub fn reuse_port_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
 /// Room kept free in a read buffer before each read.
 pub const READ_CHUNK: usize = 8 * 1024;
 
