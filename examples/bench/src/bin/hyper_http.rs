@@ -13,7 +13,6 @@
 //! `hyper_http --addr 127.0.0.1:8082 --threads 2`; prints `listening on tcp://ADDR` when ready.
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,7 +25,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use loopwire_examples::cli::{BoxError, Context};
+use loopwire_bench::peer::tokio_loop;
+use loopwire_examples::cli::BoxError;
 use loopwire_http::parse::Limits;
 
 /// Command-line options.
@@ -55,37 +55,22 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), BoxError> {
     let timeout = Duration::from_secs(args.request_timeout);
     let max_body = usize::try_from(Limits::default().max_body).unwrap_or(usize::MAX);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()
-        .context(|| "cannot start the tokio runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.addr)
-            .await
-            .context(|| format!("cannot listen on {}", args.addr))?;
-        let addr = listener.local_addr()?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on tcp://{addr}")
-            .and_then(|()| out.flush())
-            .context(|| "cannot write to stdout")?;
-        drop(out);
-        loop {
-            let (sock, _) = listener.accept().await.context(|| "cannot accept")?;
-            // A peer that is already gone fails this; its reads end the task.
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(move |req| respond(req, max_body));
-                // A connection's error (a reset, a malformed or late head) ends only it.
-                let _ = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(timeout)
-                    .pipeline_flush(true)
-                    .serve_connection(TokioIo::new(sock), service)
-                    .await;
-            });
-        }
-    })
+    tokio_loop::accept_loop(
+        &args.addr,
+        args.threads,
+        || {},
+        move |sock| async move {
+            let service = service_fn(move |req| respond(req, max_body));
+            // A connection's error (a reset, a malformed or late head) ends only it.
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .pipeline_flush(true)
+                .serve_connection(TokioIo::new(sock), service)
+                .await;
+        },
+    )?;
+    Ok(())
 }
 
 /// The response to `req`: `loopwire_http::route`'s table.

@@ -9,6 +9,7 @@
 //! request's start). The accept loop runs on the thread that called [`run`]; the protocol's
 //! tick is a task.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,12 +26,42 @@ use crate::Error;
 /// # Errors
 /// When the runtime cannot start, the address cannot be bound, or accepting fails.
 pub fn run<P: Protocol>(proto: P, addr: &str, threads: usize) -> Result<(), Error> {
+    let proto = Arc::new(proto);
+    let ticker = Arc::clone(&proto);
+    accept_loop(
+        addr,
+        threads,
+        move || {
+            if ticker.tick().is_some() {
+                tokio::spawn(ticks(ticker));
+            }
+        },
+        move |sock| serve(Arc::clone(&proto), sock),
+    )
+}
+
+/// The tokio peers' server: a multi-thread runtime of `threads` workers that binds `addr`,
+/// runs `start` (inside the runtime: periodic tasks), prints `listening on tcp://ADDR`, then
+/// spawns `conn(socket)` for every connection it accepts (with `TCP_NODELAY`), until the
+/// process is stopped.
+///
+/// # Errors
+/// When the runtime cannot start, the address cannot be bound, or accepting fails.
+pub fn accept_loop<F, C>(
+    addr: &str,
+    threads: usize,
+    start: impl FnOnce(),
+    conn: C,
+) -> Result<(), Error>
+where
+    C: Fn(TcpStream) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()
         .build()
         .map_err(|e| Error::io("cannot start the tokio runtime", e))?;
-    let proto = Arc::new(proto);
     rt.block_on(async move {
         let listener = TcpListener::bind(addr)
             .await
@@ -38,9 +69,7 @@ pub fn run<P: Protocol>(proto: P, addr: &str, threads: usize) -> Result<(), Erro
         let local: SocketAddr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
-        if proto.tick().is_some() {
-            tokio::spawn(ticks(Arc::clone(&proto)));
-        }
+        start();
         announce(local).map_err(|e| Error::io("cannot write to stdout", e))?;
         loop {
             let (sock, _) = listener
@@ -49,7 +78,7 @@ pub fn run<P: Protocol>(proto: P, addr: &str, threads: usize) -> Result<(), Erro
                 .map_err(|e| Error::io("cannot accept", e))?;
             // A peer that is already gone fails this; its reads end the task.
             let _ = sock.set_nodelay(true);
-            tokio::spawn(serve(Arc::clone(&proto), sock));
+            tokio::spawn(conn(sock));
         }
     })
 }
