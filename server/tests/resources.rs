@@ -61,7 +61,7 @@ impl EventHandler for Counting {
 fn stop_closes_everything_and_leaks_no_fd() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let fds_before = fd_count();
-    let threads_before = thread_count();
+    let threads_before = engine_thread_count();
     let h = Arc::new(Counting::default());
     let path = sock_path("stop");
     let e = Engine::builder()
@@ -72,6 +72,10 @@ fn stop_closes_everything_and_leaks_no_fd() {
         .unwrap();
     let clients: Vec<_> = (0..10).map(|_| connect(tcp_addr(&e))).collect();
     assert!(eventually(|| h.opens.load(Ordering::SeqCst) == 10));
+    assert!(
+        engine_thread_count() >= threads_before + 2,
+        "the two loops are counted while they run"
+    );
     // Stop twice, concurrently, from two other threads.
     let e2 = e.clone();
     let t = thread::spawn(move || e2.stop());
@@ -90,13 +94,13 @@ fn stop_closes_everything_and_leaks_no_fd() {
     drop(e);
     assert!(!path.exists());
     assert_eq!(fd_count(), fds_before, "no file descriptor left open");
-    assert!(eventually(|| thread_count() <= threads_before));
+    assert!(eventually(|| engine_thread_count() == threads_before));
 }
 
 #[test]
 fn bad_addresses_are_typed_errors_and_leave_no_thread() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let threads_before = thread_count();
+    let threads_before = engine_thread_count();
     let fds_before = fd_count();
     for url in ["tcp://nope:x", "foo://a", "tcp://127.0.0.1"] {
         let r = Engine::builder().addr(url).loops(2).start(Greeter);
@@ -116,11 +120,11 @@ fn bad_addresses_are_typed_errors_and_leave_no_thread() {
     drop(taken);
     let r = Engine::builder().start(Greeter);
     assert!(matches!(r, Err(Error::NoAddress)));
-    // `<=`: the other test's harness thread may still have been exiting when we counted.
-    // `eventually`: a joined thread is listed in /proc until the kernel has reaped it, a
-    // moment after the join returns (the same wait as the other test's).
-    assert!(
-        eventually(|| thread_count() <= threads_before),
+    // The engine's threads only: the test harness starts and ends the other test's thread
+    // while this one runs.
+    assert_eq!(
+        engine_thread_count(),
+        threads_before,
         "no thread left behind"
     );
     assert_eq!(fd_count(), fds_before, "no socket left open");

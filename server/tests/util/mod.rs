@@ -88,9 +88,15 @@ pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
-/// Threads of this process.
-pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+/// The engine's threads in this process: those named `loopwire-*` (loops, acceptor, workers),
+/// from `/proc/self/task/*/comm`; the test harness's own threads, which come and go while a
+/// test runs, are not counted.
+pub fn engine_thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| {
+        d.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("loopwire"))
+            .count()
+    })
 }
 
 /// Polls `cond` until it holds or [`WAIT`] passes; returns whether it held.
